@@ -1,0 +1,48 @@
+"""Fixtures shared by every test: a busybox tarball, a private state root,
+a private cgroup parent, and checks that nothing was left behind."""
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from runtime import busybox
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory) -> Path:
+    """A `docker export`-shaped busybox rootfs tarball."""
+    return busybox.write_tarball(tmp_path_factory.mktemp("busybox") / "busybox.tar")
+
+
+@pytest.fixture
+def state_root(tmp_path, monkeypatch) -> Path:
+    """A private TERRARIUM_ROOT for one test."""
+    root = tmp_path / "terrarium-root"
+    root.mkdir()
+    monkeypatch.setenv("TERRARIUM_ROOT", str(root))
+    return root
+
+
+@pytest.fixture
+def cgroup_parent(monkeypatch) -> str:
+    """A private cgroup parent; the test fails if any cgroup under it is left."""
+    parent = f"terrarium-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("TERRARIUM_CGROUP_PARENT", parent)
+    yield parent
+    left = [str(p) for p in Path("/sys/fs/cgroup").glob(f"**/{parent}") if p.is_dir()]
+    left += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{parent}") if p.is_dir()]
+    for path in sorted(set(left), key=len, reverse=True):
+        for child in sorted(Path(path).glob("**/"), key=lambda p: len(str(p)), reverse=True):
+            try:
+                os.rmdir(child)
+            except OSError:
+                pass
+    assert not left, f"cgroups left behind: {sorted(set(left))}"
+
+
+def mounts_under(path: Path) -> list[str]:
+    prefix = str(path)
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
