@@ -31,18 +31,13 @@ def cgroup_parent(monkeypatch) -> str:
     parent = f"terrarium-test-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("TERRARIUM_CGROUP_PARENT", parent)
     yield parent
-    left = [str(p) for p in Path("/sys/fs/cgroup").glob(f"**/{parent}") if p.is_dir()]
-    left += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{parent}") if p.is_dir()]
-    for path in sorted(set(left), key=len, reverse=True):
+    root = Path("/sys/fs/cgroup")
+    left = sorted(str(p) for p in [root / parent, *root.glob(f"*/{parent}")] if p.is_dir())
+    for path in left:
         for child in sorted(Path(path).glob("**/"), key=lambda p: len(str(p)), reverse=True):
             try:
                 os.rmdir(child)
             except OSError:
                 pass
-    assert not left, f"cgroups left behind: {sorted(set(left))}"
+    assert not left, f"cgroups left behind: {left}"
 
-
-def mounts_under(path: Path) -> list[str]:
-    prefix = str(path)
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
