@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.db import models
+
+GiB = 1 << 30
+
+
+class Quota(models.Model):
+    """Per-user limits on what a user may run at once (students' defaults)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota")
+    max_containers = models.PositiveIntegerField(default=3)
+    max_memory_bytes = models.PositiveBigIntegerField(default=GiB)
+    max_cpus = models.FloatField(default=2.0)
+
+    def __str__(self):
+        return f"quota of {self.user}"

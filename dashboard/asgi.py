@@ -1,0 +1,23 @@
+"""HTTP and WebSocket entry point (Daphne). WebSocket routes come from the
+apps that own them; every consumer checks auth before it accepts."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from dashboard.monitoring.routing import websocket_urlpatterns as monitoring_ws  # noqa: E402
+from dashboard.shell.routing import websocket_urlpatterns as shell_ws  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([*monitoring_ws, *shell_ws]))),
+    }
+)

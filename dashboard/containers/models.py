@@ -1,0 +1,79 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Container(models.Model):
+    """A user's container; the runtime's state on its node is the truth,
+    mirrored here by the worker's tasks and reconciliation."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        STARTING = "starting"
+        RUNNING = "running"
+        PAUSED = "paused"
+        STOPPING = "stopping"
+        EXITED = "exited"
+        CREATED = "created"
+        DELETING = "deleting"
+        FAILED = "failed"
+
+    name = models.CharField(max_length=63)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="containers")
+    image = models.ForeignKey("images.Image", on_delete=models.PROTECT, related_name="containers")
+    node = models.ForeignKey("nodes.Node", on_delete=models.PROTECT, related_name="containers", null=True)
+    command = models.JSONField(default=list, blank=True)
+    env = models.JSONField(default=dict, blank=True)
+    hostname = models.CharField(max_length=253, blank=True)
+    memory_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    cpus = models.FloatField(null=True, blank=True)
+    pids_limit = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status_detail = models.CharField(max_length=200, blank=True)
+    runtime_id = models.CharField(max_length=80, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    oom_killed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="container_name_unique_per_owner")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def runtime_name(self) -> str:
+        """The name the runtime knows it by: unique across users on a node."""
+        return f"c{self.pk}"
+
+
+class Event(models.Model):
+    """Something that happened to a container: lifecycle changes and limit hits."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created"
+        STARTED = "started"
+        EXITED = "exited"
+        OOM = "oom"
+        STOPPED = "stopped"
+        PAUSED = "paused"
+        RESUMED = "resumed"
+        DELETED = "deleted"
+        FAILED = "failed"
+        THROTTLED = "throttled"
+        PIDS_LIMIT = "pids_limit"
+        MEMORY_HIGH = "memory_high"
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.container} {self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"

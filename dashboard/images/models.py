@@ -1,0 +1,39 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Image(models.Model):
+    """A root filesystem imported from a tarball; the runtime's copy lives on a node."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        IMPORTING = "importing"
+        READY = "ready"
+        FAILED = "failed"
+
+    class Visibility(models.TextChoices):
+        PRIVATE = "private"
+        SHARED = "shared"
+
+    name = models.CharField(max_length=100, unique=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="images")
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
+    shared_with = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="shared_images")
+    node = models.ForeignKey("nodes.Node", on_delete=models.PROTECT, related_name="images", null=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    upload_path = models.CharField(max_length=500, blank=True)
+    runtime_id = models.CharField(max_length=80, blank=True)
+    format = models.CharField(max_length=40, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    file_count = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    defaults = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
