@@ -1,9 +1,74 @@
-"""ctypes wrappers for the syscalls Python lacks; each raises OSError with the call's name."""
+"""ctypes wrappers for the Linux calls Python 3.11 does not expose.
+
+Each wrapper raises ``OSError(errno, "<call>: <detail>")`` so a failure
+names the call that failed, not just the errno.
+"""
 
 import ctypes
 import os
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_NOATIME = 0x400
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_STRICTATIME = 1 << 24
+
+MNT_DETACH = 0x2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _check(result: int, call: str, detail: str) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{call}: {detail}: {os.strerror(err)}")
+    return result
+
+
+def _bytes(value) -> bytes | None:
+    if value is None:
+        return None
+    return os.fsencode(value)
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare", hex(flags))
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns", f"fd {fd}")
+
+
+def mount(source, target, fstype=None, flags: int = 0, data=None) -> None:
+    result = _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data))
+    _check(result, "mount", f"{fstype or source} on {target}")
+
+
+def umount2(target, flags: int = 0) -> None:
+    _check(_libc.umount2(_bytes(target), ctypes.c_int(flags)), "umount2", str(target))
+
+
+def pivot_root(new_root, put_old) -> None:
+    # glibc has no wrapper for pivot_root; 155 is its number on x86_64.
+    _check(_libc.syscall(ctypes.c_long(155), _bytes(new_root), _bytes(put_old)), "pivot_root", str(new_root))
+
 
 
 def _fail(name: str) -> OSError:
