@@ -10,6 +10,22 @@ import pytest
 from runtime import busybox
 
 
+def _unified_cgroup() -> bool:
+    """Whether /sys/fs/cgroup itself is cgroup2 (the last mount there wins)."""
+    mounts = map(str.split, Path("/proc/self/mounts").read_text().splitlines())
+    types = [fields[2] for fields in mounts if fields[1] == "/sys/fs/cgroup"]
+    return bool(types) and types[-1] == "cgroup2"
+
+
+def pytest_collection_modifyitems(config, items):
+    unified = _unified_cgroup()
+    wrong = "v1only" if unified else "v2only"
+    skip = pytest.mark.skip(reason=f"/sys/fs/cgroup is {'cgroup v2' if unified else 'not cgroup v2'}")
+    for item in items:
+        if wrong in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def busybox_tar(tmp_path_factory) -> Path:
     """A `docker export`-shaped busybox rootfs tarball."""
