@@ -140,3 +140,12 @@ def openat2(dir_fd: int, path: bytes, flags: int, resolve: int, mode: int = 0) -
     fd = _libc.syscall(ctypes.c_long(437), ctypes.c_int(dir_fd), ctypes.c_char_p(path),
                        ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
     return _check(fd, "openat2", os.fsdecode(path))
+
+
+# cgroups
+
+
+def bpf(cmd: int, attr: ctypes.Structure) -> int:
+    # glibc has no wrapper for bpf; 321 is its number on x86_64.
+    result = _libc.syscall(ctypes.c_long(321), ctypes.c_int(cmd), ctypes.byref(attr), ctypes.c_uint(ctypes.sizeof(attr)))
+    return _check(result, "bpf", f"command {cmd}")

@@ -1,0 +1,22 @@
+"""Signalling every process of a cgroup when the kernel has no cgroup.kill."""
+
+import os
+import signal
+
+
+def signal_frozen(driver, name: str, sig: int) -> None:
+    """Freeze, signal each pid, thaw: a frozen cgroup cannot fork a process
+    the pid list missed, so no child escapes a SIGKILL."""
+    was_frozen = driver.frozen(name)
+    driver.freeze(name)
+    try:
+        for pid in driver.procs(name):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+    finally:
+        # A killed cgroup must thaw for its tasks to die; otherwise a paused
+        # container stays paused.
+        if sig == signal.SIGKILL or not was_frozen:
+            driver.thaw(name)
