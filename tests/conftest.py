@@ -43,14 +43,16 @@ def state_root(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def cgroup_parent(monkeypatch) -> str:
-    """A private cgroup parent; the test fails if any cgroup under it is left."""
+    """A private cgroup parent, removed afterwards; the test fails if any
+    cgroup under it is left (the drivers create the parent and keep it)."""
     parent = f"terrarium-test-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("TERRARIUM_CGROUP_PARENT", parent)
     yield parent
     root = Path("/sys/fs/cgroup")
-    left = sorted(str(p) for p in [root / parent, *root.glob(f"*/{parent}")] if p.is_dir())
-    for path in left:
-        for child in sorted(Path(path).glob("**/"), key=lambda p: len(str(p)), reverse=True):
+    parents = [p for p in [root / parent, *root.glob(f"*/{parent}")] if p.is_dir()]
+    left = sorted(str(child) for p in parents for child in p.iterdir() if child.is_dir())
+    for path in parents:
+        for child in sorted(path.glob("**/"), key=lambda p: len(str(p)), reverse=True):
             try:
                 os.rmdir(child)
             except OSError:

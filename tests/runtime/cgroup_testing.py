@@ -1,0 +1,83 @@
+"""Helpers for the cgroup driver tests: version markers, a driver fixture
+that cleans up after itself, and processes started inside a cgroup."""
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from runtime import cgroups
+from runtime.errors import NotFound
+
+HOST_VERSION = cgroups.detect()
+
+v1only = [
+    pytest.mark.v1only,
+    pytest.mark.skipif(HOST_VERSION != "v1", reason="needs the cgroup v1 hierarchy"),
+]
+v2only = [
+    pytest.mark.v2only,
+    pytest.mark.skipif(HOST_VERSION != "v2", reason="needs the unified cgroup v2 hierarchy"),
+]
+
+
+def apply_marks(marks):
+    def decorate(func):
+        for mark in marks:
+            func = mark(func)
+        return func
+
+    return decorate
+
+
+class Tracked:
+    """A driver that remembers the cgroups it made and kills and removes them at the end."""
+
+    def __init__(self, driver):
+        self.driver = driver
+        self.names = []
+        self.children = []
+
+    def create(self, name, limits=None):
+        self.names.append(name)
+        self.driver.create(name, limits or cgroups.Limits())
+        return name
+
+    def start(self, name, code, **popen_args):
+        """Run python code in a new process that joins cgroup name before the code runs."""
+        gate = "import sys; sys.stdin.buffer.read(1)\n"
+        proc = subprocess.Popen([sys.executable, "-c", gate + code], stdin=subprocess.PIPE, **popen_args)
+        self.children.append(proc)
+        self.driver.attach(name, proc.pid)
+        proc.stdin.write(b"g")
+        proc.stdin.close()
+        return proc
+
+    def cleanup(self):
+        for name in self.names:
+            if _exists(self.driver, name):
+                self.driver.kill_all(name, signal.SIGKILL)
+        for proc in self.children:
+            proc.kill()
+            proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
+        for name in self.names:
+            self.driver.destroy(name)
+
+
+def _exists(driver, name):
+    try:
+        driver.procs(name)
+    except NotFound:
+        return False
+    return True
+
+
+@pytest.fixture
+def cg(cgroup_parent):
+    tracked = Tracked(cgroups.driver())
+    yield tracked
+    tracked.cleanup()
