@@ -1,6 +1,7 @@
 """Helpers for the cgroup driver tests: version markers, a driver fixture
 that cleans up after itself, and processes started inside a cgroup."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -46,12 +47,18 @@ class Tracked:
 
     def start(self, name, code, **popen_args):
         """Run python code in a new process that joins cgroup name before the code runs."""
-        gate = "import sys; sys.stdin.buffer.read(1)\n"
-        proc = subprocess.Popen([sys.executable, "-c", gate + code], stdin=subprocess.PIPE, **popen_args)
-        self.children.append(proc)
-        self.driver.attach(name, proc.pid)
-        proc.stdin.write(b"g")
-        proc.stdin.close()
+        gate = "import os; os.read(0, 1)\n"
+        gate_read, gate_write = os.pipe()
+        try:
+            proc = subprocess.Popen([sys.executable, "-c", gate + code], stdin=gate_read, **popen_args)
+        finally:
+            os.close(gate_read)
+        try:
+            self.children.append(proc)
+            self.driver.attach(name, proc.pid)
+            os.write(gate_write, b"g")
+        finally:
+            os.close(gate_write)
         return proc
 
     def cleanup(self):
