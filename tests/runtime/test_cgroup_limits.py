@@ -103,3 +103,15 @@ def test_update_changes_limits_of_a_running_cgroup(cg):
     stats = cg.driver.stats("box")
     assert (stats["memory_limit_bytes"], stats["pids_limit"]) == (16 * MiB, 50)
     assert cg.driver.procs("box") == [proc.pid]
+
+
+def test_update_changes_cpu_limits_in_place(cg):
+    cg.create("box", Limits(cpus=0.5, cpu_shares=256))
+    cg.driver.update("box", Limits(cpus=1.25))
+    paths = cg.driver.paths("box")
+    if cg.driver.version == "v1":
+        assert read(f"{paths['cpu']}/cpu.cfs_quota_us") == "125000"
+        assert read(f"{paths['cpu']}/cpu.shares") == "256"
+    else:
+        assert read(f"{paths['unified']}/cpu.max") == "125000 100000"
+        assert read(f"{paths['unified']}/cpu.weight") == "10"

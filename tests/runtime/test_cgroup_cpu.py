@@ -1,0 +1,39 @@
+"""A fractional cpu limit holds under busy loops."""
+
+import time
+
+from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
+
+from runtime.cgroups import Limits
+from runtime.cgroups.limits import host_cpus
+
+BUSY = """
+import os
+for _ in range({workers} - 1):
+    if os.fork() == 0:
+        break
+while True:
+    pass
+"""
+
+
+def cores_used(driver, name, seconds=2.0):
+    """CPU time the cgroup used per wall-clock second, over a window."""
+    before, start = driver.stats(name)["cpu_usage_ns"], time.monotonic()
+    time.sleep(seconds)
+    after, end = driver.stats(name)["cpu_usage_ns"], time.monotonic()
+    return (after - before) / 1e9 / (end - start)
+
+
+def test_half_a_cpu_limit_holds_under_busy_loops(cg):
+    workers = host_cpus()
+    cg.create("busy", Limits(cpus=0.5))
+    cg.start("busy", BUSY.format(workers=workers))
+    # Let the workers start before measuring.
+    time.sleep(0.3)
+    # Unlimited, this many busy loops would use every core.
+    assert cores_used(cg.driver, "busy") < 0.75
+    stats = cg.driver.stats("busy")
+    assert stats["cpu_throttled_periods"] > 0
+    assert stats["cpu_throttled_ns"] > 0
+
