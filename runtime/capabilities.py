@@ -22,6 +22,7 @@ non-empty inheritable set lets a non-root user gain those capabilities by
 executing a file that carries inheritable file capabilities.
 """
 
+import functools
 import os
 
 from . import syscalls
@@ -100,20 +101,35 @@ def mask(names) -> int:
     return bits
 
 
-def last_cap() -> int:
-    # The running kernel may know capabilities newer than CAP_NUMBERS; the
-    # bounding set must lose those too.
+def _read_last_cap() -> int:
     with open("/proc/sys/kernel/cap_last_cap") as f:
         return int(f.read())
+
+
+# The running kernel may know capabilities newer than CAP_NUMBERS; the
+# bounding set must lose those too. Read once at import: apply_default runs
+# in a child right after fork, where every file read costs a container start.
+LAST_CAP = _read_last_cap()
+
+
+@functools.cache
+def _plan(keep: tuple[str, ...]) -> tuple[int, tuple[int, ...]]:
+    """(kept mask, capabilities to drop from the bounding set) for a keep list."""
+    kept = mask(keep)
+    return kept, tuple(cap for cap in range(LAST_CAP + 1) if not kept & (1 << cap))
+
+
+# Planned here, in the parent: the child after fork pays for every Python
+# object it touches first (copy-on-write faults), so it should find this ready.
+_plan(DEFAULT_CAPS)
 
 
 def apply_default(keep=DEFAULT_CAPS, uid: int | None = None, gid: int | None = None,
                   groups: list[int] | None = None) -> None:
     """Reduce the calling process to `keep`, optionally as uid:gid; see the module docstring for the order."""
-    kept = mask(keep)
-    for cap in range(last_cap() + 1):
-        if not kept & (1 << cap):
-            syscalls.prctl(syscalls.PR_CAPBSET_DROP, cap)
+    kept, dropped = _plan(tuple(keep))
+    for cap in dropped:
+        syscalls.prctl(syscalls.PR_CAPBSET_DROP, cap)
     syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
     if uid is not None or gid is not None or groups is not None:
         os.setgroups(groups or [])

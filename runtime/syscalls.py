@@ -95,6 +95,14 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+# Made here, at import in the parent: creating a ctypes type or looking up a
+# libc symbol for the first time in a freshly forked child costs ~0.1 ms each.
+_CapDataPair = _CapData * 2
+for _cap_call in (_libc.capget, _libc.capset):
+    _cap_call.argtypes = [ctypes.POINTER(_CapHeader), _CapDataPair]
+    _cap_call.restype = ctypes.c_int
+
+
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), "prctl", f"option {option}")
 
@@ -102,7 +110,7 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def capget(pid: int = 0) -> tuple[int, int, int]:
     """(effective, permitted, inheritable) of pid (0: the calling thread) as 64-bit masks."""
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
-    data = (_CapData * 2)()
+    data = _CapDataPair()
     _check(_libc.capget(ctypes.byref(header), data), "capget", f"pid {pid}")
     return tuple(getattr(data[0], f) | getattr(data[1], f) << 32 for f in ("effective", "permitted", "inheritable"))
 
@@ -110,7 +118,7 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
 def capset(effective: int, permitted: int, inheritable: int) -> None:
     """Set the calling thread's three sets; version 3 takes each mask as two 32-bit words."""
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
+    data = _CapDataPair()
     for word in (0, 1):
         shift = 32 * word
         data[word].effective = (effective >> shift) & 0xFFFFFFFF
