@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 project=$(pwd -P)
 
-kernel=$(ls -v /boot/vmlinuz-*-amd64 2>/dev/null | tail -n 1)
+# Only the generic flavour (…[0-9]-amd64): cloud and rt kernels lack drivers the VM needs.
+kernel=$(ls -v /boot/vmlinuz-*[0-9]-amd64 2>/dev/null | tail -n 1)
 kver=${kernel#/boot/vmlinuz-}
 if [ -z "$kernel" ] || [ ! -d "/lib/modules/$kver" ]; then
   echo "error: no Debian kernel with modules in /boot and /lib/modules (package linux-image-amd64)" >&2
@@ -34,7 +35,8 @@ mkdir -p /var/lib/terrarium
 echo "test-cgroupv2: booting $kernel (TCG, 2 vCPUs, 3 GiB)"
 start=$SECONDS
 set +e
-timeout -k 10 40m qemu-system-x86_64 \
+# --foreground: a Ctrl-C at the terminal reaches qemu too.
+timeout --foreground -k 10 40m qemu-system-x86_64 \
   -accel tcg -cpu max -smp 2 -m 3G -machine pc \
   -kernel "$kernel" -initrd "$initrd" \
   -append "console=ttyS0 quiet loglevel=4 panic=-1 mitigations=off cgroup_no_v1=all random.trust_cpu=on terrarium.project=$project terrarium.run=$run" \
