@@ -6,9 +6,10 @@ init and in every exec'd process. The order inside it matters:
 1. drop every capability not kept from the bounding set (needs CAP_SETPCAP,
    so it comes while the process still has all of root's capabilities);
 2. clear the ambient set;
-3. if a user is given: setgroups (to `groups`, default none, so root's
-   supplementary groups are not inherited), setgid, then setuid (setgid
-   after setuid would need the CAP_SETGID that the uid change takes away).
+3. setgroups to `groups` (default none, so the runtime's supplementary
+   groups never leak into the container), then, if a user is given, setgid
+   and setuid in that order (setgid after setuid would need the CAP_SETGID
+   that the uid change takes away).
    PR_SET_KEEPCAPS stays off on purpose: a switch from root to a non-root
    uid then empties permitted and effective, which is what Docker's
    `--user` ends with after execve anyway, and nothing privileged runs
@@ -131,8 +132,7 @@ def apply_default(keep=DEFAULT_CAPS, uid: int | None = None, gid: int | None = N
     for cap in dropped:
         syscalls.prctl(syscalls.PR_CAPBSET_DROP, cap)
     syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
-    if uid is not None or gid is not None or groups is not None:
-        os.setgroups(groups or [])
+    os.setgroups(groups or [])
     if gid is not None:
         os.setresgid(gid, gid, gid)
     if uid is not None:

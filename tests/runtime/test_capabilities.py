@@ -2,6 +2,7 @@
 
 import errno
 import os
+import shutil
 
 import pytest
 
@@ -31,6 +32,7 @@ def test_root_process_keeps_exactly_the_default_14():
     assert st["CapInh"] == "0000000000000000"
     assert st["CapAmb"] == "0000000000000000"
     assert st["NoNewPrivs"] == "1"
+    assert st["Groups"] == ""
 
 
 def test_non_root_user_ends_with_no_capabilities():
@@ -83,3 +85,30 @@ def test_dropped_capabilities_cannot_be_used_or_regained():
 def test_unknown_capability_is_invalid_argument():
     with pytest.raises(InvalidArgument, match="CAP_NOPE"):
         capabilities.mask(["CAP_NOPE"])
+
+
+def _exec_setuid_copy_as_1000(suid_binary, apply: bool):
+    def setup():
+        # Opened as root: uid 1000 may not traverse pytest's 0700 tmp dirs,
+        # but an exec through /proc/self/fd needs no traversal.
+        fd = os.open(suid_binary, os.O_RDONLY)
+        if apply:
+            capabilities.apply_default(uid=1000, gid=1000)
+        else:
+            os.setgroups([])
+            os.setresgid(1000, 1000, 1000)
+            os.setresuid(1000, 1000, 1000)
+        os.execv(f"/proc/self/fd/{fd}", ["cat", "/proc/self/status"])
+    code, out = run_forked(setup)
+    assert code == 0, out
+    return status_fields(out)["Uid"].split()
+
+
+def test_setuid_root_binary_gives_no_root_under_no_new_privs(tmp_path):
+    # coreutils cat, not busybox: busybox gives up a setuid root it does not need.
+    suid_binary = tmp_path / "suid-cat"
+    shutil.copy("/bin/cat", suid_binary)
+    os.chown(suid_binary, 0, 0)
+    os.chmod(suid_binary, 0o4755)
+    assert _exec_setuid_copy_as_1000(suid_binary, apply=False) == ["1000", "0", "0", "0"]
+    assert _exec_setuid_copy_as_1000(suid_binary, apply=True) == ["1000"] * 4
