@@ -1,0 +1,131 @@
+"""What a user asks for when creating a container, and the parsing of it.
+
+Every check raises `InvalidArgument` with a one-line message, before
+anything is created, so bad input leaves nothing behind.
+"""
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+
+from runtime.errors import InvalidArgument
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$", re.IGNORECASE)
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
+_HOST_LABEL = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_ENV_KEY = re.compile(r"^[^=\0]+$")
+_USER = re.compile(r"^(\d+)(?::(\d+))?$")
+# Below this a container cannot even start a shell; Docker's floor is 6 MiB.
+MIN_MEMORY = 6 << 20
+
+
+def parse_size(text: str) -> int:
+    """`64m`, `1g`, `512k`, `1048576` -> bytes (binary units, as Docker)."""
+    match = _SIZE.match(str(text).strip())
+    if not match:
+        raise InvalidArgument(f"invalid size {text!r}: use a number with an optional unit b, k, m, g")
+    number, unit = match.groups()
+    return int(float(number) * _SIZE_UNITS[unit.lower()])
+
+
+def parse_cpus(text) -> float:
+    try:
+        cpus = float(text)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"invalid cpus {text!r}: use a number such as 0.5") from None
+    if not math.isfinite(cpus) or cpus <= 0:
+        raise InvalidArgument(f"invalid cpus {text!r}: must be greater than 0")
+    return cpus
+
+
+def parse_env(lines) -> dict[str, str]:
+    """["K=V", ...] -> {"K": "V"}; a line without `=` is an error."""
+    env = {}
+    for line in lines or ():
+        key, sep, value = line.partition("=")
+        if not sep or not _ENV_KEY.match(key):
+            raise InvalidArgument(f"invalid environment entry {line!r}: use KEY=VALUE")
+        env[key] = value
+    return env
+
+
+def parse_user(text: str | None) -> tuple[int, int] | None:
+    """`UID[:GID]` -> (uid, gid); the gid defaults to the uid."""
+    if text in (None, ""):
+        return None
+    match = _USER.match(str(text))
+    if not match:
+        raise InvalidArgument(f"invalid user {text!r}: use UID[:GID] with numbers")
+    uid = int(match.group(1))
+    gid = int(match.group(2)) if match.group(2) is not None else uid
+    return uid, gid
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise InvalidArgument(f"invalid container name {name!r}: use letters, digits, '_', '.', '-' (128 at most)")
+    return name
+
+
+def check_hostname(hostname: str) -> str:
+    """RFC 1123: dot-separated labels of letters, digits and inner dashes, 253 at most."""
+    labels = (hostname or "").split(".")
+    if len(hostname or "") > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise InvalidArgument(f"invalid hostname {hostname!r}: must follow RFC 1123")
+    return hostname
+
+
+def hostname_from_name(name: str) -> str:
+    """A container name made into a valid hostname (names allow `_` and `.`)."""
+    label = re.sub(r"[^a-zA-Z0-9-]", "-", name)[:63].strip("-")
+    return label or "container"
+
+
+@dataclass
+class ContainerConfig:
+    image: str
+    name: str | None = None
+    command: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    hostname: str | None = None
+    workdir: str | None = None
+    user: str | None = None
+    memory_bytes: int | None = None
+    cpus: float | None = None
+    cpu_shares: int | None = None
+    pids_limit: int | None = None
+    tty: bool = False
+    interactive: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.image:
+            raise InvalidArgument("an image is required")
+        if self.name is not None:
+            check_name(self.name)
+        if self.hostname is not None:
+            check_hostname(self.hostname)
+        if self.command is not None and (not isinstance(self.command, list) or not all(isinstance(a, str) for a in self.command)):
+            raise InvalidArgument("command must be a list of strings")
+        for key in self.env:
+            if not _ENV_KEY.match(key):
+                raise InvalidArgument(f"invalid environment variable name {key!r}")
+        if self.workdir is not None and not self.workdir.startswith("/"):
+            raise InvalidArgument(f"invalid working directory {self.workdir!r}: must be absolute")
+        parse_user(self.user)
+        if self.memory_bytes is not None and self.memory_bytes < MIN_MEMORY:
+            raise InvalidArgument(f"memory limit {self.memory_bytes} is too low: the minimum is 6m")
+        if self.cpus is not None:
+            parse_cpus(self.cpus)
+        if self.cpu_shares is not None and not 2 <= self.cpu_shares <= 262144:
+            raise InvalidArgument(f"invalid cpu shares {self.cpu_shares}: must be between 2 and 262144")
+        if self.pids_limit is not None and self.pids_limit < 1:
+            raise InvalidArgument(f"invalid pids limit {self.pids_limit}: must be at least 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ContainerConfig":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})

@@ -1,0 +1,166 @@
+"""Run another process inside a running container.
+
+setns() into a mount namespace is refused to a multi-threaded process, and
+the worker and agent that call this have threads, so the work happens in a
+forked helper, which has just one. The helper joins the container's cgroup
+and namespaces; a pid namespace only applies to children, so the helper
+forks the process that execs. That process opens its PTY from the
+container's devpts (so `tty` inside prints /dev/pts/N), takes the same
+capabilities, no_new_privs and seccomp filter as the container's pid 1, and
+the helper stays as its parent to turn its exit status into our exit code.
+
+The helper reports on a socketpair: `ok <host pid>` (with the PTY master
+attached by SCM_RIGHTS) or `error <message>`.
+"""
+
+import os
+import signal
+import socket
+
+from runtime import capabilities, fds, procinfo, seccomp, terminal
+from runtime import syscalls as sc
+from runtime.errors import Conflict, TerrariumError
+
+NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
+
+
+class ExecSession:
+    """A process running inside a container. With a PTY, fd is its master;
+    otherwise stdin, stdout and stderr are pipes."""
+
+    def __init__(self, helper: int, pid: int, fd=None, stdin=None, stdout=None, stderr=None):
+        self.helper, self.pid = helper, pid
+        self.fd, self.stdin, self.stdout, self.stderr = fd, stdin, stdout, stderr
+        self.returncode = None
+
+    def resize(self, rows: int, cols: int) -> None:
+        if self.fd is None:
+            raise Conflict("this exec session has no terminal to resize")
+        terminal.resize(self.fd, rows, cols)
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.helper, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        for fd in (self.fd, self.stdin, self.stdout, self.stderr):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.fd = self.stdin = self.stdout = self.stderr = None
+
+
+def spawn(driver, state, argv, *, tty, env, cwd, user, rows, cols) -> ExecSession:
+    seccomp.prepare()
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pipes = [] if tty else [os.pipe2(os.O_CLOEXEC) for _ in range(3)]
+    helper = os.fork()
+    if helper == 0:
+        parent_sock.close()
+        _helper(driver, state, argv, tty, env, cwd, user, rows, cols, child_sock, pipes)
+    child_sock.close()
+    ours = []
+    if not tty:
+        (in_r, in_w), (out_r, out_w), (err_r, err_w) = pipes
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+        ours = [in_w, out_r, err_r]
+    try:
+        message, fds, _, _ = socket.recv_fds(parent_sock, 4096, 1)
+    finally:
+        parent_sock.close()
+    kind, _, detail = message.decode(errors="replace").partition(" ")
+    if kind != "ok":
+        for fd in (*fds, *ours):
+            os.close(fd)
+        os.waitpid(helper, 0)
+        raise TerrariumError(f"cannot exec in container {state.name}: {detail or 'the exec helper died'}")
+    if tty:
+        return ExecSession(helper, int(detail), fd=fds[0])
+    return ExecSession(helper, int(detail), stdin=ours[0], stdout=ours[1], stderr=ours[2])
+
+
+def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -> None:
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        ns_fds = [os.open(f"/proc/{state.pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind in NAMESPACES]
+        # Opened namespaces of a recycled pid would be someone else's.
+        if not procinfo.is_same(state.pid, state.pid_start_time):
+            raise OSError(0, "the container's process is gone")
+        driver.attach(state.id, os.getpid())
+        for fd in ns_fds:
+            sc.setns(fd)
+            os.close(fd)
+        error_r, error_w = os.pipe2(os.O_CLOEXEC)
+        master_r, master_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            os.close(error_r)
+            sock.close()
+            master_r.close()
+            _child(argv, tty, env, cwd, user, rows, cols, master_w, pipes, error_w)
+        os.close(error_w)
+        master_w.close()
+        for pair in pipes:
+            for fd in pair:
+                os.close(fd)
+        master = []
+        if tty:
+            _, master, _, _ = socket.recv_fds(master_r, 1, 1)
+        master_r.close()
+        error = b""
+        while chunk := os.read(error_r, 4096):
+            error += chunk
+        if error or (tty and not master):
+            sock.sendall(b"error " + (error or b"no terminal was opened"))
+        else:
+            socket.send_fds(sock, [f"ok {pid}".encode()], master)
+        for fd in master:
+            os.close(fd)
+        sock.close()
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(128 - code if code < 0 else code)
+    except BaseException as exc:  # noqa: BLE001 - a forked helper must report, never return
+        try:
+            sock.sendall(f"error {exc}".encode())
+        finally:
+            os._exit(127)
+
+
+def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w) -> None:
+    try:
+        if tty:
+            master, slave = terminal.open_pair(rows, cols)
+            socket.send_fds(sock, [b"m"], [master])
+            os.close(master)
+            terminal.make_controlling(slave)
+        else:
+            os.setsid()
+            (in_r, _), (_, out_w), (_, err_w) = pipes
+            for target, fd in enumerate((in_r, out_w, err_w)):
+                os.dup2(fd, target, inheritable=True)
+        sock.close()
+        fds.close_all_except(error_w)
+        os.chdir(cwd)
+        capabilities.apply_default(uid=user[0] if user else None, gid=user[1] if user else None)
+        seccomp.apply_default_profile()
+        os.execvpe(argv[0], argv, env)
+    except BaseException as exc:  # noqa: BLE001 - report to the helper, never return into the caller's code
+        message = f"executable file not found: {argv[0]}" if isinstance(exc, FileNotFoundError) and exc.filename in (argv[0], None) else str(exc)
+        try:
+            os.write(error_w, message.encode(errors="replace"))
+        finally:
+            os._exit(127)

@@ -1,0 +1,87 @@
+"""The container's pid 1 from fork to execve.
+
+`container_init` runs in the child the shim forks after unshare(CLONE_NEWPID),
+so the child is already pid 1 of the new pid namespace. It never returns:
+it execs the command, or reports why it could not on the error pipe and
+exits 127. The error pipe is close-on-exec, so a successful execve shows as
+end-of-file to whoever reads it; no other signal of success is needed.
+"""
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+from runtime import capabilities, fds, loopback, mounts, overlay, seccomp, terminal
+from runtime import syscalls as sc
+
+START_FAILED = 127
+UNSHARE_FLAGS = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET
+
+
+@dataclass
+class InitPlan:
+    """Everything pid 1 needs, computed by the launcher before it forks."""
+
+    lower: str
+    upper: str
+    work: str
+    rootfs: str
+    hostname: str
+    argv: list[str]
+    env: dict[str, str]
+    workdir: str
+    uid: int | None
+    gid: int | None
+    tty: bool
+    cgroup_version: str
+    nameservers: list[str] = field(default_factory=list)
+
+
+def _exec_error(argv: list[str], exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError) and exc.filename in (argv[0], None):
+        return f"executable file not found: {argv[0]}"
+    if isinstance(exc, PermissionError) and exc.filename == argv[0]:
+        return f"permission denied: {argv[0]}"
+    return str(exc)
+
+
+def container_init(plan: InitPlan, error_fd: int, go_fd: int, stdio: tuple[int, int, int], pty_sock) -> None:
+    """The ordered steps of a container start. stdio is (stdin, stdout, stderr)
+    for the command, unless plan.tty, in which case a PTY from the container's
+    devpts replaces them and its master goes to the shim over pty_sock."""
+    try:
+        sc.unshare(UNSHARE_FLAGS)
+        mounts.make_private()
+        overlay.mount_overlay(plan.lower, plan.upper, plan.work, plan.rootfs)
+        socket.sethostname(plan.hostname)
+        loopback.bring_up()
+        # The shim moves us into the container's cgroup; wait for it before
+        # the cgroup namespace is made, so its root is that cgroup.
+        if os.read(go_fd, 1) != b"g":
+            raise OSError(0, "the shim went away before the cgroup was ready")
+        os.close(go_fd)
+        sc.unshare(sc.CLONE_NEWCGROUP)
+        mounts.build(plan.rootfs, plan.cgroup_version)
+        mounts.write_etc(plan.hostname, plan.nameservers)
+        os.makedirs(plan.workdir, exist_ok=True)
+        os.chdir(plan.workdir)
+        if plan.tty:
+            master, slave = terminal.open_pair()
+            socket.send_fds(pty_sock, [b"m"], [master])
+            os.close(master)
+            terminal.make_controlling(slave)
+        else:
+            os.setsid()
+            for target, fd in enumerate(stdio):
+                os.dup2(fd, target, inheritable=True)
+        fds.close_all_except(error_fd)
+        capabilities.apply_default(uid=plan.uid, gid=plan.gid)
+        seccomp.apply_default_profile()
+        os.execvpe(plan.argv[0], plan.argv, plan.env)
+    except BaseException as exc:  # noqa: BLE001 - pid 1 must report, never unwind into the shim's code
+        message = _exec_error(plan.argv, exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        try:
+            os.write(error_fd, message.encode(errors="replace")[:4000])
+        finally:
+            os._exit(START_FAILED)
+

@@ -1,0 +1,312 @@
+"""`Runtime`: create, start, stop, delete and observe containers.
+
+A Runtime holds no process state of its own: everything it knows is in
+state.json, written by it and by each container's shim. A new Runtime (a
+restarted worker, the CLI) therefore adopts running containers as it finds
+them, after checking that the recorded pid is still the same process (pid
+plus start time), so a recycled pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import time
+
+from runtime import attach as attach_protocol
+from runtime import cgroups, exec as exec_module, logs, mounts, procinfo, seccomp, settings, shim, stats
+from runtime.config import ContainerConfig, hostname_from_name, parse_user
+from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
+from runtime.imagestore import ImageStore
+from runtime.init import InitPlan
+from runtime.state import ContainerState, StateStore, now_iso
+
+LIVE = ("running", "paused")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Exit code recorded when the shim died too, so the real status is lost.
+UNKNOWN_EXIT = 255
+
+
+class Runtime:
+    def __init__(self, root=None, cgroup_parent=None):
+        self.root = settings.state_root(root)
+        self.cgroup_parent = settings.cgroup_parent(cgroup_parent)
+        self.store = StateStore(self.root)
+        self._driver = None
+        self._previous = {}
+
+    @property
+    def driver(self):
+        if self._driver is None:
+            self._driver = cgroups.driver(self.cgroup_parent)
+        return self._driver
+
+    def _require_root(self) -> None:
+        if os.geteuid() != 0:
+            raise NotPermitted("containers need root: namespaces, mounts and cgroups are privileged")
+
+    # creation and start
+
+    def create(self, cfg: ContainerConfig) -> ContainerState:
+        self._require_root()
+        cfg.validate()
+        limits = cgroups.Limits(cfg.memory_bytes, cfg.cpus, cfg.cpu_shares, cfg.pids_limit)
+        image = ImageStore(self.root).get(cfg.image)
+        cid = self.store.new_id()
+        name = cfg.name or cid[:12]
+        directory = self.store.path(cid)
+        directory.mkdir(parents=True)
+        try:
+            self.store.reserve_name(name, cid)
+            for sub in ("upper", "work", "rootfs"):
+                (directory / sub).mkdir()
+            cfg.name = name
+            state = ContainerState(
+                id=cid, name=name, image=cfg.image, image_id=image.id, created_at=now_iso(),
+                config=cfg.to_dict(), limits=limits.to_dict(), cgroup_paths=self.driver.paths(cid),
+            )
+            self.store.write(state)
+        except BaseException:
+            self.store.remove(ContainerState(id=cid, name=name, image="", image_id=""))
+            raise
+        return state
+
+    def _plan(self, state: ContainerState, cfg: ContainerConfig) -> InitPlan:
+        image = ImageStore(self.root).get(state.image_id)
+        defaults = image.defaults or {}
+        argv = cfg.command or [*(defaults.get("entrypoint") or []), *(defaults.get("cmd") or [])]
+        if cfg.command and defaults.get("entrypoint"):
+            argv = [*defaults["entrypoint"], *cfg.command]
+        if not argv:
+            raise InvalidArgument("no command given and the image has none")
+        env = dict(line.partition("=")[::2] for line in defaults.get("env") or [] if "=" in line)
+        env.setdefault("PATH", DEFAULT_PATH)
+        env["HOSTNAME"] = cfg.hostname or hostname_from_name(state.name)
+        if cfg.tty:
+            env.setdefault("TERM", "xterm")
+        env.update(cfg.env)
+        user = parse_user(cfg.user or (defaults.get("user") if str(defaults.get("user", "")).replace(":", "").isdigit() else None))
+        directory = self.store.path(state.id)
+        return InitPlan(
+            lower=str(image.rootfs), upper=str(directory / "upper"), work=str(directory / "work"),
+            rootfs=str(directory / "rootfs"), hostname=env["HOSTNAME"], argv=argv, env=env,
+            workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
+            gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
+            nameservers=mounts.host_nameservers(),
+        )
+
+    def start(self, ref: str, attach: bool = False):
+        """Start a created or exited container. With attach=True, returns
+        (state, Attachment) connected before the command runs, so no output is missed."""
+        self._require_root()
+        state = self.get(ref)
+        if state.status in LIVE:
+            raise Conflict(f"container {state.name} is already running")
+        cfg = ContainerConfig.from_dict(state.config)
+        plan = self._plan(state, cfg)
+        seccomp.prepare()
+        self.driver.create(state.id, cgroups.Limits(**state.limits))
+        client = shim_end = None
+        if attach:
+            client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            kind, detail = shim.spawn(plan, self.store, state.id, self.driver,
+                                      interactive=cfg.interactive, attach_sock=shim_end)
+        finally:
+            if shim_end is not None:
+                shim_end.close()
+        if kind != "ok":
+            self._destroy_cgroup(state.id)
+            if client is not None:
+                client.close()
+            raise TerrariumError(f"cannot start container {state.name}: {detail}")
+        state = self.store.read(state.id)
+        if attach:
+            return state, attach_protocol.Attachment(client)
+        return state
+
+    def run(self, cfg: ContainerConfig, attach: bool = False):
+        """create + start; a failed start removes the container again."""
+        state = self.create(cfg)
+        try:
+            return self.start(state.id, attach=attach)
+        except BaseException:
+            self.store.remove(state)
+            raise
+
+    def attach(self, ref: str) -> attach_protocol.Attachment:
+        state = self.get(ref)
+        if state.status not in LIVE:
+            raise Conflict(f"container {state.name} is not running")
+        try:
+            return attach_protocol.connect(state.id)
+        except (ConnectionRefusedError, FileNotFoundError):
+            raise Conflict(f"container {state.name} has no supervisor to attach to") from None
+
+    # observation
+
+    def _refresh(self, state: ContainerState) -> ContainerState:
+        """Mark exited a container whose process and shim are both gone."""
+        if state.status not in LIVE or procinfo.is_same(state.pid, state.pid_start_time):
+            return state
+        if procinfo.is_same(state.shim_pid, state.shim_start_time):
+            return state
+        with self.store.locked(state.id):
+            state = self.store.read(state.id)
+            if state.status in LIVE and not procinfo.is_same(state.pid, state.pid_start_time):
+                state.status, state.pid, state.finished_at = "exited", None, now_iso()
+                state.exit_code = UNKNOWN_EXIT
+                self.store.write(state)
+        self._destroy_cgroup(state.id)
+        return state
+
+    def get(self, ref: str) -> ContainerState:
+        return self._refresh(self.store.read(self.store.resolve(ref)))
+
+    def list(self, all: bool = True) -> list[ContainerState]:
+        found = []
+        for cid in self.store.ids():
+            try:
+                state = self._refresh(self.store.read(cid))
+            except NotFound:
+                continue
+            if all or state.status in LIVE:
+                found.append(state)
+        return sorted(found, key=lambda s: s.created_at)
+
+    def inspect(self, ref: str) -> dict:
+        data = self.get(ref).to_dict()
+        data["log_path"] = str(self.store.path(data["id"]) / logs.NAME)
+        return data
+
+    def wait(self, ref: str, timeout: float | None = None) -> ContainerState:
+        """Until the container has exited (its shim wrote the record and left)."""
+        state = self.get(ref)
+        if state.status not in LIVE:
+            return state
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if procinfo.is_same(state.shim_pid, state.shim_start_time):
+            try:
+                fd = os.pidfd_open(state.shim_pid)
+            except ProcessLookupError:
+                fd = None
+            if fd is not None:
+                try:
+                    select.select([fd], [], [], timeout)
+                finally:
+                    os.close(fd)
+        else:
+            self._wait_pid_gone(state.pid, deadline)
+        return self.get(state.id)
+
+    @staticmethod
+    def _wait_pid_gone(pid: int, deadline: float | None) -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            select.select([fd], [], [], None if deadline is None else max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(fd)
+
+    def stats(self, ref: str) -> dict:
+        state = self.get(ref)
+        return self.stats_many([state.id])[state.id]
+
+    def stats_many(self, ids=None) -> dict:
+        states = self.list(all=False) if ids is None else [self.get(i) for i in ids]
+        return {s.id: stats.sample(self.driver, s, self._previous) for s in states}
+
+    def logs(self, ref: str, follow: bool = False):
+        state = self.get(ref)
+        return logs.read(self.store.path(state.id), follow=follow,
+                         alive=lambda: self.get(state.id).status in LIVE)
+
+    # signals and state changes
+
+    def _live(self, ref: str) -> ContainerState:
+        state = self.get(ref)
+        if state.status not in LIVE:
+            raise Conflict(f"container {state.name} is not running")
+        return state
+
+    def kill(self, ref: str, sig=signal.SIGKILL) -> None:
+        state = self._live(ref)
+        if procinfo.is_same(state.pid, state.pid_start_time):
+            try:
+                os.kill(state.pid, sig)
+            except ProcessLookupError:
+                pass
+        if state.status == "paused" and sig == signal.SIGKILL:
+            self.driver.kill_all(state.id, signal.SIGKILL)
+
+    def stop(self, ref: str, timeout: float = 10) -> ContainerState:
+        state = self.get(ref)
+        if state.status not in LIVE:
+            return state
+        self.kill(state.id, signal.SIGTERM)
+        if state.status == "paused":
+            self.unpause(state.id)
+        state = self.wait(state.id, timeout)
+        if state.status in LIVE:
+            self.kill(state.id, signal.SIGKILL)
+            state = self.wait(state.id)
+        return state
+
+    def restart(self, ref: str, timeout: float = 10) -> ContainerState:
+        state = self.stop(ref, timeout)
+        return self.start(state.id)
+
+    def pause(self, ref: str) -> ContainerState:
+        state = self._live(ref)
+        if state.status == "paused":
+            raise Conflict(f"container {state.name} is already paused")
+        self.driver.freeze(state.id)
+        return self.store.update(state.id, status="paused")
+
+    def unpause(self, ref: str) -> ContainerState:
+        state = self.get(ref)
+        if state.status != "paused":
+            raise Conflict(f"container {state.name} is not paused")
+        self.driver.thaw(state.id)
+        return self.store.update(state.id, status="running")
+
+    def delete(self, ref: str, force: bool = False) -> None:
+        state = self.get(ref)
+        if state.status in LIVE:
+            if not force:
+                raise Conflict(f"container {state.name} is running: stop it first or force the removal")
+            self.kill(state.id, signal.SIGKILL)
+            state = self.wait(state.id)
+        self._destroy_cgroup(state.id)
+        self.store.remove(state)
+
+    def _destroy_cgroup(self, cid: str) -> None:
+        try:
+            self.driver.kill_all(cid, signal.SIGKILL)
+        except (NotFound, OSError):
+            pass
+        try:
+            self.driver.destroy(cid)
+        except (NotFound, OSError):
+            pass
+
+    def exec(self, ref: str, argv: list[str], tty: bool = False, env=None, cwd=None, user=None,
+             rows: int = 24, cols: int = 80) -> "exec_module.ExecSession":
+        state = self._live(ref)
+        if state.status == "paused":
+            raise Conflict(f"container {state.name} is paused")
+        if not argv:
+            raise InvalidArgument("exec needs a command")
+        cfg = ContainerConfig.from_dict(state.config)
+        full_env = {"PATH": DEFAULT_PATH, "HOSTNAME": cfg.hostname or hostname_from_name(state.name)}
+        if tty:
+            full_env["TERM"] = "xterm"
+        full_env.update(cfg.env)
+        full_env.update(env or {})
+        return exec_module.spawn(self.driver, state, argv, tty=tty, env=full_env,
+                                 cwd=cwd or cfg.workdir or "/", user=parse_user(user or cfg.user),
+                                 rows=rows, cols=cols)

@@ -1,0 +1,215 @@
+"""The container's filesystem view, built inside its new mount namespace.
+
+Every mount target inside the rootfs is opened by file descriptor, one path
+component at a time with O_NOFOLLOW, and the mount goes onto
+/proc/self/fd/N. The rootfs belongs to the user (an image can hold any
+symlink), and resolving `proc` or `dev/pts` by path would let a symlink
+redirect a mount onto the host: runc's 2019 and 2025 CVEs. Everything is
+mounted before pivot_root, while the host's /proc is still there to provide
+/proc/self/fd.
+"""
+
+import os
+import stat
+
+from runtime import syscalls as sc
+
+_NOSUID_NODEV_NOEXEC = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+_DIR = os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
+
+DEVICES = (  # name, major, minor: what Docker gives every container
+    ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
+    ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
+)
+DEV_LINKS = (
+    ("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+)
+MASKED_PATHS = (
+    "proc/acpi", "proc/asound", "proc/interrupts", "proc/kcore", "proc/keys",
+    "proc/latency_stats", "proc/timer_list", "proc/timer_stats", "proc/sched_debug",
+    "proc/scsi", "sys/firmware", "sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger")
+
+
+def _fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def open_beneath(root_fd: int, relpath: str, *, create_dirs: bool = False, directory: bool = True) -> int:
+    """An O_PATH fd for relpath under root_fd, refusing symlinks on the way."""
+    parts = [p for p in relpath.split("/") if p]
+    fd = os.dup(root_fd)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            flags = _DIR if (directory or not last) else os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+            try:
+                nxt = os.open(part, flags, dir_fd=fd)
+            except FileNotFoundError:
+                if not create_dirs:
+                    raise
+                os.mkdir(part, 0o755, dir_fd=fd)
+                nxt = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        if stat.S_ISLNK(os.fstat(fd).st_mode):
+            raise OSError(40, f"open_beneath: {relpath} is a symlink")
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _mount_at(root_fd: int, relpath: str, source, fstype, flags: int, data=None, *, create: bool = True) -> None:
+    fd = open_beneath(root_fd, relpath, create_dirs=create)
+    try:
+        sc.mount(source, _fd_path(fd), fstype, flags, data)
+    finally:
+        os.close(fd)
+
+
+def _remount_readonly(root_fd: int, relpath: str, flags: int) -> None:
+    # Reopen after the bind: an fd taken before it names the mount below.
+    fd = open_beneath(root_fd, relpath, directory=False)
+    try:
+        sc.mount(None, _fd_path(fd), None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | flags)
+    finally:
+        os.close(fd)
+
+
+def _host_cgroup_v1_mounts() -> list[tuple[str, str, str]]:
+    """(directory name, fstype, options) of each hierarchy under /sys/fs/cgroup."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            point, fstype, opts = fields[4], fields[sep + 1], fields[sep + 3]
+            if fstype in ("cgroup", "cgroup2") and os.path.dirname(point) == "/sys/fs/cgroup":
+                keep = [o for o in opts.split(",") if o not in ("rw", "ro")]
+                found.append((os.path.basename(point), fstype, ",".join(keep)))
+    return found
+
+
+def _mount_cgroups(root_fd: int, version: str) -> None:
+    """/sys/fs/cgroup read-only; the cgroup namespace makes its root the container's cgroup."""
+    flags = _NOSUID_NODEV_NOEXEC | sc.MS_RDONLY
+    if version == "v2":
+        _mount_at(root_fd, "sys/fs/cgroup", "cgroup2", "cgroup2", flags, create=False)
+        return
+    _mount_at(root_fd, "sys/fs/cgroup", "tmpfs", "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=755,size=64k", create=False)
+    for name, fstype, opts in _host_cgroup_v1_mounts():
+        _mount_at(root_fd, f"sys/fs/cgroup/{name}", "cgroup", fstype, flags, opts or None, create=True)
+    _remount_readonly(root_fd, "sys/fs/cgroup", _NOSUID_NODEV_NOEXEC)
+
+
+def _populate_dev(root_fd: int) -> None:
+    dev = open_beneath(root_fd, "dev")
+    try:
+        for name, major, minor in DEVICES:
+            os.mknod(name, 0o666 | stat.S_IFCHR, os.makedev(major, minor), dir_fd=dev)
+        for name, target in DEV_LINKS:
+            os.symlink(target, name, dir_fd=dev)
+        for name in ("pts", "shm", "mqueue"):
+            os.mkdir(name, 0o755, dir_fd=dev)
+    finally:
+        os.close(dev)
+    _mount_at(root_fd, "dev/pts", "devpts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
+              "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    _mount_at(root_fd, "dev/shm", "shm", "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=1777,size=67108864")
+    _mount_at(root_fd, "dev/mqueue", "mqueue", "mqueue", _NOSUID_NODEV_NOEXEC)
+
+
+def _mask(root_fd: int) -> None:
+    null = open_beneath(root_fd, "dev/null", directory=False)
+    try:
+        for path in MASKED_PATHS:
+            try:
+                fd = open_beneath(root_fd, path, directory=False)
+            except FileNotFoundError:
+                continue
+            try:
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    sc.mount("tmpfs", _fd_path(fd), "tmpfs", sc.MS_RDONLY | _NOSUID_NODEV_NOEXEC, "size=0")
+                else:
+                    sc.mount(_fd_path(null), _fd_path(fd), None, sc.MS_BIND)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(null)
+    for path in READONLY_PATHS:
+        try:
+            fd = open_beneath(root_fd, path, directory=False)
+        except FileNotFoundError:
+            continue
+        try:
+            sc.mount(_fd_path(fd), _fd_path(fd), None, sc.MS_BIND | sc.MS_REC)
+        finally:
+            os.close(fd)
+        _remount_readonly(root_fd, path, _NOSUID_NODEV_NOEXEC)
+
+
+def make_private() -> None:
+    """Stop mount events propagating from the container to the host and back."""
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+
+
+def build(rootfs: str, cgroup_version: str) -> None:
+    """Mount /proc, /sys, /sys/fs/cgroup, /dev, masks; then pivot_root into rootfs.
+
+    rootfs must already be a mount point (the overlay) in a private mount
+    namespace. Afterwards the host's mounts are unreachable and cwd is /.
+    """
+    old_umask = os.umask(0)
+    root_fd = os.open(rootfs, _DIR)
+    try:
+        _mount_at(root_fd, "proc", "proc", "proc", _NOSUID_NODEV_NOEXEC)
+        _mount_at(root_fd, "sys", "sysfs", "sysfs", _NOSUID_NODEV_NOEXEC | sc.MS_RDONLY)
+        _mount_cgroups(root_fd, cgroup_version)
+        _mount_at(root_fd, "dev", "tmpfs", "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME, "mode=755,size=65536k")
+        _populate_dev(root_fd)
+        _mask(root_fd)
+        os.fchdir(root_fd)
+    finally:
+        os.close(root_fd)
+        os.umask(old_umask)
+    sc.pivot_root(".", ".")
+    # The old root now sits on top of "."; private first so the detach
+    # does not propagate an unmount back to the host.
+    sc.mount(None, ".", None, sc.MS_REC | sc.MS_PRIVATE)
+    sc.umount2(".", sc.MNT_DETACH)
+    os.chdir("/")
+
+
+def _write_beneath(path: str, data: str) -> None:
+    """Write a file inside the container's root without following a symlink at its end."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+
+def host_nameservers() -> list[str]:
+    """The host's resolvers minus loopback ones, which mean nothing in a new netns."""
+    servers = []
+    try:
+        with open("/etc/resolv.conf") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver" and not parts[1].startswith(("127.", "::1")):
+                    servers.append(parts[1])
+    except OSError:
+        pass
+    return servers
+
+
+def write_etc(hostname: str, nameservers: list[str]) -> None:
+    """/etc/hostname, /etc/hosts, /etc/resolv.conf; called after pivot_root,
+    so any path resolves inside the container."""
+    _write_beneath("/etc/hostname", f"{hostname}\n")
+    _write_beneath("/etc/hosts", f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
+    _write_beneath("/etc/resolv.conf", "".join(f"nameserver {s}\n" for s in nameservers))

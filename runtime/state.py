@@ -1,0 +1,157 @@
+"""Container records on disk: `<root>/containers/<id>/state.json`.
+
+state.json is replaced atomically (write a temporary file, rename), so a
+reader never sees half a record. Read-modify-write cycles hold an flock on
+the container's directory because two processes write it: the controller
+(start, pause, delete) and the shim (running, exited).
+
+Names are unique through `<root>/containers/.names/<name>`, a symlink to the
+id: creating a symlink is atomic, so two concurrent creates with one name
+cannot both win, without a global lock or a scan of every record.
+"""
+
+import fcntl
+import json
+import os
+import secrets
+import shutil
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from runtime.errors import Conflict, NotFound
+
+NAMES = ".names"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class ContainerState:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    status: str = "created"
+    pid: int | None = None
+    exit_code: int | None = None
+    oom_killed: bool = False
+    created_at: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    config: dict = field(default_factory=dict)
+    limits: dict = field(default_factory=dict)
+    cgroup_paths: dict = field(default_factory=dict)
+    namespaces: dict = field(default_factory=dict)
+    shim_pid: int | None = None
+    shim_start_time: int | None = None
+    pid_start_time: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ContainerState":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+class StateStore:
+    def __init__(self, root: Path):
+        self.dir = Path(root) / "containers"
+        self.names = self.dir / NAMES
+
+    def path(self, cid: str) -> Path:
+        return self.dir / cid
+
+    @staticmethod
+    def new_id() -> str:
+        return secrets.token_hex(32)
+
+    def reserve_name(self, name: str, cid: str) -> None:
+        self.names.mkdir(parents=True, exist_ok=True)
+        link = self.names / name
+        try:
+            os.symlink(cid, link)
+            return
+        except FileExistsError:
+            owner = os.readlink(link)
+        if (self.dir / owner / "state.json").exists():
+            raise Conflict(f"the name {name!r} is already used by container {owner[:12]}")
+        # A record removed by a crash mid-delete left its name behind.
+        tmp = self.names / f".{name}.{cid}"
+        os.symlink(cid, tmp)
+        os.rename(tmp, link)
+
+    def release_name(self, name: str, cid: str) -> None:
+        link = self.names / name
+        try:
+            if os.readlink(link) == cid:
+                link.unlink()
+        except FileNotFoundError:
+            pass
+
+    def write(self, state: ContainerState) -> None:
+        directory = self.path(state.id)
+        tmp = directory / f".state.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(state.to_dict(), f)
+        os.rename(tmp, directory / "state.json")
+
+    def read(self, cid: str) -> ContainerState:
+        try:
+            with open(self.path(cid) / "state.json") as f:
+                return ContainerState.from_dict(json.load(f))
+        except FileNotFoundError:
+            raise NotFound(f"no such container: {cid}") from None
+
+    @contextmanager
+    def locked(self, cid: str):
+        try:
+            fd = os.open(self.path(cid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotFound(f"no such container: {cid}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def update(self, cid: str, **changes) -> ContainerState:
+        with self.locked(cid):
+            state = self.read(cid)
+            for key, value in changes.items():
+                setattr(state, key, value)
+            self.write(state)
+            return state
+
+    def ids(self) -> list[str]:
+        try:
+            return [e.name for e in os.scandir(self.dir) if not e.name.startswith(".") and e.is_dir()]
+        except FileNotFoundError:
+            return []
+
+    def resolve(self, ref: str) -> str:
+        """A name, a full id or a unique id prefix -> the id."""
+        if not ref or "/" in ref or ref.startswith("."):
+            raise NotFound(f"no such container: {ref!r}")
+        if (self.dir / ref / "state.json").exists():
+            return ref
+        try:
+            cid = os.readlink(self.names / ref)
+            if (self.dir / cid / "state.json").exists():
+                return cid
+        except (FileNotFoundError, OSError):
+            pass
+        matches = [cid for cid in self.ids() if cid.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise Conflict(f"container id prefix {ref!r} is ambiguous")
+        raise NotFound(f"no such container: {ref}")
+
+    def remove(self, state: ContainerState) -> None:
+        shutil.rmtree(self.path(state.id), ignore_errors=True)
+        self.release_name(state.name, state.id)
