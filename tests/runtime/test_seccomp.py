@@ -8,9 +8,11 @@ the filter and not from the arguments or a missing capability.
 
 import ctypes
 import errno
+import mmap
 import os
 import platform
 import signal
+import struct
 import sys
 import threading
 
@@ -127,6 +129,31 @@ def test_clone_with_namespace_flag_is_eperm_plain_clone_works_clone3_is_enosys()
     code, out = run_forked(_clone_probe)
     assert code == 0, out
     assert out.splitlines() == ["0x10000011 EPERM", "0x11 exit 7", "clone3 ENOSYS"]
+
+
+def _int80(nr: int, arg: int) -> int:
+    """A syscall through the 32-bit entry point (raw result: -errno on failure)."""
+    # push rbx; mov eax, nr; mov ebx, arg; int 0x80; pop rbx; ret
+    code = b"\x53\xb8" + struct.pack("<I", nr) + b"\xbb" + struct.pack("<I", arg) + b"\xcd\x80\x5b\xc3"
+    page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    page.write(code)
+    return ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(page)))()
+
+
+def _i386_probe(load_filter: bool):
+    def setup():
+        if load_filter:
+            seccomp.apply_default_profile()
+        # i386 numbers: getpid 20, unshare 310.
+        os.write(1, f"{_int80(20, 0) == os.getpid()} {_int80(310, CLONE_NEWNS)}\n".encode())
+    code, out = run_forked(setup)
+    assert code == 0, out
+    return out.split()
+
+
+def test_32bit_entry_point_gets_the_same_rules():
+    assert _i386_probe(load_filter=False) == ["True", "0"]
+    assert _i386_probe(load_filter=True) == ["True", str(-errno.EPERM)]
 
 
 def _personality_query_and_allowed_values():
