@@ -20,8 +20,6 @@ ln -sfn /proc/self/fd/0 /dev/stdin
 ln -sfn /proc/self/fd/1 /dev/stdout
 ln -sfn /proc/self/fd/2 /dev/stderr
 mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate cgroup2 /sys/fs/cgroup
-for dir in /tmp /run /var/lib/terrarium; do mount -t tmpfs -o mode=0755 tmpfs "$dir"; done
-chmod 1777 /tmp
 # What systemd does on a unified host: the root cgroup hands its controllers
 # down, so the runtime only has to enable them below its own parent.
 echo "+cpuset +cpu +io +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control
