@@ -20,7 +20,7 @@ SCMP_CMP_NE = 1
 SCMP_CMP_EQ = 4
 SCMP_CMP_MASKED_EQ = 7
 SCMP_FLTATR_CTL_OPTIMIZE = 8
-__NR_SCMP_ERROR = -1
+_NR_SCMP_ERROR = -1
 
 # A binary tree of syscall numbers instead of libseccomp's default linear
 # list: every syscall the container makes walks this filter.
@@ -91,7 +91,7 @@ def build() -> bytes:
                "seccomp_attr_set", "optimize")
         for name, action, args in _rules():
             nr = lib.seccomp_syscall_resolve_name(name.encode())
-            if nr == __NR_SCMP_ERROR:
+            if nr == _NR_SCMP_ERROR:
                 continue
             cmps = (_ArgCmp * max(len(args), 1))(*args)
             _check(lib.seccomp_rule_add_array(ctx, action, nr, len(args), cmps), "seccomp_rule_add", name)
