@@ -1,0 +1,190 @@
+"""The node's PTY owner (runs as root inside the node agent).
+
+It listens on the node's channel for requests from the web consumers and
+keeps every shell of this node in memory: the shells outlive the browser
+sockets for SHELL_GRACE_SECONDS, so a reload reattaches to the same PTY."""
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from dashboard.shell import logrelay, services
+from dashboard.shell.session import PtySession
+from dashboard.shell.wire import node_channel
+from runtime.lifecycle import Runtime
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 10
+SILENT_VIEWER_SECONDS = 60
+DEFAULT_SHELL = "/bin/sh"
+
+
+def image_shell(rootfs: Path) -> str:
+    """root's login shell from the container's /etc/passwd when the file it
+    names exists in the container, else /bin/sh."""
+    try:
+        lines = (rootfs / "etc/passwd").read_text(errors="replace").splitlines()
+    except OSError:
+        return DEFAULT_SHELL
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) >= 7 and fields[0] == "root" and fields[6].startswith("/"):
+            candidate = rootfs / fields[6].lstrip("/")
+            if candidate.is_file() or candidate.is_symlink():
+                return fields[6]
+    return DEFAULT_SHELL
+
+
+class ShellAgent:
+    def __init__(self, node_name: str, layer, runtime):
+        self.node_name = node_name
+        self.channel = node_channel(node_name)
+        self.layer = layer
+        self.runtime = runtime
+        self.sessions: dict[str, PtySession] = {}
+        self.followers: dict[str, logrelay.LogFollower] = {}
+        self._handlers = {
+            "open": self.on_open,
+            "attach": self.on_attach,
+            "input": self.on_input,
+            "resize": self.on_resize,
+            "ack": self.on_ack,
+            "detach": self.on_detach,
+            "close": self.on_close,
+            "logs.follow": self.on_logs_follow,
+            "logs.ack": self.on_logs_ack,
+            "logs.stop": self.on_logs_stop,
+            "logs.dump": self.on_logs_dump,
+        }
+
+    async def serve(self) -> None:
+        await database_sync_to_async(services.shell_sessions_close_orphans)(node_name=self.node_name)
+        sweeper = asyncio.create_task(self._sweep())
+        try:
+            while True:
+                message = await self.layer.receive(self.channel)
+                handler = self._handlers.get(message.get("type"))
+                if handler is None:
+                    log.warning("shell agent: unknown message %r", message.get("type"))
+                    continue
+                try:
+                    await handler(message)
+                except Exception:
+                    log.exception("shell agent: %s failed", message.get("type"))
+        finally:
+            sweeper.cancel()
+            for session in list(self.sessions.values()):
+                session.terminate()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            for session in list(self.sessions.values()):
+                session.drop_stale(SILENT_VIEWER_SECONDS)
+
+    async def on_open(self, m) -> None:
+        # Exec takes a fork and a few setns calls: off the loop, and not
+        # awaited here, so other shells' keystrokes are not held up.
+        asyncio.create_task(self._open(m))
+
+    async def _open(self, m) -> None:
+        key, reply = m["session"], m["reply"]
+        try:
+            process = await asyncio.to_thread(self._exec, m["container"], int(m["rows"]), int(m["cols"]))
+        except Exception as exc:
+            log.warning("shell %s: exec in %s failed: %s", key, m["container"], exc)
+            await self.layer.send(reply, {"type": "shell.error", "message": str(exc) or type(exc).__name__})
+            await database_sync_to_async(services.shell_session_close)(key=key, exit_code=None)
+            return
+        session = PtySession(
+            key, process, send=self.layer.send, on_end=self._ended, grace_seconds=settings.SHELL_GRACE_SECONDS
+        )
+        self.sessions[key] = session
+        session.attach(reply, readonly=False)
+
+    def _exec(self, ref: str, rows: int, cols: int):
+        state = self.runtime.get(ref)
+        rootfs = Path(self.runtime.root) / "containers" / state.id / "rootfs"
+        return self.runtime.exec(
+            state.id, [image_shell(rootfs)], tty=True, env={"TERM": "xterm-256color"}, rows=rows, cols=cols
+        )
+
+    async def _ended(self, key: str, code) -> None:
+        self.sessions.pop(key, None)
+        await database_sync_to_async(services.shell_session_close)(key=key, exit_code=code)
+
+    async def on_attach(self, m) -> None:
+        session = self.sessions.get(m["session"])
+        if session is None or session.exit_code is not None:
+            code = session.exit_code if session else None
+            await self.layer.send(m["reply"], {"type": "shell.gone", "code": code})
+            return
+        session.attach(m["reply"], readonly=bool(m.get("readonly")))
+
+    async def on_input(self, m) -> None:
+        session = self.sessions.get(m["session"])
+        if session is not None and session.can_write(m["reply"]):
+            session.write(m["data"])
+
+    async def on_resize(self, m) -> None:
+        session = self.sessions.get(m["session"])
+        if session is not None and session.can_write(m["reply"]):
+            session.resize(int(m["rows"]), int(m["cols"]))
+
+    async def on_ack(self, m) -> None:
+        session = self.sessions.get(m["session"])
+        if session is not None:
+            session.ack(m["reply"], int(m["bytes"]))
+
+    async def on_detach(self, m) -> None:
+        session = self.sessions.get(m["session"])
+        if session is not None:
+            session.detach(m["reply"])
+
+    async def on_close(self, m) -> None:
+        session = self.sessions.get(m["session"])
+        if session is not None and session.can_write(m["reply"]):
+            session.terminate()
+
+    async def on_logs_follow(self, m) -> None:
+        ref = m["container"]
+        follower = self.followers.get(ref)
+        if follower is None or follower.ended:
+            follower = logrelay.LogFollower(ref, self.runtime, send=self.layer.send, on_done=self._logs_done)
+            self.followers[ref] = follower
+        await follower.subscribe(m["reply"])
+
+    def _logs_done(self, ref: str) -> None:
+        if self.followers.get(ref) is not None and self.followers[ref].ended:
+            del self.followers[ref]
+
+    async def on_logs_ack(self, m) -> None:
+        follower = self.followers.get(m["container"])
+        if follower is not None:
+            follower.ack(m["reply"], int(m["bytes"]))
+
+    async def on_logs_stop(self, m) -> None:
+        follower = self.followers.get(m["container"])
+        if follower is not None:
+            follower.unsubscribe(m["reply"])
+
+    async def on_logs_dump(self, m) -> None:
+        loop = asyncio.get_running_loop()
+
+        def send_blocking(message):
+            asyncio.run_coroutine_threadsafe(self.layer.send(m["reply"], message), loop).result()
+
+        threading.Thread(
+            target=logrelay.dump, args=(self.runtime, m["container"], send_blocking), name="logs-dump", daemon=True
+        ).start()
+
+
+async def run(node_name: str) -> None:
+    agent = ShellAgent(node_name, get_channel_layer(), Runtime())
+    await agent.serve()

@@ -1,0 +1,209 @@
+"""Browser sockets for shells and logs. They hold no terminal state: they
+check who may connect, then relay between the socket and the node agent's
+channel. Bytes go through untouched; the browser's acks go back to the
+agent, so the agent (not this process) decides when to read more."""
+
+import asyncio
+import json
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from dashboard.shell.selectors import ShellUnavailable, logs_access, shell_access, shell_session_exit_code
+from dashboard.shell.services import shell_session_open
+
+REFUSED = {PermissionDenied: 4403, Http404: 4404}
+CLOSE_UNAVAILABLE = 4409
+CLOSE_AGENT_ERROR = 4500
+CLOSE_AGENT_SILENT = 4504
+AGENT_REPLY_SECONDS = 15
+EARLY_INPUT_BYTES = 64 * 1024
+MAX_SIZE = 1000
+
+
+def _size(value, default: int) -> int:
+    try:
+        return min(max(int(value), 1), MAX_SIZE)
+    except (TypeError, ValueError):
+        return default
+
+
+def _size_bytes(value) -> int:
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+class _AgentRelay(AsyncWebsocketConsumer):
+    """Authorization before accept; refusals carry only a close code."""
+
+    async def connect(self):
+        try:
+            self.access = await self.authorize()
+        except (PermissionDenied, Http404) as exc:
+            await self.accept()
+            await self.close(code=REFUSED[type(exc)])
+            return
+        except ShellUnavailable as exc:
+            await self.accept()
+            await self.send_json({"type": "error", "message": str(exc)})
+            await self.close(code=CLOSE_UNAVAILABLE)
+            return
+        await self.accept()
+        await self.start()
+
+    async def send_json(self, data: dict) -> None:
+        await self.send(text_data=json.dumps(data))
+
+    async def to_agent(self, message: dict) -> None:
+        await self.channel_layer.send(self.access.agent_channel, {**message, "reply": self.channel_name})
+
+    def control(self, text_data):
+        try:
+            data = json.loads(text_data)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+
+class ShellConsumer(_AgentRelay):
+    key = None
+    attached = False
+    access = None
+    _watchdog = None
+
+    async def authorize(self):
+        kwargs = self.scope["url_route"]["kwargs"]
+        return await database_sync_to_async(shell_access)(
+            user=self.scope["user"], container_id=kwargs["container_id"], session_key=kwargs.get("session")
+        )
+
+    async def start(self):
+        self.early_input = bytearray()
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        rows, cols = _size(query.get("rows", [24])[0], 24), _size(query.get("cols", [80])[0], 80)
+        if self.access.session is None:
+            session = await database_sync_to_async(shell_session_open)(
+                container=self.access.container, user=self.scope["user"]
+            )
+            self.key = session.key
+            await self.to_shell({"type": "open", "container": self.access.runtime_ref, "rows": rows, "cols": cols})
+        elif self.access.session.closed_at is not None:
+            await self._finish(self.access.session.exit_code)
+            return
+        else:
+            self.key = self.access.session.key
+            await self.to_shell({"type": "attach", "readonly": self.access.readonly})
+        self._watchdog = asyncio.create_task(self._expect_agent())
+
+    async def to_shell(self, message: dict) -> None:
+        await self.to_agent({**message, "session": self.key})
+
+    async def _expect_agent(self):
+        await asyncio.sleep(AGENT_REPLY_SECONDS)
+        await self.send_json({"type": "error", "message": "the container's node does not answer"})
+        await self.close(code=CLOSE_AGENT_SILENT)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.key is None:
+            return
+        if bytes_data is not None:
+            if self.access.readonly:
+                return
+            if self.attached:
+                await self.to_shell({"type": "input", "data": bytes_data})
+            elif len(self.early_input) + len(bytes_data) <= EARLY_INPUT_BYTES:
+                self.early_input += bytes_data
+            return
+        data = self.control(text_data) or {}
+        kind = data.get("type")
+        if kind == "ack":
+            await self.to_shell({"type": "ack", "bytes": _size_bytes(data.get("bytes"))})
+        elif kind == "resize" and not self.access.readonly:
+            rows, cols = _size(data.get("rows"), 24), _size(data.get("cols"), 80)
+            await self.to_shell({"type": "resize", "rows": rows, "cols": cols})
+        elif kind == "close" and not self.access.readonly:
+            await self.to_shell({"type": "close"})
+
+    async def disconnect(self, code):
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.key is not None:
+            await self.to_shell({"type": "detach"})
+
+    async def shell_attached(self, event):
+        self._watchdog.cancel()
+        self.attached = True
+        await self.send_json({"type": "session", "id": self.key, "readonly": event["readonly"]})
+        if event["replay"]:
+            await self.send(bytes_data=event["replay"])
+        if self.early_input:
+            await self.to_shell({"type": "input", "data": bytes(self.early_input)})
+            self.early_input.clear()
+
+    async def shell_output(self, event):
+        await self.send(bytes_data=event["data"])
+
+    async def shell_exit(self, event):
+        await self._finish(event["code"])
+
+    async def shell_gone(self, event):
+        code = event["code"]
+        if code is None:
+            code = await database_sync_to_async(shell_session_exit_code)(key=self.key)
+        await self._finish(code)
+
+    async def shell_error(self, event):
+        self._watchdog.cancel()
+        await self.send_json({"type": "error", "message": event["message"]})
+        await self.close(code=CLOSE_AGENT_ERROR)
+
+    async def _finish(self, code):
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        await self.send_json({"type": "exit", "code": code})
+        self.key = None
+        await self.close(code=1000)
+
+
+class LogsConsumer(_AgentRelay):
+    access = None
+
+    async def authorize(self):
+        return await database_sync_to_async(logs_access)(
+            user=self.scope["user"], container_id=self.scope["url_route"]["kwargs"]["container_id"]
+        )
+
+    async def start(self):
+        await self.to_logs({"type": "logs.follow"})
+
+    async def to_logs(self, message: dict) -> None:
+        await self.to_agent({**message, "container": self.access.runtime_ref})
+
+    async def receive(self, text_data=None, bytes_data=None):
+        data = self.control(text_data) if text_data is not None else None
+        if data is not None and data.get("type") == "ack":
+            await self.to_logs({"type": "logs.ack", "bytes": _size_bytes(data.get("bytes"))})
+
+    async def disconnect(self, code):
+        if self.access is not None:
+            await self.to_logs({"type": "logs.stop"})
+
+    async def logs_start(self, event):
+        await self.send_json({"type": "start"})
+        if event["data"]:
+            await self.send(bytes_data=event["data"])
+
+    async def logs_data(self, event):
+        await self.send(bytes_data=event["data"])
+
+    async def logs_skipped(self, event):
+        await self.send_json({"type": "skipped", "bytes": event["bytes"]})
+
+    async def logs_end(self, event):
+        await self.send_json({"type": "end"})
+        await self.close(code=1000)

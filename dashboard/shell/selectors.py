@@ -1,0 +1,71 @@
+"""Reads for shells: who may open or watch which session, and the audit log."""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from dashboard.accounts.roles import is_teacher
+from dashboard.containers.models import Container
+from dashboard.containers.selectors import container_get_for_user
+from dashboard.shell.models import ShellSession
+from dashboard.shell.wire import node_channel
+
+
+class ShellUnavailable(Exception):
+    """The user may use the container, but it has no running process to join."""
+
+
+@dataclass(frozen=True)
+class ShellAccess:
+    container: Container
+    session: ShellSession | None
+    readonly: bool
+
+    @property
+    def agent_channel(self) -> str:
+        return node_channel(self.container.node.name)
+
+    @property
+    def runtime_ref(self) -> str:
+        return self.container.runtime_id or self.container.runtime_name
+
+
+def shell_access(*, user, container_id, session_key: str | None = None) -> ShellAccess:
+    """What `user` may do with a new shell (no key) or an existing session:
+    the session's own user types in it, teachers watch it read-only.
+    Raises PermissionDenied, Http404 or ShellUnavailable."""
+    if not user.is_authenticated:
+        raise PermissionDenied
+    container = container_get_for_user(user=user, container_id=container_id)
+    if session_key is None:
+        if container.status != Container.Status.RUNNING or container.node is None:
+            raise ShellUnavailable(f"container is {container.status}")
+        return ShellAccess(container=container, session=None, readonly=False)
+    session = ShellSession.objects.filter(key=session_key, container=container).select_related("user").first()
+    if session is None:
+        raise Http404("No such shell session")
+    if session.user_id == user.pk:
+        return ShellAccess(container=container, session=session, readonly=False)
+    if is_teacher(user):
+        return ShellAccess(container=container, session=session, readonly=True)
+    raise PermissionDenied
+
+
+def shell_session_exit_code(*, key: str) -> int | None:
+    return ShellSession.objects.filter(key=key).values_list("exit_code", flat=True).first()
+
+
+def logs_access(*, user, container_id) -> ShellAccess:
+    if not user.is_authenticated:
+        raise PermissionDenied
+    container = container_get_for_user(user=user, container_id=container_id)
+    if container.node is None:
+        raise ShellUnavailable("container has no node")
+    return ShellAccess(container=container, session=None, readonly=True)
+
+
+def shell_sessions_for_audit(*, user, limit: int = 200):
+    if not is_teacher(user):
+        raise PermissionDenied
+    return ShellSession.objects.select_related("user", "container", "container__owner")[:limit]
