@@ -12,8 +12,16 @@ from runtime import cli_containers, cli_images
 from runtime.errors import TerrariumError
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are bad input too: one `error:` line and exit 1."""
+
+    def error(self, message):
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m runtime", description="Terrarium container runtime")
+    parser = _Parser(prog="python -m runtime", description="Terrarium container runtime")
     parser.add_argument("--root", help="state directory (default: $TERRARIUM_ROOT or /var/lib/terrarium)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cli_images.register(commands)

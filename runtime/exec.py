@@ -20,6 +20,7 @@ import socket
 from runtime import capabilities, fds, procinfo, seccomp, terminal
 from runtime import syscalls as sc
 from runtime.errors import Conflict, TerrariumError
+from runtime.init import exec_command
 
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
 
@@ -157,9 +158,9 @@ def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w) -> None:
         os.chdir(cwd)
         capabilities.apply_default(uid=user[0] if user else None, gid=user[1] if user else None)
         seccomp.apply_default_profile()
-        os.execvpe(argv[0], argv, env)
+        exec_command(argv, env)
     except BaseException as exc:  # noqa: BLE001 - report to the helper, never return into the caller's code
-        message = f"executable file not found: {argv[0]}" if isinstance(exc, FileNotFoundError) and exc.filename in (argv[0], None) else str(exc)
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         try:
             os.write(error_w, message.encode(errors="replace"))
         finally:

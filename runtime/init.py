@@ -37,12 +37,14 @@ class InitPlan:
     nameservers: list[str] = field(default_factory=list)
 
 
-def _exec_error(argv: list[str], exc: OSError) -> str:
-    if isinstance(exc, FileNotFoundError) and exc.filename in (argv[0], None):
-        return f"executable file not found: {argv[0]}"
-    if isinstance(exc, PermissionError) and exc.filename == argv[0]:
-        return f"permission denied: {argv[0]}"
-    return str(exc)
+def exec_command(argv: list[str], env: dict[str, str]) -> None:
+    """execvpe, with the failure a user can act on as the message."""
+    try:
+        os.execvpe(argv[0], argv, env)
+    except FileNotFoundError:
+        raise OSError(2, f"executable file not found in $PATH: {argv[0]}") from None
+    except PermissionError:
+        raise OSError(13, f"permission denied: {argv[0]}") from None
 
 
 def container_init(plan: InitPlan, error_fd: int, go_fd: int, stdio: tuple[int, int, int], pty_sock) -> None:
@@ -77,9 +79,9 @@ def container_init(plan: InitPlan, error_fd: int, go_fd: int, stdio: tuple[int, 
         fds.close_all_except(error_fd)
         capabilities.apply_default(uid=plan.uid, gid=plan.gid)
         seccomp.apply_default_profile()
-        os.execvpe(plan.argv[0], plan.argv, plan.env)
+        exec_command(plan.argv, plan.env)
     except BaseException as exc:  # noqa: BLE001 - pid 1 must report, never unwind into the shim's code
-        message = _exec_error(plan.argv, exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
         try:
             os.write(error_fd, message.encode(errors="replace")[:4000])
         finally:
