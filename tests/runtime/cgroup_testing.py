@@ -1,5 +1,5 @@
-"""Helpers for the cgroup driver tests: version markers, a driver fixture
-that cleans up after itself, and processes started inside a cgroup."""
+"""Helpers for the cgroup driver tests: a driver fixture that cleans up
+after itself, and processes started inside a cgroup."""
 
 import os
 import signal
@@ -12,24 +12,6 @@ from runtime import cgroups
 from runtime.errors import NotFound
 
 HOST_VERSION = cgroups.detect()
-
-v1only = [
-    pytest.mark.v1only,
-    pytest.mark.skipif(HOST_VERSION != "v1", reason="needs the cgroup v1 hierarchy"),
-]
-v2only = [
-    pytest.mark.v2only,
-    pytest.mark.skipif(HOST_VERSION != "v2", reason="needs the unified cgroup v2 hierarchy"),
-]
-
-
-def apply_marks(marks):
-    def decorate(func):
-        for mark in marks:
-            func = mark(func)
-        return func
-
-    return decorate
 
 
 class Tracked:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from cgroup_testing import apply_marks, cg, v1only  # noqa: F401  (cg is a fixture)
+from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
 
 from runtime.cgroups import bpf_devices
 
@@ -72,7 +72,7 @@ def test_only_allowed_devices_open_inside_the_cgroup(cg, device_dir):
     assert probe(out) == EXPECTED
 
 
-@apply_marks(v1only)
+@pytest.mark.v1only
 def test_v1_device_list_is_exactly_the_allowed_rules(cg):
     cg.create("box")
     with open(f"{cg.driver.paths('box')['devices']}/devices.list") as f:
@@ -83,7 +83,7 @@ def test_v1_device_list_is_exactly_the_allowed_rules(cg):
     ]
 
 
-@apply_marks(v1only)
+@pytest.mark.v1only
 def test_bpf_device_program_enforces_rules_on_a_hybrid_host(cg, cgroup_parent, device_dir):
     """The eBPF program the v2 driver uses also runs on a hybrid host's
     cgroup2 mount, so it is tested here too and not only in the VM."""

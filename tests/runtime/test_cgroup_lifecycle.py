@@ -6,7 +6,7 @@ import subprocess
 import time
 
 import pytest
-from cgroup_testing import HOST_VERSION, apply_marks, cg, v1only  # noqa: F401  (cg is a fixture)
+from cgroup_testing import HOST_VERSION, cg  # noqa: F401  (cg is a fixture)
 
 from runtime import cgroups
 from runtime.cgroups import Limits, V1Driver, V2Driver
@@ -19,7 +19,7 @@ def test_detect_matches_the_filesystem_type_of_the_mount():
     assert cgroups.driver().version == HOST_VERSION
 
 
-@apply_marks(v1only)
+@pytest.mark.v1only
 def test_hybrid_unified_mount_without_controllers_is_not_v2():
     if not os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"):
         pytest.skip("no cgroup2 mount at /sys/fs/cgroup/unified")
@@ -124,7 +124,7 @@ def test_operations_on_an_unknown_cgroup_raise_not_found(cgroup_parent):
             call()
 
 
-@apply_marks(v1only)
+@pytest.mark.v1only
 def test_failed_create_removes_what_it_made(cgroup_parent):
     driver = V1Driver()
     paths = driver.paths("box")
@@ -158,7 +158,7 @@ def memory_only_mount(tmp_path):
         assert str(root) not in f.read()
 
 
-@apply_marks(v1only)
+@pytest.mark.v1only
 def test_missing_v1_controller_raises_not_permitted_and_makes_nothing(cgroup_parent, memory_only_mount):
     driver = V1Driver(mountpoint=memory_only_mount)
     with pytest.raises(NotPermitted, match="cgroup controller 'cpu' is not available"):
@@ -166,7 +166,7 @@ def test_missing_v1_controller_raises_not_permitted_and_makes_nothing(cgroup_par
     assert not os.path.exists(f"{memory_only_mount}/memory/{cgroup_parent}")
 
 
-@apply_marks(v1only)
+@pytest.mark.v1only
 def test_v2_driver_without_controllers_raises_not_permitted_and_makes_nothing(cgroup_parent):
     unified = "/sys/fs/cgroup/unified"
     if not os.path.exists(f"{unified}/cgroup.controllers"):

@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from cgroup_testing import apply_marks, cg, v1only, v2only  # noqa: F401  (cg is a fixture)
+from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
 
 from runtime.cgroups import Limits
 from runtime.cgroups.limits import host_cpus
@@ -55,7 +55,7 @@ def read(path):
         return f.read().strip()
 
 
-@apply_marks(v1only)
+@pytest.mark.v1only
 def test_limits_are_written_to_v1_files(cg):
     cg.create("box", Limits(memory_bytes=48 * MiB, cpus=1.5, cpu_shares=512, pids_limit=20))
     paths = cg.driver.paths("box")
@@ -71,7 +71,7 @@ def test_limits_are_written_to_v1_files(cg):
     assert read(f"{paths['cpuset']}/cpuset.mems") == read(f"{parent_cpuset}/cpuset.mems") != ""
 
 
-@apply_marks(v2only)
+@pytest.mark.v2only
 def test_limits_are_written_to_v2_files(cg):
     cg.create("box", Limits(memory_bytes=48 * MiB, cpus=1.5, cpu_shares=512, pids_limit=20))
     path = cg.driver.paths("box")["unified"]
