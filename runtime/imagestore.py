@@ -1,0 +1,255 @@
+"""The image store: `<root>/images/<id>/` holds `image.json` and `rootfs/`.
+
+An import fills `<root>/images/.tmp-<name tag>-<random>/` and renames it
+into place only when complete, so no reader ever sees half an image. The
+importer holds an flock on its temporary directory for as long as it runs:
+a leftover whose lock is free belongs to a dead importer and is removed by
+`cleanup_partial()`, which every store runs when it starts. The same locks
+make two imports of one name exclusive: the second one is refused at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from runtime import settings, treeops
+from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound
+from runtime.importlimits import ImportLimits
+from runtime.unpack import unpack
+
+__all__ = ["ImageStore", "ImageInfo", "ImportLimits"]
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
+TMP_PREFIX = ".tmp-"
+
+
+@dataclass
+class ImageInfo:
+    id: str
+    name: str
+    sha256: str
+    format: str
+    compression: str
+    layers: list[str]
+    size_bytes: int
+    file_count: int
+    devices_skipped: int
+    defaults: dict
+    created_at: str
+    path: Path = field(default=None, compare=False)
+    rootfs: Path = field(default=None, compare=False)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["path"], data["rootfs"] = str(self.path), str(self.rootfs)
+        return data
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise InvalidArgument(
+            f"invalid image name {name!r}: use up to 128 letters, digits and . _ : / @ -, starting with a letter or digit")
+
+
+def _flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+class ImageStore:
+    def __init__(self, root=None):
+        self.root = settings.state_root(root)
+        self.images = self.root / "images"
+        self.images.mkdir(parents=True, exist_ok=True)
+        self.cleanup_partial()
+
+    @contextmanager
+    def _locked(self):
+        fd = os.open(self.images / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _discard(self, name: str) -> None:
+        """Remove images/<name>; the rootfs is emptied first, relative to itself, to keep paths short."""
+        images_fd = os.open(self.images, treeops.DIR_FLAGS)
+        try:
+            dir_fd = treeops.open_dir(images_fd, name.encode())
+            try:
+                try:
+                    treeops.remove_dir(dir_fd, b"rootfs")
+                except FileNotFoundError:
+                    pass
+            finally:
+                os.close(dir_fd)
+            treeops.remove_dir(images_fd, name.encode())
+        finally:
+            os.close(images_fd)
+
+    def cleanup_partial(self) -> int:
+        """Remove what killed imports and removals left behind; the number of directories removed."""
+        removed = 0
+        with self._locked():
+            for path in self.images.glob(TMP_PREFIX + "*"):
+                fd = os.open(path, treeops.DIR_FLAGS)
+                try:
+                    if _flock(fd):
+                        self._discard(path.name)
+                        removed += 1
+                finally:
+                    os.close(fd)
+        return removed
+
+    def _reserve(self, name: str) -> tuple[Path, int]:
+        tag = hashlib.sha256(name.encode()).hexdigest()[:16]
+        with self._locked():
+            if any(info.name == name for info in self.list()):
+                raise Conflict(f"image {name!r} already exists; remove it first")
+            for path in self.images.glob(f"{TMP_PREFIX}{tag}-*"):
+                fd = os.open(path, treeops.DIR_FLAGS)
+                try:
+                    if not _flock(fd):
+                        raise Conflict(f"image {name!r} is being imported by another process")
+                    self._discard(path.name)
+                finally:
+                    os.close(fd)
+            tmp = self.images / f"{TMP_PREFIX}{tag}-{secrets.token_hex(8)}"
+            tmp.mkdir(mode=0o700)
+            fd = os.open(tmp, treeops.DIR_FLAGS)
+            _flock(fd)
+        return tmp, fd
+
+    def import_archive(self, src, name: str, limits: ImportLimits | None = None) -> ImageInfo:
+        """Import a rootfs tar, docker save or OCI archive (a path or a binary file object) as image `name`."""
+        _check_name(name)
+        limits = ImportLimits() if limits is None else limits
+        if not isinstance(limits, ImportLimits):
+            raise InvalidArgument("limits must be an ImportLimits")
+        opened = _open_source(src) if isinstance(src, (str, os.PathLike)) else None
+        try:
+            return self._import(opened or src, name, limits)
+        finally:
+            if opened is not None:
+                opened.close()
+
+    def _import(self, src, name: str, limits: ImportLimits) -> ImageInfo:
+        tmp, lock_fd = self._reserve(name)
+        committed = False
+        try:
+            (tmp / "rootfs").mkdir(mode=0o755)
+            (tmp / "spool").mkdir(mode=0o700)
+            rootfs_fd = os.open(tmp / "rootfs", treeops.DIR_FLAGS)
+            spool_fd = os.open(tmp / "spool", treeops.DIR_FLAGS)
+            try:
+                result = unpack(src, rootfs_fd, spool_fd, limits)
+            finally:
+                os.close(rootfs_fd)
+                os.close(spool_fd)
+            treeops.remove_dir(lock_fd, b"spool")
+            image_id = hashlib.sha256(
+                f"{result.sha256}:{name}:{time.time_ns()}:{secrets.token_hex(8)}".encode()).hexdigest()
+            info = ImageInfo(
+                id=image_id, name=name, sha256=result.sha256, format=result.format,
+                compression=result.compression, layers=result.layers,
+                size_bytes=result.report.bytes, file_count=result.report.files,
+                devices_skipped=result.report.devices_skipped, defaults=result.defaults,
+                created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                path=self.images / image_id, rootfs=self.images / image_id / "rootfs")
+            record = {k: v for k, v in info.to_dict().items() if k not in ("path", "rootfs")}
+            (tmp / "image.json").write_text(json.dumps(record, indent=2) + "\n")
+            with self._locked():
+                if any(other.name == name for other in self.list()):
+                    raise Conflict(f"image {name!r} already exists; remove it first")
+                os.rename(tmp, info.path)
+                committed = True
+            return info
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise ImportFailed("the disk is full") from None
+            raise
+        finally:
+            if not committed:
+                self._discard(tmp.name)
+            os.close(lock_fd)
+
+    def list(self) -> list[ImageInfo]:
+        images = []
+        for path in self.images.iterdir():
+            if path.name.startswith("."):
+                continue
+            try:
+                record = json.loads((path / "image.json").read_text())
+                images.append(ImageInfo(**record, path=path, rootfs=path / "rootfs"))
+            except (OSError, ValueError, TypeError):
+                continue
+        return sorted(images, key=lambda i: (i.created_at, i.name))
+
+    def get(self, ref: str) -> ImageInfo:
+        if not isinstance(ref, str) or not ref:
+            raise InvalidArgument("an image reference must be a non-empty name or id")
+        images = self.list()
+        for match in ([i for i in images if i.name == ref], [i for i in images if i.id == ref]):
+            if match:
+                return match[0]
+        prefix = ref.removeprefix("sha256:")
+        matches = [i for i in images if i.id.startswith(prefix)] if re.fullmatch(r"[0-9a-f]+", prefix) else []
+        if len(matches) > 1:
+            raise InvalidArgument(f"image id prefix {ref!r} is ambiguous")
+        if not matches:
+            raise NotFound(f"no image named {ref!r}")
+        return matches[0]
+
+    def _users(self, image_id: str) -> list[str]:
+        users = []
+        for state in sorted((self.root / "containers").glob("*/state.json")):
+            try:
+                data = json.loads(state.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data.get("image_id") == image_id:
+                users.append(str(data.get("name") or state.parent.name))
+        return users
+
+    def remove(self, ref: str) -> ImageInfo:
+        """Delete an image no container uses; returns what was removed."""
+        with self._locked():
+            info = self.get(ref)
+            users = self._users(info.id)
+            if users:
+                raise Conflict(f"image {info.name!r} is used by container {', '.join(users)}")
+            doomed = self.images / f"{TMP_PREFIX}rm-{info.id[:16]}-{secrets.token_hex(4)}"
+            os.rename(info.path, doomed)
+            fd = os.open(doomed, treeops.DIR_FLAGS)
+            _flock(fd)
+        try:
+            self._discard(doomed.name)
+        finally:
+            os.close(fd)
+        return info
+
+
+def _open_source(path):
+    try:
+        return open(path, "rb", buffering=0)
+    except FileNotFoundError:
+        raise NotFound(f"archive {os.fspath(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidArgument(f"{os.fspath(path)!r} is a directory, not an archive") from None
+    except OSError as exc:
+        raise ImportFailed(f"cannot read {os.fspath(path)!r}: {exc.strerror}") from None
