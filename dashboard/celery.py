@@ -4,6 +4,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -14,3 +15,17 @@ app.autodiscover_tasks()
 
 def node_queue(node_name: str) -> str:
     return f"node.{node_name}"
+
+
+@worker_ready.connect
+def _node_worker_ready(sender, **_):
+    from dashboard.nodes import worker
+
+    worker.start(sender)
+
+
+@worker_shutdown.connect
+def _node_worker_shutdown(**_):
+    from dashboard.nodes import worker
+
+    worker.stop()

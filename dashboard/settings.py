@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -55,7 +56,8 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = _env_bool("DEBUG", False)
-TESTING = "pytest" in sys.modules
+# Subprocesses started by the test suite (worker, Daphne) set TERRARIUM_TESTING.
+TESTING = "pytest" in sys.modules or os.environ.get("TERRARIUM_TESTING") == "1"
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.accounts.context_processors.roles",
             ]
         },
     }
@@ -118,6 +121,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The test worker and Daphne are separate processes: the test database must be a file they can open.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("TERRARIUM_TEST_DB", f"/tmp/terrarium-test-{os.getpid()}.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -137,8 +144,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-NODE_NAME = os.environ.get("NODE_NAME", socket.gethostname())
+NODE_NAME = os.environ.get("NODE_NAME") or socket.gethostname()
+if "pytest" in sys.modules and "NODE_NAME" not in os.environ:
+    # A test session's worker must never consume another session's tasks on a shared Redis.
+    NODE_NAME = f"test-{socket.gethostname()}-{os.getpid()}"
+# Each worker declares its own node's queue; tasks are always sent to a node's queue by name.
+CELERY_TASK_QUEUES = [Queue("default"), Queue(f"node.{NODE_NAME}")]
 NODE_HEARTBEAT_SECONDS = _env_number("NODE_HEARTBEAT_SECONDS", 5, 1, 60)
 NODE_DEAD_AFTER_SECONDS = _env_number("NODE_DEAD_AFTER_SECONDS", 20, 3, 600)
 TERRARIUM_ROOT = os.environ.get("TERRARIUM_ROOT", "/var/lib/terrarium")
@@ -151,6 +165,10 @@ AGENT_COMPONENTS = [
     "dashboard.monitoring.sampler.run",
     "dashboard.shell.agent.run",
 ]
+
+if TESTING:
+    # Dozens of users are created per test run; a slow hash would dominate it.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

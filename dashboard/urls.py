@@ -7,6 +7,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("dashboard.containers.urls")),
+    path("", include("dashboard.shell.urls")),
     path("images/", include("dashboard.images.urls")),
     path("nodes/", include("dashboard.nodes.urls")),
 ]

@@ -17,6 +17,10 @@ class Container(models.Model):
         CREATED = "created"
         DELETING = "deleting"
         FAILED = "failed"
+        DELETED = "deleted"
+
+    # Statuses that hold resources on a node and count against quotas.
+    ACTIVE = (Status.QUEUED, Status.STARTING, Status.RUNNING, Status.PAUSED, Status.STOPPING)
 
     name = models.CharField(max_length=63)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="containers")
@@ -39,7 +43,12 @@ class Container(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="container_name_unique_per_owner")]
+        # A deleted container keeps its row (its events are the audit trail) but frees its name.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name"], condition=~models.Q(status="deleted"), name="container_name_unique_per_owner"
+            )
+        ]
 
     def __str__(self):
         return self.name

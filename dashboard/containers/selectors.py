@@ -6,6 +6,14 @@ from django.http import Http404
 from dashboard.accounts.roles import is_teacher
 from dashboard.containers.models import Container
 
+# Which action each status allows; the detail page enables its buttons from this.
+ACTIONS = {
+    "start": {"exited", "created", "failed"},
+    "stop": {"running", "paused"},
+    "restart": {"running", "paused", "exited", "created", "failed"},
+    "delete": set(Container.Status.values) - {"deleted", "deleting"},
+}
+
 
 def containers_visible_to(*, user):
     qs = Container.objects.select_related("image", "node", "owner")
@@ -14,9 +22,30 @@ def containers_visible_to(*, user):
     return qs if is_teacher(user) else qs.filter(owner=user)
 
 
+def containers_listed_for(*, user):
+    """The home page's list: what the user may see, without deleted containers."""
+    return containers_visible_to(user=user).exclude(status=Container.Status.DELETED)
+
+
 def container_get_for_user(*, user, container_id) -> Container:
     """The container, or Http404 when it does not exist or is not the user's to see."""
     try:
         return containers_visible_to(user=user).get(pk=int(container_id))
     except (Container.DoesNotExist, ValueError, TypeError):
         raise Http404("No such container") from None
+
+
+def container_status(*, container: Container) -> dict:
+    return {
+        "id": container.id,
+        "status": container.status,
+        "detail": container.status_detail,
+        "exit_code": container.exit_code,
+        "oom_killed": container.oom_killed,
+        "actions": sorted(a for a, allowed in ACTIONS.items() if container.status in allowed),
+    }
+
+
+def container_statuses(*, user) -> list[dict]:
+    rows = containers_listed_for(user=user).select_related(None)
+    return [container_status(container=c) for c in rows.only("status", "status_detail", "exit_code", "oom_killed")]

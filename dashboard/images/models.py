@@ -25,6 +25,8 @@ class Image(models.Model):
     error = models.TextField(blank=True)
     upload_path = models.CharField(max_length=500, blank=True)
     runtime_id = models.CharField(max_length=80, blank=True)
+    # The name in the runtime's store: never reused, so a deleted image's leftovers cannot collide.
+    store_name = models.CharField(max_length=120, blank=True)
     format = models.CharField(max_length=40, blank=True)
     size_bytes = models.PositiveBigIntegerField(default=0)
     file_count = models.PositiveIntegerField(default=0)

@@ -5,6 +5,10 @@ from django.db import models
 from django.utils import timezone
 
 
+def _recent(at) -> bool:
+    return at is not None and timezone.now() - at < timedelta(seconds=settings.NODE_DEAD_AFTER_SECONDS)
+
+
 class Node(models.Model):
     """A machine running a runtime worker and a node agent."""
 
@@ -15,6 +19,8 @@ class Node(models.Model):
     load1 = models.FloatField(default=0.0)
     cgroup_version = models.CharField(max_length=4, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The agent and the runtime worker are separate processes: a launch needs the worker.
+    worker_heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -25,9 +31,11 @@ class Node(models.Model):
 
     @property
     def is_alive(self) -> bool:
-        if self.heartbeat_at is None:
-            return False
-        return timezone.now() - self.heartbeat_at < timedelta(seconds=settings.NODE_DEAD_AFTER_SECONDS)
+        return _recent(self.heartbeat_at)
+
+    @property
+    def worker_alive(self) -> bool:
+        return _recent(self.worker_heartbeat_at)
 
     @property
     def queue(self) -> str:

@@ -1,2 +1,8 @@
+from django.urls import path
+
+from dashboard.nodes import views
+
 app_name = "nodes"
-urlpatterns = []
+urlpatterns = [
+    path("", views.node_list, name="list"),
+]

@@ -1,0 +1,26 @@
+"""Writes about users: quotas, and the first admin account."""
+
+import secrets
+
+from django.contrib.auth import get_user_model
+
+from dashboard.accounts.models import Quota
+
+
+def quota_set(*, user, max_containers: int, max_memory_bytes: int, max_cpus: float) -> Quota:
+    quota, _ = Quota.objects.update_or_create(
+        user=user,
+        defaults={"max_containers": max_containers, "max_memory_bytes": max_memory_bytes, "max_cpus": max_cpus},
+    )
+    return quota
+
+
+def admin_ensure(*, username: str = "admin") -> str | None:
+    """Create the first admin with a random password; returns the password, or None
+    when an admin already exists (the password is shown once and never stored)."""
+    User = get_user_model()
+    if User.objects.filter(is_superuser=True).exists():
+        return None
+    password = secrets.token_urlsafe(12)
+    User.objects.create_superuser(username=username, email="", password=password)
+    return password

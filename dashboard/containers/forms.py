@@ -1,0 +1,107 @@
+"""The new-container form: every value is checked here, beside its field,
+before anything is created."""
+
+import re
+import shlex
+
+from django import forms
+from django.db.models import Max
+
+from dashboard.images.selectors import images_launchable_by
+from dashboard.nodes.models import Node
+
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+_HOST_LABEL = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+MIN_MEMORY = 6 << 20
+MIN_CPUS = 0.1
+
+
+def parse_memory(text: str) -> int:
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise forms.ValidationError("Use a size such as 64m or 1g.")
+    value = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if value < MIN_MEMORY:
+        raise forms.ValidationError("The memory limit must be at least 6m.")
+    return value
+
+
+class ContainerForm(forms.Form):
+    image = forms.ModelChoiceField(queryset=None, label="Image", empty_label=None)
+    name = forms.CharField(label="Name", max_length=63)
+    command = forms.CharField(label="Command", required=False, help_text="Split as a shell would: sh -c 'a; b'")
+    memory_limit = forms.CharField(label="Memory limit", required=False, help_text="e.g. 64m, 1g")
+    cpu_limit = forms.CharField(label="CPU limit", required=False, help_text="e.g. 0.5")
+    pids_limit = forms.IntegerField(label="Pids limit", required=False, min_value=1, max_value=4194304)
+    hostname = forms.CharField(label="Hostname", required=False, max_length=253)
+    environment = forms.CharField(
+        label="Environment", required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One KEY=value per line"
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["image"].queryset = images_launchable_by(user=user)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not _NAME.match(name):
+            raise forms.ValidationError("Use letters, digits, '_', '.' and '-', starting with a letter or digit.")
+        return name
+
+    def clean_command(self):
+        try:
+            return shlex.split(self.cleaned_data["command"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"The command cannot be split as a shell would: {exc}.") from None
+
+    def clean_memory_limit(self):
+        text = self.cleaned_data["memory_limit"].strip()
+        return parse_memory(text) if text else None
+
+    def clean_cpu_limit(self):
+        text = self.cleaned_data["cpu_limit"].strip()
+        if not text:
+            return None
+        try:
+            cpus = float(text)
+        except ValueError:
+            raise forms.ValidationError("Use a number such as 0.5.") from None
+        most = Node.objects.aggregate(most=Max("cpus"))["most"] or 1
+        if not MIN_CPUS <= cpus <= most:
+            raise forms.ValidationError(f"The CPU limit must be between {MIN_CPUS} and {most} (the node's cpus).")
+        return cpus
+
+    def clean_hostname(self):
+        hostname = self.cleaned_data["hostname"].strip()
+        if hostname and not all(_HOST_LABEL.match(label) for label in hostname.split(".")):
+            raise forms.ValidationError(
+                "A hostname is dot-separated labels of letters, digits and inner hyphens (RFC 1123)."
+            )
+        return hostname
+
+    def clean_environment(self):
+        env = {}
+        for number, line in enumerate(self.cleaned_data["environment"].splitlines(), 1):
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not _ENV_KEY.match(key):
+                raise forms.ValidationError(f"Line {number} is not KEY=value with a valid variable name: {line!r}.")
+            env[key] = value
+        return env
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "image": data["image"],
+            "name": data["name"],
+            "command": data["command"],
+            "env": data["environment"],
+            "hostname": data["hostname"],
+            "memory_bytes": data["memory_limit"],
+            "cpus": data["cpu_limit"],
+            "pids_limit": data["pids_limit"],
+        }

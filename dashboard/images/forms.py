@@ -1,0 +1,55 @@
+"""The image import form. The tarball is already on disk (see uploads.py);
+this checks it looks like an archive and that the name is free."""
+
+import re
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from dashboard.images.models import Image
+
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,99}$")
+# Plain tar has "ustar" at offset 257; compressed archives start with their magic.
+_MAGIC = (b"\x1f\x8b", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"BZh")
+
+
+def looks_like_archive(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(512)
+    return head.startswith(_MAGIC) or head[257:262] == b"ustar"
+
+
+class ImageImportForm(forms.Form):
+    tarball = forms.FileField(label="Tarball")
+    name = forms.CharField(label="Name", max_length=100)
+    visibility = forms.ChoiceField(label="Visibility", choices=Image.Visibility.choices, initial=Image.Visibility.PRIVATE)
+
+    def __init__(self, *args, too_large: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.too_large = too_large
+
+    def clean_tarball(self):
+        upload = self.cleaned_data["tarball"]
+        if not looks_like_archive(upload.path):
+            raise forms.ValidationError("This is not a tar archive (plain, gzip, xz, zstd or bzip2).")
+        return upload
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not _NAME.match(name):
+            raise forms.ValidationError("Use letters, digits, '.', '_', ':' and '-'.")
+        if Image.objects.filter(name=name).exists():
+            raise forms.ValidationError(f"An image named {name} already exists.")
+        return name
+
+    def full_clean(self):
+        super().full_clean()
+        if self.too_large:
+            self.errors.pop("tarball", None)
+            self.add_error("tarball", f"The file is larger than the {filesizeformat(settings.UPLOAD_MAX_BYTES)} limit.")
+        upload = self.files.get("tarball")
+        if self.errors and upload is not None and hasattr(upload, "path"):
+            upload.close()
+            upload.path.unlink(missing_ok=True)

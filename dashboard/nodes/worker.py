@@ -1,0 +1,46 @@
+"""What a node's runtime worker does besides tasks: on start, reconcile what
+was in flight when it stopped; then, every few seconds, say it is alive and
+reconcile again, so the UI shows the runtime's truth."""
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from dashboard.containers.services import containers_reconcile_node
+from dashboard.nodes.services import node_worker_seen
+
+log = logging.getLogger(__name__)
+_stop = threading.Event()
+
+
+def _beat(node_name: str, *, worker_restarted: bool) -> None:
+    close_old_connections()
+    try:
+        node_worker_seen(name=node_name)
+        containers_reconcile_node(node_name=node_name, worker_restarted=worker_restarted)
+    except Exception:
+        # A busy database or a runtime hiccup must not end the heartbeat for good.
+        log.exception("worker heartbeat of node %s failed", node_name)
+    finally:
+        close_old_connections()
+
+
+def _loop(node_name: str) -> None:
+    _beat(node_name, worker_restarted=True)
+    while not _stop.wait(settings.NODE_HEARTBEAT_SECONDS):
+        _beat(node_name, worker_restarted=False)
+
+
+def start(consumer) -> None:
+    """Called when a worker is ready; only a node's runtime worker has a heartbeat."""
+    from dashboard.celery import node_queue
+
+    queues = {q.name for q in consumer.app.amqp.queues.consume_from.values()}
+    if node_queue(settings.NODE_NAME) in queues:
+        threading.Thread(target=_loop, args=(settings.NODE_NAME,), name="node-heartbeat", daemon=True).start()
+
+
+def stop() -> None:
+    _stop.set()

@@ -1,0 +1,54 @@
+// Keeps status words current without a reload: polls the page's status JSON every 2 s.
+(function () {
+  "use strict";
+  const detail = document.getElementById("container");
+  const list = document.getElementById("containers");
+  const root = detail || list;
+  if (!root) return;
+  const url = root.dataset.statusUrl;
+
+  function show(scope, state) {
+    const word = scope.querySelector("[data-status]");
+    if (!word) return false;
+    const changed = word.dataset.status !== state.status;
+    word.dataset.status = state.status;
+    word.textContent = state.status;
+    const note = scope.querySelector("[data-status-detail]");
+    if (note) note.textContent = state.detail || "";
+    return changed;
+  }
+
+  async function refreshEvents() {
+    const page = await fetch(location.href, { credentials: "same-origin" });
+    if (!page.ok) return;
+    const fresh = new DOMParser().parseFromString(await page.text(), "text/html");
+    for (const sel of ["#events tbody", "[data-exit-code]", "[data-oom-killed]"]) {
+      const mine = document.querySelector(sel), theirs = fresh.querySelector(sel);
+      if (mine && theirs) mine.innerHTML = theirs.innerHTML;
+    }
+  }
+
+  async function poll() {
+    try {
+      const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const data = await response.json();
+        if (detail) {
+          if (show(detail, data)) refreshEvents();
+          for (const button of detail.querySelectorAll("button[data-action]")) {
+            button.disabled = !data.actions.includes(button.dataset.action);
+          }
+        } else {
+          for (const state of data.containers) {
+            const row = list.querySelector(`tr[data-container-id="${state.id}"]`);
+            if (row) show(row, state);
+          }
+        }
+      }
+    } catch (err) {
+      // The server may be restarting; the next poll tries again.
+    }
+    setTimeout(poll, 2000);
+  }
+  setTimeout(poll, 2000);
+})();

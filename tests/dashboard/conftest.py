@@ -1,0 +1,320 @@
+"""Fixtures for dashboard tests: named personas, logged-in clients, this node,
+a private runtime state root and cgroup parent, a ready busybox image, a
+running container, and the real processes (Celery worker, Daphne).
+
+The worker and Daphne are separate processes sharing the test database, which
+is therefore a file; tests that use them are marked
+``@pytest.mark.django_db(transaction=True)``."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+
+from dashboard.accounts.roles import TEACHERS_GROUP
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+def _user(django_user_model, name, **extra):
+    return django_user_model.objects.create_user(username=name, password=f"pw-{name}", **extra)
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return _user(django_user_model, "owner")
+
+
+@pytest.fixture
+def other_student(django_user_model):
+    return _user(django_user_model, "other_student")
+
+
+@pytest.fixture
+def teacher(django_user_model):
+    user = _user(django_user_model, "teacher")
+    user.groups.add(Group.objects.get_or_create(name=TEACHERS_GROUP)[0])
+    return user
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser(username="admin", password="pw-admin", email="")
+
+
+@pytest.fixture
+def client_for():
+    """client_for(user) -> a Django test client logged in as user (None: anonymous)."""
+
+    def make(user=None):
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def session_cookie_for():
+    """session_cookie_for(user) -> the value of a `sessionid` cookie for user,
+    valid for the live server too (sessions live in the shared database)."""
+
+    def make(user):
+        client = Client()
+        client.force_login(user)
+        return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    return make
+
+
+@pytest.fixture
+def node():
+    """This machine's Node row, fresh heartbeat from the agent and the worker."""
+    from dashboard.nodes.services import node_heartbeat, node_worker_seen
+
+    node_heartbeat(name=settings.NODE_NAME)
+    node_worker_seen(name=settings.NODE_NAME)
+    from dashboard.nodes.models import Node
+
+    return Node.objects.get(name=settings.NODE_NAME)
+
+
+# ---- the runtime ----
+
+
+def _mounts_under(root: Path) -> list[str]:
+    prefix = str(root.resolve())
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+
+
+def _cgroups_under(parent: str) -> list[str]:
+    base = Path("/sys/fs/cgroup")
+    dirs = [base / parent, *base.glob(f"*/{parent}")]
+    return sorted(str(child) for d in dirs if d.is_dir() for child in d.iterdir() if child.is_dir())
+
+
+def _remove_cgroup_parent(parent: str) -> None:
+    base = Path("/sys/fs/cgroup")
+    for d in [base / parent, *base.glob(f"*/{parent}")]:
+        for child in sorted(d.glob("**/"), key=lambda p: len(str(p)), reverse=True):
+            try:
+                os.rmdir(child)
+            except OSError:
+                pass
+
+
+@pytest.fixture(scope="session")
+def runtime_session(tmp_path_factory):
+    """One state root and cgroup parent for the whole session (the worker is per session)."""
+    root = tmp_path_factory.mktemp("terrarium-root")
+    parent = f"terrarium-test-{uuid.uuid4().hex[:8]}"
+    yield SimpleNamespace(root=root, cgroup_parent=parent)
+    _remove_cgroup_parent(parent)
+
+
+@pytest.fixture
+def runtime_env(runtime_session, monkeypatch, settings):
+    """TERRARIUM_ROOT and TERRARIUM_CGROUP_PARENT for this test (env and settings).
+    At the end it removes any container the test left and fails the test if it
+    left containers, mounts or cgroups."""
+    monkeypatch.setenv("TERRARIUM_ROOT", str(runtime_session.root))
+    monkeypatch.setenv("TERRARIUM_CGROUP_PARENT", runtime_session.cgroup_parent)
+    settings.TERRARIUM_ROOT = str(runtime_session.root)
+    yield runtime_session
+    from runtime.lifecycle import Runtime
+
+    rt = Runtime(root=runtime_session.root, cgroup_parent=runtime_session.cgroup_parent)
+    leftovers = [state.name for state in rt.list(all=True)]
+    for name in leftovers:
+        rt.delete(name, force=True)
+    mounts, cgroups = _mounts_under(runtime_session.root), _cgroups_under(runtime_session.cgroup_parent)
+    assert not leftovers, f"containers left behind: {leftovers}"
+    assert not mounts, f"mounts left behind: {mounts}"
+    assert not cgroups, f"cgroups left behind: {cgroups}"
+
+
+BUSYBOX_STORE_NAME = "busybox-test"
+
+
+@pytest.fixture
+def busybox_image(runtime_env, busybox_tar, owner, node):
+    """A ready, shared busybox Image owned by `owner`, present in the runtime's store."""
+    from runtime.errors import NotFound
+    from runtime.imagestore import ImageStore
+
+    from dashboard.images.models import Image
+
+    store = ImageStore(root=runtime_env.root)
+    try:
+        info = store.get(BUSYBOX_STORE_NAME)
+    except NotFound:
+        info = store.import_archive(str(busybox_tar), name=BUSYBOX_STORE_NAME)
+    return Image.objects.create(
+        name="busybox",
+        owner=owner,
+        visibility=Image.Visibility.SHARED,
+        node=node,
+        status=Image.Status.READY,
+        upload_path=str(busybox_tar),
+        store_name=BUSYBOX_STORE_NAME,
+        runtime_id=info.id,
+        format=info.format,
+        size_bytes=info.size_bytes,
+        file_count=info.file_count,
+        sha256=info.sha256,
+        defaults=info.defaults,
+    )
+
+
+@pytest.fixture
+def running_container(busybox_image, owner, node):
+    """`owner`'s container running `sleep 3600` in the real runtime (launched in
+    this process, no worker needed); stopped and deleted at the end."""
+    from runtime.errors import NotFound
+    from runtime.lifecycle import Runtime
+
+    from dashboard.containers.models import Container, Event
+    from dashboard.containers.services import container_launch_on_node, event_record
+
+    container = Container.objects.create(
+        owner=owner, image=busybox_image, node=node, name="sleeper", command=["sleep", "3600"],
+        memory_bytes=64 << 20, cpus=0.5, pids_limit=64,
+    )
+    event_record(container=container, kind=Event.Kind.CREATED)
+    container_launch_on_node(container_id=container.id)
+    container.refresh_from_db()
+    assert container.status == "running", container.status_detail
+    yield container
+    try:
+        Runtime(root=settings.TERRARIUM_ROOT).delete(container.runtime_name, force=True)
+    except NotFound:
+        pass
+
+
+# ---- real processes ----
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _test_db_path() -> str:
+    return connection.settings_dict["NAME"]
+
+
+def _process_env(runtime_session, **extra) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DATABASE_URL=f"sqlite:///{_test_db_path()}",
+        REDIS_URL=settings.REDIS_URL,
+        NODE_NAME=settings.NODE_NAME,
+        TERRARIUM_ROOT=str(runtime_session.root),
+        TERRARIUM_CGROUP_PARENT=runtime_session.cgroup_parent,
+        TERRARIUM_TESTING="1",
+        NODE_HEARTBEAT_SECONDS="1",
+        UPLOAD_DIR=str(runtime_session.root.parent / "uploads"),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def _wait_for(predicate, what: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready:\n{log.read_text()[-4000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def start_worker(runtime_session, log: Path, node_name: str | None = None) -> subprocess.Popen:
+    """A real Celery runtime worker (root) consuming node.<node_name>."""
+    node_name = node_name or settings.NODE_NAME
+    env = _process_env(runtime_session, NODE_NAME=node_name)
+    cmd = [PYTHON, "-m", "celery", "-A", "dashboard", "worker", "-Q", f"node.{node_name}",
+           "--pool", "threads", "--concurrency", "4", "--hostname", f"{node_name}@%h", "--loglevel", "INFO",
+           "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    _wait_for(lambda: b" ready." in log.read_bytes(), "celery worker", proc, log)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def worker_process(django_db_setup, runtime_session, tmp_path_factory):
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    proc = start_worker(runtime_session, log)
+    yield SimpleNamespace(proc=proc, log=log)
+    _stop(proc)
+
+
+@pytest.fixture
+def worker(worker_process, runtime_env, node):
+    """The session's real Celery worker for this node (root, same DB, Redis and runtime)."""
+    return worker_process
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, runtime_session, tmp_path_factory):
+    """Daphne serving the dashboard in a subprocess on a free port (`.url`)."""
+    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    port = _free_port()
+    env = _process_env(runtime_session)
+    cmd = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def listening():
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    _wait_for(listening, "daphne", proc, log)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", port=port, proc=proc, log=log)
+    _stop(proc)
+
+
+def _wait_until(predicate, timeout: float = 60, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def wait_until():
+    """wait_until(predicate, timeout=60) -> predicate's truthy value: waits on other processes."""
+    return _wait_until
