@@ -1,0 +1,68 @@
+"""Helpers for the container tests: a Runtime on a private root and cgroup
+parent with the busybox image imported, that removes every container it
+made and then checks nothing is left: no mount under the root, no live
+shim or container process."""
+
+import os
+
+import pytest
+
+from runtime.config import ContainerConfig
+from runtime.imagestore import ImageStore
+from runtime.lifecycle import Runtime
+
+
+def mounts_under(path) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(str(path))]
+
+
+def alive(pid) -> bool:
+    return bool(pid) and os.path.exists(f"/proc/{pid}") and "Z" not in _state(pid)
+
+
+def _state(pid) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "Z"
+
+
+class TrackedRuntime(Runtime):
+    """A Runtime that remembers every shim and pid 1 it saw."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen_pids = set()
+
+    def start(self, ref, attach=False):
+        result = super().start(ref, attach=attach)
+        state = result[0] if attach else result
+        self.seen_pids.update(p for p in (state.pid, state.shim_pid) if p)
+        return result
+
+
+@pytest.fixture
+def rt(state_root, cgroup_parent, busybox_tar):
+    ImageStore(state_root).import_archive(busybox_tar, name="busybox")
+    runtime = TrackedRuntime()
+    yield runtime
+    for state in runtime.list(all=True):
+        runtime.delete(state.id, force=True)
+    assert not mounts_under(state_root), "mounts left under the state root"
+    assert not [p for p in runtime.seen_pids if alive(p)], "container or shim processes left"
+    assert not runtime.list(all=True)
+
+
+def run(rt: Runtime, command, **options) -> tuple[int, str]:
+    """Run a command to completion; (exit code, stdout + stderr)."""
+    state = rt.run(ContainerConfig(image="busybox", command=command, **options))
+    state = rt.wait(state.id)
+    output = b"".join(entry["data"] for entry in rt.logs(state.id)).decode()
+    rt.delete(state.id)
+    return state.exit_code, output
+
+
+def sh(rt: Runtime, script: str, **options) -> tuple[int, str]:
+    return run(rt, ["sh", "-c", script], **options)
