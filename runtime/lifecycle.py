@@ -16,7 +16,7 @@ import socket
 import time
 
 from runtime import attach as attach_protocol
-from runtime import cgroups, exec as exec_module, logs, mounts, procinfo, seccomp, settings, shim, stats
+from runtime import cgroups, exec as exec_module, logs, mounts, overlay, procinfo, seccomp, settings, shim, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
 from runtime.imagestore import ImageStore
@@ -60,8 +60,7 @@ class Runtime:
         directory.mkdir(parents=True)
         try:
             self.store.reserve_name(name, cid)
-            for sub in ("upper", "work", "rootfs"):
-                (directory / sub).mkdir()
+            overlay.container_dirs(self.root, cid)
             cfg.name = name
             state = ContainerState(
                 id=cid, name=name, image=cfg.image, image_id=image.id, created_at=now_iso(),
