@@ -1,0 +1,102 @@
+"""Lifecycle: states, names, errors that leave nothing behind, re-adoption."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from container_testing import alive, mounts_under, rt  # noqa: F401  (rt is a fixture)
+
+from runtime.config import ContainerConfig
+from runtime.errors import Conflict, InvalidArgument, NotFound, TerrariumError
+from runtime.lifecycle import Runtime
+
+
+def test_create_start_pause_unpause_stop_delete(rt):
+    state = rt.create(ContainerConfig(image="busybox", name="life", command=["sleep", "60"]))
+    assert state.status == "created" and rt.get("life").id == state.id
+    state = rt.start("life")
+    assert state.status == "running" and alive(state.pid)
+    assert rt.pause("life").status == "paused"
+    assert rt.unpause("life").status == "running"
+    with pytest.raises(Conflict):
+        rt.delete("life")
+    state = rt.stop("life", timeout=0.2)
+    assert (state.status, state.exit_code) == ("exited", 137)
+    assert rt.restart("life", timeout=0.2).status == "running"
+    rt.delete("life", force=True)
+    with pytest.raises(NotFound):
+        rt.get("life")
+
+
+def test_exit_code_and_logs_are_recorded(rt):
+    state = rt.run(ContainerConfig(image="busybox", command=["sh", "-c", "echo out; echo err >&2; exit 42"]))
+    state = rt.wait(state.id)
+    assert (state.status, state.exit_code, state.oom_killed) == ("exited", 42, False)
+    entries = {(e["stream"], e["data"]) for e in rt.logs(state.id)}
+    assert entries == {("stdout", b"out\n"), ("stderr", b"err\n")}
+
+
+def test_names_are_unique(rt):
+    rt.create(ContainerConfig(image="busybox", name="dup", command=["true"]))
+    with pytest.raises(Conflict):
+        rt.create(ContainerConfig(image="busybox", name="dup", command=["true"]))
+
+
+@pytest.mark.parametrize("cfg, error", [
+    (ContainerConfig(image="nosuchimage"), NotFound),
+    (ContainerConfig(image="busybox", name="bad name"), InvalidArgument),
+    (ContainerConfig(image="busybox", hostname="-bad-"), InvalidArgument),
+    (ContainerConfig(image="busybox", memory_bytes=1024), InvalidArgument),
+    (ContainerConfig(image="busybox", command=["/no/such/binary"]), TerrariumError),
+])
+def test_bad_input_fails_and_leaves_nothing(rt, state_root, cgroup_parent, cfg, error):
+    with pytest.raises(error):
+        rt.run(cfg)
+    assert rt.list(all=True) == []
+    assert not [p for p in (state_root / "containers").glob("*") if p.name != ".names"]
+    assert not mounts_under(state_root)
+
+
+def test_a_new_runtime_adopts_running_containers(rt):
+    state = rt.run(ContainerConfig(image="busybox", command=["sleep", "60"]))
+    other = Runtime()
+    assert other.get(state.id).status == "running"
+    other.kill(state.id, signal.SIGKILL)
+    assert other.wait(state.id).exit_code == 137
+
+
+def test_a_reused_pid_is_not_signalled(rt):
+    state = rt.run(ContainerConfig(image="busybox", command=["sleep", "60"]))
+    decoy = subprocess.Popen(["sleep", "60"])
+    try:
+        # A record pointing at a process with another start time: pid reused.
+        rt.store.update(state.id, pid=decoy.pid, shim_pid=decoy.pid)
+        with pytest.raises(Conflict):
+            rt.kill(state.id, signal.SIGKILL)
+        assert decoy.poll() is None
+        # Marked exited, and its cgroup (with the real container in it) is removed.
+        assert rt.get(state.id).status == "exited"
+        assert not alive(state.pid)
+    finally:
+        decoy.kill()
+        decoy.wait()
+
+
+def test_containers_survive_the_sigkill_of_their_controller(rt, state_root):
+    code = ("import sys; sys.path.insert(0, '.'); from runtime.lifecycle import Runtime; "
+            "from runtime.config import ContainerConfig; "
+            "s = Runtime().run(ContainerConfig(image='busybox', command=['sleep', '60'])); "
+            "print(s.id, flush=True); import time; time.sleep(60)")
+    controller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    cid = controller.stdout.readline().strip()
+    controller.kill()
+    controller.wait()
+    controller.stdout.close()
+    state = rt.get(cid)
+    rt.seen_pids.update((state.pid, state.shim_pid))
+    assert state.status == "running" and alive(state.pid) and alive(state.shim_pid)
+    rt.kill(cid, signal.SIGKILL)
+    state = rt.wait(cid)
+    assert (state.status, state.exit_code) == ("exited", 137)
