@@ -158,6 +158,8 @@ NODE_DEAD_AFTER_SECONDS = _env_number("NODE_DEAD_AFTER_SECONDS", 20, 3, 600)
 TERRARIUM_ROOT = os.environ.get("TERRARIUM_ROOT", "/var/lib/terrarium")
 UPLOAD_MAX_BYTES = _env_number("UPLOAD_MAX_BYTES", 4 << 30, 1 << 20, 1 << 40, int)
 UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR", STATE_DIR / "uploads"))
+# A container's pid 1 that ignores SIGTERM is killed after this grace, as `docker stop` does.
+CONTAINER_STOP_SECONDS = _env_number("CONTAINER_STOP_SECONDS", 10, 0, 300)
 SAMPLE_HZ = _env_number("SAMPLE_HZ", 1.0, 0.2, 10.0)
 SHELL_GRACE_SECONDS = _env_number("SHELL_GRACE_SECONDS", 600, 5, 86400, int)
 AGENT_COMPONENTS = [
@@ -192,6 +194,8 @@ STATICFILES_DIRS = [
 ]
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = STATE_DIR / "staticfiles"
+# WhiteNoise serves from the finders too; an absent STATIC_ROOT is only noise in the logs.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_TEMP_DIR = None
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

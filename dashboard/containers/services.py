@@ -210,13 +210,9 @@ def _bring_up(rt, container: Container, *, restart: bool):
     except NotFound:
         image_ensure_in_store(image=container.image)
         return rt.run(_config(container))
-    if state.status == "running" and not restart:
-        return state
     if state.status in ("running", "paused"):
-        return rt.restart(container.runtime_name)
-    if state.status == "exited":
-        # An exited container starts again in the same filesystem, as `docker start` does.
-        return rt.restart(container.runtime_name)
+        return rt.restart(container.runtime_name, timeout=settings.CONTAINER_STOP_SECONDS) if restart else state
+    # An exited container starts again in the same filesystem, as `docker start` does.
     return rt.start(container.runtime_name)
 
 
@@ -257,7 +253,7 @@ def container_stop_on_node(*, container_id: int) -> None:
         if container is None:
             return
         try:
-            state = _runtime().stop(container.runtime_name)
+            state = _runtime().stop(container.runtime_name, timeout=settings.CONTAINER_STOP_SECONDS)
             exit_code, oom = state.exit_code, bool(state.oom_killed)
         except NotFound:
             exit_code, oom = None, False

@@ -229,6 +229,7 @@ def _process_env(runtime_session, **extra) -> dict:
         TERRARIUM_CGROUP_PARENT=runtime_session.cgroup_parent,
         TERRARIUM_TESTING="1",
         NODE_HEARTBEAT_SECONDS="1",
+        CONTAINER_STOP_SECONDS="1",
         UPLOAD_DIR=str(runtime_session.root.parent / "uploads"),
         PYTHONUNBUFFERED="1",
     )
