@@ -1,0 +1,110 @@
+"""Launch-to-exit of `true`: Terrarium from a long-lived process versus
+`crun run` and `runc run` on the same busybox bundle; the whole CLI process
+versus `runc run`; and 100 containers started at once. Medians of RUNS runs
+each, ratios against crun and runc measured in the same invocation.
+
+crun refuses this machine's hybrid cgroups without a v1 hugetlb hierarchy;
+one is mounted for the run if missing, and unmounted afterwards."""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from runtime import busybox  # noqa: E402
+from runtime.config import ContainerConfig  # noqa: E402
+from runtime.imagestore import ImageStore  # noqa: E402
+from runtime.lifecycle import Runtime  # noqa: E402
+
+RUNS = 20
+HUGETLB = "/sys/fs/cgroup/hugetlb"
+
+
+def median_ms(fn, runs=RUNS) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def make_bundle(tmp: Path, tar: Path) -> Path:
+    bundle = tmp / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    with tarfile.open(tar) as t:
+        t.extractall(bundle / "rootfs")
+    subprocess.run(["runc", "spec"], cwd=bundle, check=True)
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"].update(terminal=False, args=["true"])
+    (bundle / "config.json").write_text(json.dumps(spec))
+    return bundle
+
+
+def oci_run(tool: str, bundle: Path, n: int) -> None:
+    subprocess.run([tool, "run", "--bundle", str(bundle), f"bench-{os.getpid()}-{n}"], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def main() -> None:
+    mounted_hugetlb = not os.path.ismount(HUGETLB)
+    if mounted_hugetlb:
+        os.makedirs(HUGETLB, exist_ok=True)
+        subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", HUGETLB], check=True)
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        root = tmp / "root"
+        tar = busybox.write_tarball(tmp / "busybox.tar")
+        ImageStore(root).import_archive(tar, name="busybox")
+        bundle = make_bundle(tmp, tar)
+        parent = f"terrarium-bench-{os.getpid()}"
+        rt = Runtime(root=root, cgroup_parent=parent)
+        cfg = lambda: ContainerConfig(image="busybox", command=["true"])  # noqa: E731
+
+        def terrarium():
+            state = rt.run(cfg())
+            rt.wait(state.id)
+            rt.delete(state.id)
+
+        terrarium()
+        counter = iter(range(10**6))
+        ours = median_ms(terrarium)
+        crun = median_ms(lambda: oci_run("crun", bundle, next(counter)))
+        runc = median_ms(lambda: oci_run("runc", bundle, next(counter)))
+        print(f"launch-to-exit of true, median of {RUNS}: terrarium (in-process) {ours:.1f} ms, "
+              f"crun {crun:.1f} ms, runc {runc:.1f} ms; ratio vs crun {ours / crun:.2f}, vs runc {ours / runc:.2f}")
+
+        env = dict(os.environ, TERRARIUM_ROOT=str(root), TERRARIUM_CGROUP_PARENT=parent)
+        cli = median_ms(lambda: subprocess.run([sys.executable, "-m", "runtime", "run", "--rm", "busybox", "true"],
+                                               check=True, env=env, cwd=Path(__file__).resolve().parent.parent))
+        print(f"whole CLI process `run --rm busybox true`: {cli:.1f} ms vs runc {runc:.1f} ms; ratio {cli / runc:.2f}")
+
+        t = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=100) as pool:
+            states = list(pool.map(lambda _: rt.run(cfg()), range(100)))
+        started = time.perf_counter() - t
+        for s in states:
+            rt.wait(s.id)
+        done = time.perf_counter() - t
+        for s in states:
+            rt.delete(s.id)
+        print(f"100 containers started at once from one process: all running after {started * 1000:.0f} ms, "
+              f"all exited after {done * 1000:.0f} ms")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if mounted_hugetlb:
+            subprocess.run(["umount", HUGETLB], check=True)
+            os.rmdir(HUGETLB)
+
+
+if __name__ == "__main__":
+    main()

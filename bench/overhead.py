@@ -1,0 +1,47 @@
+"""Host-side cost of running containers: PSS of each shim (from
+/proc/<pid>/smaps_rollup), for N `sleep` containers started from this
+process, next to the PSS of this (launching) process for reference."""
+
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from runtime import busybox  # noqa: E402
+from runtime.config import ContainerConfig  # noqa: E402
+from runtime.imagestore import ImageStore  # noqa: E402
+from runtime.lifecycle import Runtime  # noqa: E402
+
+
+def pss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no Pss for {pid}")
+
+
+def main(count: int = 20) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "root"
+        tar = busybox.write_tarball(Path(tmp) / "busybox.tar")
+        ImageStore(root).import_archive(tar, name="busybox")
+        rt = Runtime(root=root, cgroup_parent=f"terrarium-bench-{os.getpid()}")
+        ids = []
+        try:
+            for _ in range(count):
+                ids.append(rt.run(ContainerConfig(image="busybox", command=["sleep", "600"])).id)
+            shims = [rt.get(i).shim_pid for i in ids]
+            values = [pss_kib(p) for p in shims]
+            print(f"shim PSS with {count} containers from one launcher: median {statistics.median(values) / 1024:.2f} MiB, "
+                  f"max {max(values) / 1024:.2f} MiB (launcher itself: {pss_kib(os.getpid()) / 1024:.2f} MiB)")
+        finally:
+            for i in ids:
+                rt.delete(i, force=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
