@@ -7,6 +7,7 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+import glob
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -24,12 +25,19 @@ def pss_kib(pid: int) -> int:
     raise RuntimeError(f"no Pss for {pid}")
 
 
+def remove_parent(parent: str) -> None:
+    """The drivers keep the (now empty) parent cgroup; a benchmark leaves none."""
+    for path in glob.glob(f"/sys/fs/cgroup/*/{parent}") + glob.glob(f"/sys/fs/cgroup/{parent}"):
+        os.rmdir(path)
+
+
 def main(count: int = 20) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "root"
         tar = busybox.write_tarball(Path(tmp) / "busybox.tar")
         ImageStore(root).import_archive(tar, name="busybox")
-        rt = Runtime(root=root, cgroup_parent=f"terrarium-bench-{os.getpid()}")
+        parent = f"terrarium-bench-{os.getpid()}"
+        rt = Runtime(root=root, cgroup_parent=parent)
         ids = []
         try:
             for _ in range(count):
@@ -41,6 +49,7 @@ def main(count: int = 20) -> None:
         finally:
             for i in ids:
                 rt.delete(i, force=True)
+            remove_parent(parent)
 
 
 if __name__ == "__main__":
