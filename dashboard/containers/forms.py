@@ -37,6 +37,9 @@ class ContainerForm(forms.Form):
     cpu_limit = forms.CharField(label="CPU limit", required=False, help_text="e.g. 0.5")
     pids_limit = forms.IntegerField(label="Pids limit", required=False, min_value=1, max_value=4194304)
     hostname = forms.CharField(label="Hostname", required=False, max_length=253)
+    node = forms.ModelChoiceField(
+        queryset=Node.objects.all(), label="Node", required=False, empty_label="Automatic (least loaded)"
+    )
     environment = forms.CharField(
         label="Environment", required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One KEY=value per line"
     )
@@ -104,4 +107,5 @@ class ContainerForm(forms.Form):
             "memory_bytes": data["memory_limit"],
             "cpus": data["cpu_limit"],
             "pids_limit": data["pids_limit"],
+            "node": data["node"],
         }

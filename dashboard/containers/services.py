@@ -79,8 +79,9 @@ def container_create(
     memory_bytes: int | None = None,
     cpus: float | None = None,
     pids_limit: int | None = None,
+    node=None,
 ) -> Container:
-    """Record a container and queue its launch on the least-loaded live node."""
+    """Record a container and queue its launch on `node`, by default the least-loaded live one."""
     from dashboard.containers.tasks import container_launch
 
     if image.status != Image.Status.READY:
@@ -92,7 +93,7 @@ def container_create(
     _quota_check(user=owner, memory_bytes=memory_bytes, cpus=cpus)
     if Container.objects.filter(owner=owner, name=name).exclude(status=S.DELETED).exists():
         raise ValidationError({"name": f"You already have a container named {name}."})
-    node = node_pick_for_launch(cpus=cpus)
+    node = node or node_pick_for_launch(cpus=cpus)
     if node is None:
         raise ValidationError("No node is registered yet: start a runtime worker first.")
     if cpus and cpus > node.cpus:

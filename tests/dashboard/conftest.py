@@ -280,6 +280,20 @@ def worker_process(django_db_setup, runtime_session, tmp_path_factory):
 
 
 @pytest.fixture
+def start_node_worker(runtime_env, tmp_path):
+    """start_node_worker(node_name) -> a second node's real worker, stopped at the end of the test."""
+    started = []
+
+    def start(node_name: str) -> subprocess.Popen:
+        started.append(start_worker(runtime_env, tmp_path / f"worker-{node_name}.log", node_name=node_name))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        _stop(proc)
+
+
+@pytest.fixture
 def worker(worker_process, runtime_env, node):
     """The session's real Celery worker for this node (root, same DB, Redis and runtime)."""
     return worker_process

@@ -39,3 +39,50 @@ def test_a_launched_container_runs_stops_and_is_deleted(client_for, owner, busyb
     wait_until(lambda: status_of(container.id) == "deleted")
     kinds = list(container.events.values_list("kind", flat=True))
     assert kinds == ["created", "started", "stopped", "deleted"]
+
+
+def test_a_stopped_container_starts_again_and_restarts(client_for, owner, busybox_image, worker, wait_until):
+    client = client_for(owner)
+    container = launch(client, busybox_image)
+    wait_until(lambda: status_of(container.id) == "running")
+    client.post(reverse("containers:stop", args=[container.id]))
+    wait_until(lambda: status_of(container.id) == "exited")
+
+    client.post(reverse("containers:start", args=[container.id]))
+    wait_until(lambda: status_of(container.id) == "running")
+    client.post(reverse("containers:restart", args=[container.id]))
+    wait_until(lambda: status_of(container.id) == "running" and container.events.filter(kind="started").count() == 3)
+
+    client.post(reverse("containers:delete", args=[container.id]))
+    wait_until(lambda: status_of(container.id) == "deleted")
+
+
+def test_a_container_that_exits_by_itself_shows_its_exit_code(client_for, owner, busybox_image, worker, wait_until):
+    client = client_for(owner)
+    container = launch(client, busybox_image, command="sh -c 'sleep 0.5; exit 3'")
+    wait_until(lambda: status_of(container.id) == "exited")
+    container.refresh_from_db()
+    assert container.exit_code == 3
+    assert list(container.events.values_list("kind", flat=True)) == ["created", "started", "exited"]
+    client.post(reverse("containers:delete", args=[container.id]))
+    wait_until(lambda: status_of(container.id) == "deleted")
+
+
+def test_a_bad_command_fails_with_the_runtime_message(client_for, owner, busybox_image, worker, wait_until):
+    client = client_for(owner)
+    container = launch(client, busybox_image, command="/no/such/program")
+    wait_until(lambda: status_of(container.id) in ("failed", "exited"))
+    container.refresh_from_db()
+    assert container.status_detail or container.exit_code not in (None, 0)
+    client.post(reverse("containers:delete", args=[container.id]))
+    wait_until(lambda: status_of(container.id) == "deleted")
+
+
+def test_the_status_json_follows_the_runtime(client_for, owner, busybox_image, worker, wait_until):
+    client = client_for(owner)
+    container = launch(client, busybox_image)
+    url = reverse("containers:status", args=[container.id])
+    wait_until(lambda: client.get(url).json()["status"] == "running")
+    assert client.get(url).json()["actions"] == ["delete", "restart", "stop"]
+    client.post(reverse("containers:delete", args=[container.id]))
+    wait_until(lambda: client.get(url).json()["status"] == "deleted")
