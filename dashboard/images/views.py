@@ -37,10 +37,13 @@ def image_new(request):
 
 @csrf_protect
 def _image_new(request):
+    posted = request.method == "POST"
     form = ImageImportForm(
-        request.POST or None, request.FILES or None, too_large=getattr(request, "upload_too_large", False)
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        too_large=getattr(request, "upload_too_large", False),
     )
-    if request.method == "POST" and form.is_valid():
+    if posted and form.is_valid():
         try:
             services.image_create(
                 owner=request.user,
