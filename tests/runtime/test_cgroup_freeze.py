@@ -3,6 +3,7 @@
 import signal
 import time
 
+import pytest
 from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
 
 COUNTER = """
@@ -66,7 +67,8 @@ def test_sigkill_reaches_a_frozen_cgroup(cg):
     assert proc.wait(timeout=10) == -signal.SIGKILL
 
 
-def test_sigterm_to_a_frozen_cgroup_keeps_it_frozen(cg):
+@pytest.mark.v1only
+def test_sigterm_to_a_frozen_v1_cgroup_waits_for_thaw(cg):
     cg.create("box")
     proc = cg.start("box", "import time; time.sleep(60)")
     cg.driver.freeze("box")
@@ -75,3 +77,16 @@ def test_sigterm_to_a_frozen_cgroup_keeps_it_frozen(cg):
     assert proc.poll() is None
     cg.driver.thaw("box")
     assert proc.wait(timeout=10) == -signal.SIGTERM
+
+
+@pytest.mark.v2only
+def test_sigterm_ends_a_frozen_v2_cgroup_that_stays_paused(cg):
+    """v2 lets a fatal signal take a task out of the frozen state; the
+    cgroup itself stays paused for whatever joins it later."""
+    cg.create("box")
+    proc = cg.start("box", "import time; time.sleep(60)")
+    cg.driver.freeze("box")
+    cg.driver.kill_all("box", signal.SIGTERM)
+    assert proc.wait(timeout=10) == -signal.SIGTERM
+    with open(f"{cg.driver.paths('box')['unified']}/cgroup.freeze") as f:
+        assert f.read().strip() == "1"
