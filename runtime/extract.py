@@ -269,7 +269,7 @@ class Extractor:
             return self.root
         try:
             try:
-                fd = syscalls.openat2(self.root, rel, treeops.DIR_FLAGS, treeops.RESOLVE)
+                fd = syscalls.openat2(self.root, rel, treeops.BENEATH_FLAGS, treeops.RESOLVE)
             except FileNotFoundError:
                 if not create:
                     return None
@@ -295,7 +295,7 @@ class Extractor:
                 self._layer.add(sofar)
             except FileExistsError:
                 pass
-            fd = syscalls.openat2(fd, part, treeops.DIR_FLAGS, treeops.RESOLVE)
+            fd = syscalls.openat2(fd, part, treeops.BENEATH_FLAGS, treeops.RESOLVE)
             if sofar != rel:
                 self._dirs[sofar] = fd
         return fd

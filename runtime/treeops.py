@@ -13,13 +13,16 @@ from runtime import syscalls
 
 RESOLVE = syscalls.RESOLVE_BENEATH | syscalls.RESOLVE_NO_SYMLINKS | syscalls.RESOLVE_NO_MAGICLINKS
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
+# No O_NOFOLLOW for openat2: RESOLVE_NO_SYMLINKS already refuses a final
+# symlink, and says so with ELOOP where O_NOFOLLOW|O_DIRECTORY says ENOTDIR.
+BENEATH_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 def open_dir(root_fd: int, rel: bytes) -> int:
     """A new fd for directory rel (b"" is root_fd itself, duplicated) beneath root_fd."""
     if not rel:
         return os.dup(root_fd)
-    return syscalls.openat2(root_fd, rel, DIR_FLAGS, RESOLVE)
+    return syscalls.openat2(root_fd, rel, BENEATH_FLAGS, RESOLVE)
 
 
 def remove_tree(root_fd: int, rel: bytes) -> tuple[int, int]:
@@ -70,7 +73,7 @@ def remove_dir(parent_fd: int, name: bytes) -> None:
     Children are removed relative to the directory itself, so paths stay as
     short as the image made them (the kernel takes at most PATH_MAX).
     """
-    fd = syscalls.openat2(parent_fd, name, DIR_FLAGS, RESOLVE)
+    fd = syscalls.openat2(parent_fd, name, BENEATH_FLAGS, RESOLVE)
     try:
         for child in os.listdir(fd):
             remove_tree(fd, os.fsencode(child))
