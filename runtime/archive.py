@@ -90,7 +90,8 @@ class DecodedStream:
     def __init__(self, src, limits: ImportLimits, *, hash_decoded: bool = False):
         head = src.read(CHUNK)
         self.compression = detect(head)
-        self._raw = _Raw(src, head, limits.max_bytes)
+        # Headers and padding come on top of the unpacked bytes: up to two blocks an entry.
+        self._raw = _Raw(src, head, limits.max_bytes + 1024 * limits.max_entries + CHUNK)
         self._limits = limits
         self._decoded_hash = hashlib.sha256() if hash_decoded else None
         self._queue: queue.Queue = queue.Queue(maxsize=8)
