@@ -59,7 +59,8 @@ def probe(results_text):
 def test_devices_outside_the_cgroup_are_not_refused(device_dir):
     """The reference: outside the cgroup no node is refused for permission
     (a block device whose driver is not loaded may answer ENXIO)."""
-    out = subprocess.run([sys.executable, "-c", PROBE.format(dir=str(device_dir))], capture_output=True, text=True).stdout
+    code = PROBE.format(dir=str(device_dir))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     results = probe(out)
     assert set(results) == set(EXPECTED)
     assert "EPERM" not in results.values()
