@@ -34,7 +34,10 @@ mapfile -d '' args < "$run/args"
 read -r up _ < /proc/uptime
 echo "vm: ready after ${up}s (guest clock), running pytest ${args[*]}"
 .venv/bin/python -m pytest -p no:django -m "not v1only" -q "${args[@]}"
-echo $? > "$run/status"
+rc=$?
+read -r up _ < /proc/uptime
+echo "vm: pytest exited $rc at ${up}s (guest clock)"
+echo "$rc" > "$run/status"
 sync
 echo o > /proc/sysrq-trigger
 sleep 60
