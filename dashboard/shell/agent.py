@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 10
 SILENT_VIEWER_SECONDS = 60
+SHUTDOWN_SECONDS = 10
 DEFAULT_SHELL = "/bin/sh"
 
 
@@ -49,6 +50,7 @@ class ShellAgent:
         self.runtime = runtime
         self.sessions: dict[str, PtySession] = {}
         self.followers: dict[str, logrelay.LogFollower] = {}
+        self.opening: set[str] = set()
         self._handlers = {
             "open": self.on_open,
             "attach": self.on_attach,
@@ -79,8 +81,15 @@ class ShellAgent:
                     log.exception("shell agent: %s failed", message.get("type"))
         finally:
             sweeper.cancel()
-            for session in list(self.sessions.values()):
-                session.terminate()
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """End every shell and wait for it, so no PTY or helper outlives us."""
+        sessions = list(self.sessions.values())
+        for session in sessions:
+            session.terminate()
+        if sessions:
+            await asyncio.wait([asyncio.create_task(s.ended.wait()) for s in sessions], timeout=SHUTDOWN_SECONDS)
 
     async def _sweep(self) -> None:
         while True:
@@ -95,9 +104,11 @@ class ShellAgent:
 
     async def _open(self, m) -> None:
         key, reply = m["session"], m["reply"]
+        self.opening.add(key)
         try:
             process = await asyncio.to_thread(self._exec, m["container"], int(m["rows"]), int(m["cols"]))
         except Exception as exc:
+            self.opening.discard(key)
             log.warning("shell %s: exec in %s failed: %s", key, m["container"], exc)
             await self.layer.send(reply, {"type": "shell.error", "message": str(exc) or type(exc).__name__})
             await database_sync_to_async(services.shell_session_close)(key=key, exit_code=None)
@@ -106,6 +117,7 @@ class ShellAgent:
             key, process, send=self.layer.send, on_end=self._ended, grace_seconds=settings.SHELL_GRACE_SECONDS
         )
         self.sessions[key] = session
+        self.opening.discard(key)
         session.attach(reply, readonly=False)
 
     def _exec(self, ref: str, rows: int, cols: int):
@@ -120,6 +132,8 @@ class ShellAgent:
         await database_sync_to_async(services.shell_session_close)(key=key, exit_code=code)
 
     async def on_attach(self, m) -> None:
+        if m["session"] in self.opening:
+            return
         session = self.sessions.get(m["session"])
         if session is None or session.exit_code is not None:
             code = session.exit_code if session else None
@@ -140,7 +154,7 @@ class ShellAgent:
     async def on_ack(self, m) -> None:
         session = self.sessions.get(m["session"])
         if session is not None:
-            session.ack(m["reply"], int(m["bytes"]))
+            session.ack(m["reply"], int(m["upto"]))
 
     async def on_detach(self, m) -> None:
         session = self.sessions.get(m["session"])
@@ -167,7 +181,7 @@ class ShellAgent:
     async def on_logs_ack(self, m) -> None:
         follower = self.followers.get(m["container"])
         if follower is not None:
-            follower.ack(m["reply"], int(m["bytes"]))
+            follower.ack(m["reply"], int(m["upto"]))
 
     async def on_logs_stop(self, m) -> None:
         follower = self.followers.get(m["container"])
@@ -186,5 +200,5 @@ class ShellAgent:
 
 
 async def run(node_name: str) -> None:
-    agent = ShellAgent(node_name, get_channel_layer(), Runtime())
+    agent = ShellAgent(node_name, get_channel_layer(), Runtime(root=settings.TERRARIUM_ROOT))
     await agent.serve()

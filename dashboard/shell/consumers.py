@@ -14,13 +14,15 @@ from django.http import Http404
 
 from dashboard.shell.selectors import ShellUnavailable, logs_access, shell_access, shell_session_exit_code
 from dashboard.shell.services import shell_session_open
+from dashboard.shell.wire import AGENT_REPLY_SECONDS, AckLedger
 
-REFUSED = {PermissionDenied: 4403, Http404: 4404}
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
 CLOSE_UNAVAILABLE = 4409
 CLOSE_AGENT_ERROR = 4500
 CLOSE_AGENT_SILENT = 4504
-AGENT_REPLY_SECONDS = 15
 EARLY_INPUT_BYTES = 64 * 1024
+ATTACH_RETRY_SECONDS = 1
 MAX_SIZE = 1000
 
 
@@ -46,7 +48,7 @@ class _AgentRelay(AsyncWebsocketConsumer):
             self.access = await self.authorize()
         except (PermissionDenied, Http404) as exc:
             await self.accept()
-            await self.close(code=REFUSED[type(exc)])
+            await self.close(code=CLOSE_FORBIDDEN if isinstance(exc, PermissionDenied) else CLOSE_NOT_FOUND)
             return
         except ShellUnavailable as exc:
             await self.accept()
@@ -84,6 +86,7 @@ class ShellConsumer(_AgentRelay):
 
     async def start(self):
         self.early_input = bytearray()
+        self.ledger = AckLedger()
         query = parse_qs(self.scope.get("query_string", b"").decode())
         rows, cols = _size(query.get("rows", [24])[0], 24), _size(query.get("cols", [80])[0], 80)
         if self.access.session is None:
@@ -104,7 +107,11 @@ class ShellConsumer(_AgentRelay):
         await self.to_agent({**message, "session": self.key})
 
     async def _expect_agent(self):
-        await asyncio.sleep(AGENT_REPLY_SECONDS)
+        # The agent's reply can be lost (see AckLedger); asking again is
+        # harmless, an attach from the same socket keeps its place.
+        for _ in range(int(AGENT_REPLY_SECONDS / ATTACH_RETRY_SECONDS)):
+            await asyncio.sleep(ATTACH_RETRY_SECONDS)
+            await self.to_shell({"type": "attach", "readonly": self.access.readonly})
         await self.send_json({"type": "error", "message": "the container's node does not answer"})
         await self.close(code=CLOSE_AGENT_SILENT)
 
@@ -122,7 +129,9 @@ class ShellConsumer(_AgentRelay):
         data = self.control(text_data) or {}
         kind = data.get("type")
         if kind == "ack":
-            await self.to_shell({"type": "ack", "bytes": _size_bytes(data.get("bytes"))})
+            upto = self.ledger.acked(_size_bytes(data.get("bytes")))
+            if upto is not None:
+                await self.to_shell({"type": "ack", "upto": upto})
         elif kind == "resize" and not self.access.readonly:
             rows, cols = _size(data.get("rows"), 24), _size(data.get("cols"), 80)
             await self.to_shell({"type": "resize", "rows": rows, "cols": cols})
@@ -136,16 +145,20 @@ class ShellConsumer(_AgentRelay):
             await self.to_shell({"type": "detach"})
 
     async def shell_attached(self, event):
+        if self.attached:
+            return
         self._watchdog.cancel()
         self.attached = True
         await self.send_json({"type": "session", "id": self.key, "readonly": event["readonly"]})
         if event["replay"]:
+            self.ledger.forwarded(len(event["replay"]), event["end"])
             await self.send(bytes_data=event["replay"])
         if self.early_input:
             await self.to_shell({"type": "input", "data": bytes(self.early_input)})
             self.early_input.clear()
 
     async def shell_output(self, event):
+        self.ledger.forwarded(len(event["data"]), event["end"])
         await self.send(bytes_data=event["data"])
 
     async def shell_exit(self, event):
@@ -179,6 +192,7 @@ class LogsConsumer(_AgentRelay):
         )
 
     async def start(self):
+        self.ledger = AckLedger()
         await self.to_logs({"type": "logs.follow"})
 
     async def to_logs(self, message: dict) -> None:
@@ -187,7 +201,9 @@ class LogsConsumer(_AgentRelay):
     async def receive(self, text_data=None, bytes_data=None):
         data = self.control(text_data) if text_data is not None else None
         if data is not None and data.get("type") == "ack":
-            await self.to_logs({"type": "logs.ack", "bytes": _size_bytes(data.get("bytes"))})
+            upto = self.ledger.acked(_size_bytes(data.get("bytes")))
+            if upto is not None:
+                await self.to_logs({"type": "logs.ack", "upto": upto})
 
     async def disconnect(self, code):
         if self.access is not None:
@@ -196,9 +212,11 @@ class LogsConsumer(_AgentRelay):
     async def logs_start(self, event):
         await self.send_json({"type": "start"})
         if event["data"]:
+            self.ledger.forwarded(len(event["data"]), event["end"])
             await self.send(bytes_data=event["data"])
 
     async def logs_data(self, event):
+        self.ledger.forwarded(len(event["data"]), event["end"])
         await self.send(bytes_data=event["data"])
 
     async def logs_skipped(self, event):

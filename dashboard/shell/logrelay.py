@@ -49,11 +49,10 @@ class LogFollower:
         self._wanted = True
         viewer = Viewer(readonly=True)
         tail = encode(self._tail)
-        if tail:
-            viewer.sent(len(tail))
+        end = viewer.sent(len(tail)) if tail else 0
         self.viewers[channel] = viewer
         self._skipped[channel] = 0
-        await self._send(channel, {"type": "logs.start", "data": tail})
+        await self._send(channel, {"type": "logs.start", "data": tail, "end": end})
 
     def unsubscribe(self, channel: str) -> None:
         self.viewers.pop(channel, None)
@@ -61,9 +60,9 @@ class LogFollower:
         if not self.viewers:
             self._wanted = False
 
-    def ack(self, channel: str, nbytes: int) -> None:
+    def ack(self, channel: str, upto: int) -> None:
         if channel in self.viewers:
-            self.viewers[channel].acked(nbytes)
+            self.viewers[channel].acked(upto)
 
     def _start_reader(self) -> None:
         threading.Thread(target=self._read, name=f"logs-{self._ref}", daemon=True).start()
@@ -126,8 +125,8 @@ class LogFollower:
             if self._skipped[channel]:
                 await self._send(channel, {"type": "logs.skipped", "bytes": self._skipped[channel]})
                 self._skipped[channel] = 0
-            viewer.sent(len(data))
-            await self._send(channel, {"type": "logs.data", "data": data})
+            end = viewer.sent(len(data))
+            await self._send(channel, {"type": "logs.data", "data": data, "end": end})
 
 
 def dump(runtime, ref: str, send_blocking) -> None:

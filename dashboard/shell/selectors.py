@@ -1,6 +1,10 @@
-"""Reads for shells: who may open or watch which session, and the audit log."""
+"""Reads for shells: who may open or watch which session, the audit log,
+and a container's log file, which lives on its node."""
 
+import asyncio
 from dataclasses import dataclass
+
+from channels.layers import get_channel_layer
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -9,7 +13,7 @@ from dashboard.accounts.roles import is_teacher
 from dashboard.containers.models import Container
 from dashboard.containers.selectors import container_get_for_user
 from dashboard.shell.models import ShellSession
-from dashboard.shell.wire import node_channel
+from dashboard.shell.wire import AGENT_REPLY_SECONDS, node_channel
 
 
 class ShellUnavailable(Exception):
@@ -69,3 +73,18 @@ def shell_sessions_for_audit(*, user, limit: int = 200):
     if not is_teacher(user):
         raise PermissionDenied
     return ShellSession.objects.select_related("user", "container", "container__owner")[:limit]
+
+
+async def logs_stream(*, access: ShellAccess):
+    """The container's whole log as byte chunks, read by the node agent."""
+    layer = get_channel_layer()
+    reply = await layer.new_channel("logs-dump.")
+    await layer.send(access.agent_channel, {"type": "logs.dump", "container": access.runtime_ref, "reply": reply})
+    while True:
+        try:
+            message = await asyncio.wait_for(layer.receive(reply), AGENT_REPLY_SECONDS)
+        except TimeoutError:
+            return
+        if message["type"] == "logs.end":
+            return
+        yield message["data"]

@@ -20,32 +20,36 @@ KILL_AFTER_HUP_SECONDS = 5
 
 
 class Viewer:
-    """A browser socket attached to the session, seen through its window."""
+    """A browser socket attached to the session, seen through its window.
+    Acks name an offset, so a frame lost on the way is covered by the next
+    one acknowledged instead of holding the window forever."""
 
     def __init__(self, readonly: bool):
         self.readonly = readonly
-        self.unacked = 0
+        self.sent_total = 0
+        self.acked_total = 0
         self.frames = deque()
-        self._credit = 0
         self.waiting_since = None
+
+    @property
+    def unacked(self) -> int:
+        return self.sent_total - self.acked_total
 
     @property
     def full(self) -> bool:
         return self.unacked >= WINDOW_BYTES or len(self.frames) >= WINDOW_FRAMES
 
-    def sent(self, nbytes: int) -> None:
+    def sent(self, nbytes: int) -> int:
         if not self.frames:
             self.waiting_since = time.monotonic()
-        self.unacked += nbytes
-        self.frames.append(nbytes)
+        self.sent_total += nbytes
+        self.frames.append(self.sent_total)
+        return self.sent_total
 
-    def acked(self, nbytes: int) -> None:
-        self.unacked = max(0, self.unacked - nbytes)
-        self._credit += nbytes
-        while self.frames and self.frames[0] <= self._credit:
-            self._credit -= self.frames.popleft()
-        if not self.frames:
-            self._credit = 0
+    def acked(self, upto: int) -> None:
+        self.acked_total = max(self.acked_total, min(upto, self.sent_total))
+        while self.frames and self.frames[0] <= self.acked_total:
+            self.frames.popleft()
         self.waiting_since = time.monotonic() if self.frames else None
 
 
@@ -73,6 +77,7 @@ class PtySession:
         self._writing = False
         self._grace = None
         self._kill_timer = None
+        self.ended = asyncio.Event()
         self._sender = asyncio.create_task(self._deliver())
         threading.Thread(target=self._wait, name=f"shell-wait-{key[:8]}", daemon=True).start()
         self._update_reading()
@@ -81,14 +86,12 @@ class PtySession:
         if self._grace is not None:
             self._grace.cancel()
             self._grace = None
-        viewer = Viewer(readonly)
+        # A repeated attach (its reply was lost) keeps the window it has.
+        viewer = self.viewers.setdefault(channel, Viewer(readonly))
         replay = self._ring.snapshot()
-        if replay:
-            viewer.sent(len(replay))
-        self.viewers[channel] = viewer
-        self._outbox.put_nowait(
-            (channel, {"type": "shell.attached", "session": self.key, "readonly": readonly, "replay": replay})
-        )
+        end = viewer.sent(len(replay)) if replay else viewer.sent_total
+        message = {"type": "shell.attached", "session": self.key, "readonly": readonly, "replay": replay, "end": end}
+        self._outbox.put_nowait((channel, message))
         self._update_reading()
 
     def detach(self, channel: str) -> None:
@@ -98,10 +101,10 @@ class PtySession:
             self._grace = self._loop.call_later(self._grace_seconds, self.terminate)
         self._update_reading()
 
-    def ack(self, channel: str, nbytes: int) -> None:
+    def ack(self, channel: str, upto: int) -> None:
         viewer = self.viewers.get(channel)
         if viewer is not None:
-            viewer.acked(nbytes)
+            viewer.acked(upto)
             self._update_reading()
 
     def drop_stale(self, older_than: float) -> None:
@@ -167,8 +170,8 @@ class PtySession:
     def _fan_out(self, data: bytes) -> None:
         self._ring.append(data)
         for channel, viewer in self.viewers.items():
-            viewer.sent(len(data))
-            self._outbox.put_nowait((channel, {"type": "shell.output", "data": data}))
+            end = viewer.sent(len(data))
+            self._outbox.put_nowait((channel, {"type": "shell.output", "data": data, "end": end}))
 
     def _flush_input(self) -> None:
         while self._input:
@@ -233,3 +236,4 @@ class PtySession:
                 log.warning("shell %s: cannot reach %s; detaching it", self.key, channel, exc_info=True)
                 self.detach(channel)
         await self._on_end(self.key, self.exit_code)
+        self.ended.set()

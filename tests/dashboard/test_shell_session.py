@@ -64,8 +64,8 @@ class Browser:
             message = await asyncio.wait_for(self.inbox.setdefault(channel, asyncio.Queue()).get(), 10)
             data = message.get("data") or message.get("replay") or b""
             seen += data
-            if ack and session is not None:
-                session.ack(channel, len(data))
+            if ack and session is not None and "end" in message:
+                session.ack(channel, message["end"])
         return seen
 
 
@@ -119,7 +119,7 @@ async def test_flood_pauses_reading_until_the_viewer_acks_and_ctrl_c_stops_it():
     await until(lambda: not session._reading)
     assert session.viewers["slow"].unacked <= WINDOW_BYTES + 64 * 1024
     session.write(b"\x03")
-    session.ack("slow", session.viewers["slow"].unacked)
+    session.ack("slow", session.viewers["slow"].sent_total)
     assert session._reading
     session.write(b"echo flood-over\n")
     await browser.read_until("slow", b"flood-over\r\n", session)
