@@ -45,6 +45,8 @@ class ContainerForm(forms.Form):
     )
 
     def __init__(self, *args, user, **kwargs):
+        # Accessible names are exactly "Name", "Image", ...: outside checks find fields by them.
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["image"].queryset = images_launchable_by(user=user)
 

@@ -27,6 +27,8 @@ class ImageImportForm(forms.Form):
     visibility = forms.ChoiceField(label="Visibility", choices=Image.Visibility.choices, initial=Image.Visibility.PRIVATE)
 
     def __init__(self, *args, too_large: bool = False, **kwargs):
+        # Accessible names are exactly "Name", "Image", ...: outside checks find fields by them.
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.too_large = too_large
 

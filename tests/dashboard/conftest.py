@@ -299,6 +299,12 @@ def worker(worker_process, runtime_env, node):
     return worker_process
 
 
+@pytest.fixture(autouse=True)
+def _live_server_helper():
+    """Replaces pytest-django's helper, which expects its own in-process live_server."""
+    yield
+
+
 @pytest.fixture(scope="session")
 def live_server(django_db_setup, runtime_session, tmp_path_factory):
     """Daphne serving the dashboard in a subprocess on a free port (`.url`)."""
