@@ -34,7 +34,6 @@
   const state = { range: "15m", samples: [], events: [] };
   const buttons = root.querySelectorAll("[data-range]");
   const statusEl = root.querySelector("[data-graphs-status]");
-  const eventsTable = document.querySelector("#events tbody");
 
   function windowOf() {
     const last = state.samples.length ? state.samples[state.samples.length - 1].t : 0;
@@ -90,6 +89,8 @@
   }
 
   function addEventRow(e) {
+    // Looked up now: the page's events table comes after the graphs in the document.
+    const eventsTable = document.querySelector("#events tbody");
     if (!eventsTable || eventsTable.querySelector('[data-event-id="' + e.id + '"]')) return;
     const tr = document.createElement("tr");
     tr.dataset.event = e.kind;

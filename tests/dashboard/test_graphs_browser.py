@@ -1,0 +1,120 @@
+"""The graphs in a real browser against the real stack: Daphne, Redis, the
+node agent's sampler and a real container. They draw, they move every
+tick, they mark events pushed live, and the home page's overview shows the
+container with its sparkline and the host panel."""
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from playwright.sync_api import expect, sync_playwright
+
+from dashboard.containers.models import Event
+from dashboard.containers.services import event_record
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def node_agent(runtime_env, node, tmp_path):
+    """The real node agent (heartbeat, sampler, shell) for this node, as root."""
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DATABASE_URL=f"sqlite:///{connection.settings_dict['NAME']}",
+        REDIS_URL=settings.REDIS_URL,
+        NODE_NAME=node.name,
+        TERRARIUM_ROOT=str(runtime_env.root),
+        TERRARIUM_CGROUP_PARENT=runtime_env.cgroup_parent,
+        TERRARIUM_TESTING="1",
+    )
+    log = tmp_path / "agent.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "manage.py", "node_agent", "--node", node.name], cwd=REPO, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def page(live_server, owner, session_cookie_for, monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    cookie = session_cookie_for(owner)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=live_server.url)
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+        context.set_default_timeout(WAIT_MS)
+        yield context.new_page()
+        browser.close()
+
+
+def _graphs_attr(page, name):
+    return page.evaluate(f"() => document.querySelector('[data-graphs]').dataset.{name} || ''")
+
+
+def _painted(page, graph) -> bool:
+    """Whether the graph's canvas has any drawn pixel (uPlot draws series and axes on it)."""
+    return page.evaluate(
+        """(key) => {
+            const c = document.querySelector(`[data-graph="${key}"] canvas`);
+            const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+            for (let i = 3; i < d.length; i += 4) if (d[i]) return true;
+            return false;
+        }""",
+        graph,
+    )
+
+
+def _record_off_the_browser_thread(**kwargs):
+    """Playwright runs an event loop in the test's thread, where the event's
+    push (async_to_sync) cannot run; a plain thread is what the worker has."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(event_record, **kwargs).result()
+
+
+def test_container_graphs_draw_move_and_mark_live_events(running_container, node_agent, page):
+    page.goto(f"/containers/{running_container.pk}/")
+    expect(page.locator("[data-graphs-status]")).to_have_text("live")
+    page.wait_for_function("() => +document.querySelector('[data-graphs]').dataset.samples >= 2")
+    first = float(_graphs_attr(page, "lastT"))
+    page.wait_for_function(f"() => +document.querySelector('[data-graphs]').dataset.lastT > {first}")
+    for graph in ("cpu", "memory", "pids", "network"):
+        assert _painted(page, graph), graph
+    expect(page.locator('[data-graph="memory"] .u-legend')).to_contain_text("limit")
+
+    before = int(_graphs_attr(page, "events"))
+    _record_off_the_browser_thread(container=running_container, kind=Event.Kind.THROTTLED, data={"throttled_ms": 12})
+    page.wait_for_function(f"() => +document.querySelector('[data-graphs]').dataset.events > {before}")
+    expect(page.locator('#events tr[data-event="throttled"]')).to_have_count(1)
+
+    page.get_by_role("button", name="1 h").click()
+    expect(page.get_by_role("button", name="1 h")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_function("() => +document.querySelector('[data-graphs]').dataset.samples >= 2")
+
+
+def test_overview_shows_the_running_container_and_the_host(running_container, node_agent, node, page):
+    page.goto("/")
+    card = page.locator(f'.overview-card[data-container-id="{running_container.pk}"]')
+    expect(card).to_contain_text("sleeper")
+    page.wait_for_function(
+        f"() => +document.querySelector('.overview-card[data-container-id=\"{running_container.pk}\"]').dataset.samples >= 2"
+    )
+    host = page.locator(f'.overview-card.host[data-node="{node.name}"]')
+    expect(host).to_contain_text("containers")
+    expect(host.locator("[data-count]")).not_to_have_text("")
