@@ -27,6 +27,28 @@ def containers_listed_for(*, user):
     return containers_visible_to(user=user).exclude(status=Container.Status.DELETED)
 
 
+def container_rows_for(*, user) -> list[dict]:
+    """The home page's rows, as plain values: a class of 200 containers renders
+    in a few milliseconds (model instances and per-row URL reversing cost ~10x)."""
+    from django.urls import reverse
+
+    from dashboard.containers.templatetags.terrarium import limits_text
+
+    detail = reverse("containers:detail", args=[0]).replace("/0/", "/{}/")
+    rows = containers_listed_for(user=user).values_list(
+        "id", "name", "image__name", "status", "status_detail", "node__name", "owner__username", "created_at",
+        "memory_bytes", "cpus", "pids_limit",
+    )
+    return [
+        {
+            "id": cid, "name": name, "image": image, "status": status, "detail": note, "node": node or "—",
+            "owner": owner, "created": created.strftime("%Y-%m-%d %H:%M"), "created_iso": created.isoformat(),
+            "limits": limits_text(memory, cpus, pids), "url": detail.format(cid),
+        }
+        for cid, name, image, status, note, node, owner, created, memory, cpus, pids in rows
+    ]
+
+
 def container_get_for_user(*, user, container_id) -> Container:
     """The container, or Http404 when it does not exist or is not the user's to see."""
     try:

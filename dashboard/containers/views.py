@@ -11,16 +11,16 @@ from dashboard.containers import services
 from dashboard.containers.forms import ContainerForm
 from dashboard.containers.selectors import (
     container_get_for_user,
+    container_rows_for,
     container_status,
     container_statuses,
-    containers_listed_for,
 )
 
 
 @login_required
 @require_GET
 def container_list(request):
-    return render(request, "containers/list.html", {"containers": containers_listed_for(user=request.user)})
+    return render(request, "containers/list.html", {"containers": container_rows_for(user=request.user)})
 
 
 @login_required

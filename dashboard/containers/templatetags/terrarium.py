@@ -19,16 +19,20 @@ def bytes_human(value) -> str:
     return f"{size} B"
 
 
+def limits_text(memory_bytes, cpus, pids_limit) -> str:
+    parts = []
+    if memory_bytes:
+        parts.append(f"{bytes_human(memory_bytes)} memory")
+    if cpus:
+        parts.append(f"{cpus:g} cpus")
+    if pids_limit:
+        parts.append(f"{pids_limit} pids")
+    return ", ".join(parts) or "none"
+
+
 @register.filter
 def limits(container) -> str:
-    parts = []
-    if container.memory_bytes:
-        parts.append(f"{bytes_human(container.memory_bytes)} memory")
-    if container.cpus:
-        parts.append(f"{container.cpus:g} cpus")
-    if container.pids_limit:
-        parts.append(f"{container.pids_limit} pids")
-    return ", ".join(parts) or "none"
+    return limits_text(container.memory_bytes, container.cpus, container.pids_limit)
 
 
 @register.filter
