@@ -2,6 +2,7 @@
 a bad value stops start-up with one clear message."""
 
 import os
+import re
 import secrets
 import socket
 import sys
@@ -151,6 +152,8 @@ NODE_NAME = os.environ.get("NODE_NAME") or socket.gethostname()
 if "pytest" in sys.modules and "NODE_NAME" not in os.environ:
     # A test session's worker must never consume another session's tasks on a shared Redis.
     NODE_NAME = f"test-{socket.gethostname()}-{os.getpid()}"
+if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", NODE_NAME):
+    raise ImproperlyConfigured(f"NODE_NAME must be letters, digits, '.', '_' and '-', not {NODE_NAME!r}")
 # Each worker declares its own node's queue; tasks are always sent to a node's queue by name.
 CELERY_TASK_QUEUES = [Queue("default"), Queue(f"node.{NODE_NAME}")]
 NODE_HEARTBEAT_SECONDS = _env_number("NODE_HEARTBEAT_SECONDS", 5, 1, 60)

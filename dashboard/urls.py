@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("dashboard.shell.urls")),
     path("images/", include("dashboard.images.urls")),
     path("nodes/", include("dashboard.nodes.urls")),
+    path("quotas/", include("dashboard.accounts.urls")),
 ]

@@ -1,7 +1,10 @@
 """Reads about users: their quota."""
 
+from django.contrib.auth import get_user_model
+from django.http import Http404
+
 from dashboard.accounts.models import Quota
-from dashboard.accounts.roles import is_teacher
+from dashboard.accounts.roles import TEACHERS_GROUP, is_admin, is_teacher
 
 
 def quota_for(*, user) -> Quota | None:
@@ -11,3 +14,20 @@ def quota_for(*, user) -> Quota | None:
         return user.quota
     except Quota.DoesNotExist:
         return None if is_teacher(user) else Quota(user=user)
+
+
+def users_quota_manageable_by(*, user):
+    """Whose quota the user may set: admins anyone's, teachers students' only."""
+    users = get_user_model().objects.select_related("quota").order_by("username")
+    if is_admin(user):
+        return users
+    if is_teacher(user):
+        return users.filter(is_superuser=False).exclude(groups__name=TEACHERS_GROUP)
+    return users.none()
+
+
+def user_get_quota_manageable(*, user, user_id):
+    try:
+        return users_quota_manageable_by(user=user).get(pk=int(user_id))
+    except (get_user_model().DoesNotExist, ValueError, TypeError):
+        raise Http404("No such user") from None

@@ -46,6 +46,7 @@ def open_urls():
         ("get", reverse("images:new")),
         ("post", reverse("images:new")),
         ("get", reverse("nodes:list")),
+        ("get", reverse("accounts:quotas")),
     ]
 
 

@@ -4,6 +4,7 @@ and admins set other limits; teachers are unlimited unless given a quota."""
 import pytest
 from django.urls import reverse
 
+from dashboard.accounts.models import Quota
 from dashboard.accounts.services import quota_set
 from dashboard.containers.models import Container
 from dashboard.images.models import Image
@@ -73,3 +74,39 @@ def test_a_teacher_without_a_quota_is_not_limited(client_for, teacher, image):
     for name in ["a", "b", "c", "d"]:
         assert launch(client, image, name, memory_limit="1g", cpu_limit="1").status_code == 302
     assert Container.objects.filter(memory_bytes=1 << 30).count() == 4
+
+
+def test_a_teacher_sets_a_quota_on_the_quotas_page(client_for, owner, teacher, image):
+    client = client_for(teacher)
+    page = client.get("/quotas/").content.decode()
+    assert 'data-user="owner"' in page and 'data-user="teacher"' not in page
+    response = client.post(f"/quotas/{owner.id}/", {"max_containers": "1", "max_memory": "512m", "max_cpus": "1"})
+    assert response.status_code == 302
+    owner.refresh_from_db()
+    assert (owner.quota.max_containers, owner.quota.max_memory_bytes, owner.quota.max_cpus) == (1, 512 << 20, 1.0)
+
+
+def test_a_bad_quota_value_changes_nothing(client_for, owner, teacher):
+    client = client_for(teacher)
+    response = client.post(f"/quotas/{owner.id}/", {"max_containers": "1", "max_memory": "lots", "max_cpus": "1"}, follow=True)
+    assert "unchanged" in response.content.decode()
+    assert not Quota.objects.filter(user=owner).exists()
+
+
+def test_students_cannot_see_or_set_quotas(client_for, owner, other_student):
+    client = client_for(other_student)
+    assert client.get("/quotas/").status_code == 404
+    assert client.post(f"/quotas/{owner.id}/", {"max_containers": "9", "max_memory": "9g", "max_cpus": "9"}).status_code == 404
+    assert client.post(f"/quotas/{other_student.id}/", {"max_containers": "9", "max_memory": "9g", "max_cpus": "9"}).status_code == 404
+
+
+def test_a_teacher_cannot_set_another_teachers_quota_but_an_admin_can(client_for, teacher, admin_user, django_user_model):
+    from django.contrib.auth.models import Group
+
+    colleague = django_user_model.objects.create_user("colleague", password="pw-colleague")
+    colleague.groups.add(Group.objects.get(name="teachers"))
+    data = {"max_containers": "5", "max_memory": "2g", "max_cpus": "4"}
+    assert client_for(teacher).post(f"/quotas/{colleague.id}/", data).status_code == 404
+    assert client_for(admin_user).post(f"/quotas/{colleague.id}/", data).status_code == 302
+    colleague.refresh_from_db()
+    assert colleague.quota.max_containers == 5
