@@ -6,12 +6,15 @@ batches (it is told how many bytes) rather than holding the others back.
 Batches travel as bytes: records of [stream byte][4-byte length][data]."""
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import struct
 import threading
 from collections import deque
 
 from dashboard.shell.session import Viewer
+from runtime.errors import TerrariumError
 from dashboard.shell.wire import LOG_TAIL_BYTES, READ_BYTES
 
 log = logging.getLogger(__name__)
@@ -80,10 +83,14 @@ class LogFollower:
                 if not self._wanted:
                     end = IDLE
                     break
+        except TerrariumError as exc:
+            log.info("logs of %s: %s", self._ref, exc)
         except Exception:
             log.exception("logs of %s: follow failed", self._ref)
         finally:
-            asyncio.run_coroutine_threadsafe(self._handoff.put(end), self._loop).result()
+            # The agent may be gone already (shutdown): nobody to tell then.
+            with contextlib.suppress(RuntimeError, concurrent.futures.CancelledError):
+                asyncio.run_coroutine_threadsafe(self._handoff.put(end), self._loop).result()
 
     async def _pump(self) -> None:
         while True:

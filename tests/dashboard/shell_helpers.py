@@ -10,6 +10,8 @@ from django.conf import settings
 
 from dashboard.asgi import application
 
+SCREEN_BYTES = 1 << 20
+
 
 class ShellClient:
     def __init__(self, path: str, cookie: str | None):
@@ -18,6 +20,8 @@ class ShellClient:
             headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
         self.ws = WebsocketCommunicator(application, path, headers=headers)
         self.screen = b""
+        self.frames = []
+        self.keep_frames = False
         self.controls = []
         self.close_code = None
 
@@ -34,7 +38,10 @@ class ShellClient:
             return None
         if message.get("bytes") is not None:
             data = message["bytes"]
-            self.screen += data
+            # A bounded tail: a flood must not grow the test process itself.
+            self.screen = (self.screen + data)[-SCREEN_BYTES:]
+            if self.keep_frames:
+                self.frames.append(data)
             await self.ws.send_to(text_data=json.dumps({"type": "ack", "bytes": len(data)}))
             return data
         control = json.loads(message["text"])
@@ -73,3 +80,22 @@ class ShellClient:
 def shell_path(container, session: str | None = None, rows=24, cols=80) -> str:
     base = f"/ws/containers/{container.pk}/shell/"
     return f"{base}{session}/?rows={rows}&cols={cols}" if session else f"{base}?rows={rows}&cols={cols}"
+
+
+def agent_env(node_name: str) -> dict:
+    """Environment for a node agent subprocess sharing this test's database,
+    Redis and runtime state."""
+    import os
+
+    from django.db import connection
+
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DATABASE_URL=f"sqlite:///{connection.settings_dict['NAME']}",
+        REDIS_URL=settings.REDIS_URL,
+        NODE_NAME=node_name,
+        TERRARIUM_ROOT=str(settings.TERRARIUM_ROOT),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
