@@ -88,8 +88,8 @@ class Sampler:
         for rid in [r for r in self.unknown if r not in stats]:
             del self.unknown[rid]
         self.ticks += 1
-        await self._guard("history", self._store(samples, aggregates, host_figures))
-        await self._guard("push", self._push(samples, host_figures))
+        watched = await self._guard("history", self._store(samples, aggregates, host_figures))
+        await self._guard("push", self._push(samples, host_figures, watched))
         await self._guard("events", self._events(events))
         if ended:
             # Exits (with their OOM kills) are the reconciliation's to record;
@@ -137,20 +137,29 @@ class Sampler:
             events.extend((w.pk, kind, data) for kind, data in w.watch.check(sample))
         return samples, aggregates, events
 
-    async def _store(self, samples, aggregates, host_figures) -> None:
+    async def _store(self, samples, aggregates, host_figures) -> set[int] | None:
+        """Write the tick to the history; returns the containers someone is
+        watching (None: unknown, push to all)."""
         pipe = history.client().pipeline(transaction=False)
-        for pk, (_, sample) in samples.items():
-            history.sample_add(pipe, pk, sample)
+        # channels_redis keeps a group's members in a sorted set on the same Redis.
+        group_key = getattr(self.layer, "_group_key", None)
+        entries = [(pk, sample) for pk, (_, sample) in samples.items()]
+        group_keys = [group_key(container_group(pk)) for pk, _ in entries] if group_key else []
+        history.samples_add(pipe, entries, group_keys)
         now = time.time()
         for pk, row in aggregates:
             history.aggregate_add(pipe, pk, row, now)
         history.host_add(pipe, self.node, host_figures, trim=self.ticks % HOST_TRIM_EVERY == 1)
-        await pipe.execute()
+        sizes = (await pipe.execute())[0]
+        if group_key is None:
+            return None
+        return {pk for (pk, _), members in zip(entries, sizes) if members}
 
-    async def _push(self, samples, host_figures) -> None:
+    async def _push(self, samples, host_figures, watched: set[int] | None) -> None:
         sends = [
             self.layer.group_send(container_group(pk), {"type": "stats.sample", "sample": sample})
             for pk, (_, sample) in samples.items()
+            if watched is None or pk in watched
         ]
         overview = [
             {"id": pk, "name": w.name, "owner_id": w.owner_id, **{f: sample[f] for f in OVERVIEW_FIELDS}}
@@ -168,17 +177,19 @@ class Sampler:
         for pk, kind, data in events:
             await database_sync_to_async(container_limit_event_record)(container_id=pk, kind=kind, data=data)
 
-    async def _guard(self, part: str, coro) -> None:
+    async def _guard(self, part: str, coro):
+        """The coroutine's result, or None when it failed."""
         try:
-            await coro
+            result = await coro
         except Exception:
             if part not in self.failing:
                 log.exception("sampler on %s: %s failed; retrying every tick", self.node, part)
                 self.failing.add(part)
-            return
+            return None
         if part in self.failing:
             log.info("sampler on %s: %s works again", self.node, part)
             self.failing.discard(part)
+        return result
 
     async def run(self) -> None:
         period = 1.0 / settings.SAMPLE_HZ

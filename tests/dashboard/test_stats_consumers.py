@@ -55,7 +55,7 @@ def sample(t, **values):
 async def seed(container_id, samples):
     pipe = history.client().pipeline(transaction=False)
     for s in samples:
-        history.sample_add(pipe, container_id, s)
+        history.samples_add(pipe, [(container_id, s)], [])
     await pipe.execute()
 
 

@@ -93,7 +93,7 @@ def test_merging_minutes_into_ten_minute_rows_keeps_the_extremes():
 async def test_short_ranges_read_the_second_samples(container_id):
     pipe = history.client().pipeline(transaction=False)
     for i in range(30):
-        history.sample_add(pipe, container_id, sample_at(T0 + i, memory_bytes=i))
+        history.samples_add(pipe, [(container_id, sample_at(T0 + i, memory_bytes=i))], [])
     await pipe.execute()
     samples = await history.container_history(container_id, "15m", now=T0 + 29.5)
     assert [s["memory_bytes"] for s in samples] == list(range(30))
@@ -108,10 +108,10 @@ async def test_long_ranges_read_aggregates_then_the_unaggregated_seconds(contain
         for s in range(60):
             sample = sample_at(T0 + 60 * minute + s, memory_bytes=minute * 100 + s)
             bucket.add(sample)
-            history.sample_add(pipe, container_id, sample)
+            history.samples_add(pipe, [(container_id, sample)], [])
         history.aggregate_add(pipe, container_id, bucket.row(), now=T0 + 180)
     for s in range(5):
-        history.sample_add(pipe, container_id, sample_at(T0 + 180 + s, memory_bytes=999))
+        history.samples_add(pipe, [(container_id, sample_at(T0 + 180 + s, memory_bytes=999))], [])
     await pipe.execute()
     samples = await history.container_history(container_id, "24h", now=T0 + 185)
     assert [s["t"] for s in samples] == [T0, T0 + 60, T0 + 120, *(T0 + 180 + s for s in range(5))]
@@ -122,8 +122,8 @@ async def test_long_ranges_read_aggregates_then_the_unaggregated_seconds(contain
 
 async def test_writing_an_aggregate_trims_seconds_older_than_an_hour(container_id):
     pipe = history.client().pipeline(transaction=False)
-    history.sample_add(pipe, container_id, sample_at(T0, memory_bytes=1))
-    history.sample_add(pipe, container_id, sample_at(T0 + 3000, memory_bytes=2))
+    history.samples_add(pipe, [(container_id, sample_at(T0, memory_bytes=1))], [])
+    history.samples_add(pipe, [(container_id, sample_at(T0 + 3000, memory_bytes=2))], [])
     history.aggregate_add(pipe, container_id, MinuteBucket(start=int(T0)).row(), now=T0 + 3700)
     await pipe.execute()
     left = await history.client().zrangebyscore(f"terrarium:stats:c:{container_id}:s", "-inf", "+inf")
