@@ -7,7 +7,6 @@ Batches travel as bytes: records of [stream byte][4-byte length][data]."""
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import struct
 import threading
@@ -77,7 +76,8 @@ class LogFollower:
             for entry in self._runtime.logs(self._ref, follow=True):
                 if skip_until is not None and entry["t"] <= skip_until:
                     continue
-                asyncio.run_coroutine_threadsafe(self._handoff.put(entry), self._loop).result()
+                if not self._hand_over(entry):
+                    return
                 # Idle followers stop at their next entry rather than polling
                 # a quiet file forever; a returning viewer restarts them.
                 if not self._wanted:
@@ -87,10 +87,26 @@ class LogFollower:
             log.info("logs of %s: %s", self._ref, exc)
         except Exception:
             log.exception("logs of %s: follow failed", self._ref)
-        finally:
-            # The agent may be gone already (shutdown): nobody to tell then.
-            with contextlib.suppress(RuntimeError, concurrent.futures.CancelledError):
-                asyncio.run_coroutine_threadsafe(self._handoff.put(end), self._loop).result()
+        self._hand_over(end)
+
+    def _hand_over(self, item) -> bool:
+        """Blocks this thread while the handoff queue is full; False once the
+        agent's loop is gone (shutdown)."""
+        put = self._handoff.put(item)
+        try:
+            future = asyncio.run_coroutine_threadsafe(put, self._loop)
+        except RuntimeError:
+            put.close()
+            return False
+        while True:
+            try:
+                future.result(timeout=1)
+                return True
+            except TimeoutError:
+                if self._loop.is_closed():
+                    return False
+            except concurrent.futures.CancelledError:
+                return False
 
     async def _pump(self) -> None:
         while True:

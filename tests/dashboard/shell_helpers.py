@@ -3,12 +3,16 @@ binary frames are keys and screen bytes, text frames are JSON, and every
 byte shown is acknowledged."""
 
 import asyncio
+import contextlib
 import json
 
+import pytest
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from dashboard.asgi import application
+from dashboard.shell import agent
 
 SCREEN_BYTES = 1 << 20
 
@@ -99,3 +103,16 @@ def agent_env(node_name: str) -> dict:
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+@pytest.fixture
+async def shell_agent(runtime_env, node):
+    """The node agent's shell component in this test's event loop. Channel
+    layers hold locks bound to the loop that made them: each test gets its own."""
+    channel_layers.backends.clear()
+    task = asyncio.create_task(agent.run(node.name))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    channel_layers.backends.clear()

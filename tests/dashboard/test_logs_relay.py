@@ -2,31 +2,20 @@
 node's log file by the agent, following live, and as a download."""
 
 import asyncio
-import contextlib
 import struct
 
 import pytest
 from django.conf import settings
 from django.test import AsyncClient
-from shell_helpers import ShellClient
+from shell_helpers import ShellClient, shell_agent  # noqa: F401 - fixture
 
 from dashboard.containers.models import Container, Event
 from dashboard.containers.services import container_launch_on_node, event_record
-from dashboard.shell import agent
 from runtime.lifecycle import Runtime
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 TALKER = "echo hello-logs; printf 'oops-\\342\\202\\254\\n' >&2; i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done"
-
-
-@pytest.fixture
-async def shell_agent(runtime_env, node):
-    task = asyncio.create_task(agent.run(node.name))
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 @pytest.fixture

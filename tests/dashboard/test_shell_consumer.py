@@ -1,26 +1,14 @@
 """The shell WebSocket against a real container: the consumer relays through
 Redis to the node agent (running in this process), which owns the PTY."""
 
-import asyncio
-import contextlib
 
 import pytest
 from channels.db import database_sync_to_async
-from shell_helpers import ShellClient, shell_path
+from shell_helpers import ShellClient, shell_agent, shell_path  # noqa: F401 - fixture
 
-from dashboard.shell import agent
 from dashboard.shell.models import ShellSession
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-async def shell_agent(runtime_env, node):
-    task = asyncio.create_task(agent.run(node.name))
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 @pytest.fixture
