@@ -5,6 +5,10 @@ byte shown is acknowledged."""
 import asyncio
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 from channels.layers import channel_layers
@@ -88,9 +92,7 @@ def shell_path(container, session: str | None = None, rows=24, cols=80) -> str:
 
 def agent_env(node_name: str) -> dict:
     """Environment for a node agent subprocess sharing this test's database,
-    Redis and runtime state."""
-    import os
-
+    Redis and runtime state (root and cgroup parent come from runtime_env)."""
     from django.db import connection
 
     env = dict(os.environ)
@@ -116,3 +118,22 @@ async def shell_agent(runtime_env, node):
     with contextlib.suppress(asyncio.CancelledError):
         await task
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def agent_process(runtime_env, node, tmp_path):
+    """The real node agent (heartbeat, sampler, PTY owner) as a subprocess."""
+    log = tmp_path / "agent.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "node_agent", "--node", node.name],
+            cwd=settings.BASE_DIR, env=agent_env(node.name), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -2,40 +2,17 @@
 process in the path keeps its memory bounded, and Ctrl-C still works."""
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 
 import psutil
 import pytest
 import redis
 from django.conf import settings
-from shell_helpers import ShellClient, agent_env, shell_path
+from shell_helpers import ShellClient, agent_process, shell_path  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 FLOOD_SECONDS = 10
 GROWTH_LIMIT = 48 << 20
-
-
-@pytest.fixture
-def agent_process(runtime_env, node, tmp_path):
-    """The real node agent (heartbeat, sampler, PTY owner) as a subprocess."""
-    log = tmp_path / "agent.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "node_agent", "--node", node.name],
-            cwd=settings.BASE_DIR, env=agent_env(node.name), stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture

@@ -1,0 +1,94 @@
+"""The shell in a real browser against the real stack (Daphne, Redis, the
+node agent, a real container): open it from the container page, work in
+it, reload the page and find the same session with its screen."""
+
+import re
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect, sync_playwright
+from shell_helpers import agent_process  # noqa: F401 - fixture
+
+from dashboard.shell.models import ShellSession
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def browser_context(live_server, session_cookie_for, monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    def login(user):
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
+        cookie = session_cookie_for(user)
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+        context.set_default_timeout(WAIT_MS)
+        return context.new_page()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield login
+        browser.close()
+
+
+def screen(page, pane=".shell-pane:not([hidden])"):
+    return page.locator(f"{pane} .xterm-rows")
+
+
+def test_student_opens_a_shell_computes_and_finds_it_again_after_reload(
+    agent_process, running_container, owner, browser_context
+):
+    page = browser_context(owner)
+    page.goto(f"/containers/{running_container.pk}/")
+    page.get_by_role("button", name="Open shell").click()
+    expect(page.locator(".shell-tab .shell-status")).to_have_text("connected")
+    page.locator(".shell-pane:not([hidden]) .xterm").click()
+    page.keyboard.type("echo $((6*7))")
+    page.keyboard.press("Enter")
+    expect(screen(page)).to_contain_text(re.compile(r"echo \$\(\(6\*7\)\)\s*42"))
+    key = ShellSession.objects.get(container=running_container).key
+
+    page.reload()
+    expect(page.locator(".shell-tab")).to_have_count(1)
+    expect(page.locator(".shell-tab .shell-status")).to_have_text("connected")
+    expect(screen(page)).to_contain_text(re.compile(r"echo \$\(\(6\*7\)\)\s*42"))
+    assert page.locator(".shell-tab").get_attribute("data-session") == key
+
+    page.locator(".shell-pane:not([hidden]) .xterm").click()
+    page.keyboard.type("stty size")
+    page.keyboard.press("Enter")
+    # The PTY has the geometry the window gave the terminal, after reattaching too.
+    rows = screen(page).locator(":scope > div").count()
+    assert rows > 10
+    expect(screen(page)).to_contain_text(re.compile(rf"stty size\s*{rows} \d+"))
+
+
+def test_teacher_watches_a_students_shell_from_the_sessions_list(
+    agent_process, running_container, owner, teacher, browser_context
+):
+    student = browser_context(owner)
+    student.goto(f"/containers/{running_container.pk}/")
+    student.get_by_role("button", name="Open shell").click()
+    expect(student.locator(".shell-tab .shell-status")).to_have_text("connected")
+    student.locator(".shell-pane:not([hidden]) .xterm").click()
+    student.keyboard.type("echo visible-$((2+3))")
+    student.keyboard.press("Enter")
+    expect(screen(student)).to_contain_text("visible-5")
+
+    watcher = browser_context(teacher)
+    watcher.goto("/shell/sessions/")
+    expect(watcher.locator("tbody tr")).to_have_count(1)
+    watcher.get_by_role("link", name="Watch").click()
+    expect(watcher.locator(".shell-status")).to_have_text("watching")
+    expect(screen(watcher, "#terminal")).to_contain_text("visible-5")
+    watcher.locator("#terminal .xterm").click()
+    watcher.keyboard.type("echo from-teacher")
+    watcher.keyboard.press("Enter")
+    student.keyboard.type("echo after-$((3+4))")
+    student.keyboard.press("Enter")
+    expect(screen(watcher, "#terminal")).to_contain_text("after-7")
+    expect(screen(student)).not_to_contain_text("from-teacher")
