@@ -20,7 +20,7 @@ import socket
 from runtime import capabilities, fds, procinfo, seccomp, terminal
 from runtime import syscalls as sc
 from runtime.errors import Conflict, TerrariumError
-from runtime.init import exec_command
+from runtime.init import exec_command, join_cgroup
 
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
 
@@ -100,7 +100,7 @@ def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -
         # Opened namespaces of a recycled pid would be someone else's.
         if not procinfo.is_same(state.pid, state.pid_start_time):
             raise OSError(0, "the container's process is gone")
-        driver.attach(state.id, os.getpid())
+        join_cgroup(driver.join_files(state.id))
         for fd in ns_fds:
             sc.setns(fd)
             os.close(fd)

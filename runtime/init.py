@@ -34,6 +34,7 @@ class InitPlan:
     gid: int | None
     tty: bool
     cgroup_version: str
+    cgroup_files: list[str] = field(default_factory=list)
     nameservers: list[str] = field(default_factory=list)
 
 
@@ -47,22 +48,33 @@ def exec_command(argv: list[str], env: dict[str, str]) -> None:
         raise OSError(13, f"permission denied: {argv[0]}") from None
 
 
-def container_init(plan: InitPlan, error_fd: int, go_fd: int, stdio: tuple[int, int, int], pty_sock) -> None:
+def join_cgroup(files: list[str]) -> None:
+    """Move the calling single-threaded process into a cgroup by writing 0
+    into each of the driver's `join_files`."""
+    for path in files:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise OSError(2, f"cannot join the container's cgroup: {path} is gone") from None
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+
+def container_init(plan: InitPlan, error_fd: int, stdio: tuple[int, int, int], pty_sock) -> None:
     """The ordered steps of a container start. stdio is (stdin, stdout, stderr)
     for the command, unless plan.tty, in which case a PTY from the container's
     devpts replaces them and its master goes to the shim over pty_sock."""
     try:
-        sc.unshare(UNSHARE_FLAGS)
+        # First, while the host's /sys/fs/cgroup is still visible, and so
+        # that the cgroup namespace made below has this cgroup as its root.
+        join_cgroup(plan.cgroup_files)
+        sc.unshare(UNSHARE_FLAGS | sc.CLONE_NEWCGROUP)
         mounts.make_private()
         overlay.mount_overlay(plan.lower, plan.upper, plan.work, plan.rootfs)
         socket.sethostname(plan.hostname)
         loopback.bring_up()
-        # The shim moves us into the container's cgroup; wait for it before
-        # the cgroup namespace is made, so its root is that cgroup.
-        if os.read(go_fd, 1) != b"g":
-            raise OSError(0, "the shim went away before the cgroup was ready")
-        os.close(go_fd)
-        sc.unshare(sc.CLONE_NEWCGROUP)
         mounts.build(plan.rootfs, plan.cgroup_version)
         mounts.write_etc(plan.hostname, plan.nameservers)
         os.makedirs(plan.workdir, exist_ok=True)

@@ -35,6 +35,7 @@ class Runtime:
         self.cgroup_parent = settings.cgroup_parent(cgroup_parent)
         self.store = StateStore(self.root)
         self._driver = None
+        self._images = None
         self._previous = {}
 
     @property
@@ -43,6 +44,12 @@ class Runtime:
             self._driver = cgroups.driver(self.cgroup_parent)
         return self._driver
 
+    @property
+    def images(self) -> ImageStore:
+        if self._images is None:
+            self._images = ImageStore(self.root)
+        return self._images
+
     def _require_root(self) -> None:
         if os.geteuid() != 0:
             raise NotPermitted("containers need root: namespaces, mounts and cgroups are privileged")
@@ -50,10 +57,13 @@ class Runtime:
     # creation and start
 
     def create(self, cfg: ContainerConfig) -> ContainerState:
+        return self._create(cfg)[0]
+
+    def _create(self, cfg: ContainerConfig):
         self._require_root()
         cfg.validate()
         limits = cgroups.Limits(cfg.memory_bytes, cfg.cpus, cfg.cpu_shares, cfg.pids_limit)
-        image = ImageStore(self.root).get(cfg.image)
+        image = self.images.get(cfg.image)
         cid = self.store.new_id()
         name = cfg.name or cid[:12]
         directory = self.store.path(cid)
@@ -70,10 +80,9 @@ class Runtime:
         except BaseException:
             self.store.remove(ContainerState(id=cid, name=name, image="", image_id=""))
             raise
-        return state
+        return state, image
 
-    def _plan(self, state: ContainerState, cfg: ContainerConfig) -> InitPlan:
-        image = ImageStore(self.root).get(state.image_id)
+    def _plan(self, state: ContainerState, cfg: ContainerConfig, image) -> InitPlan:
         defaults = image.defaults or {}
         argv = cfg.command or [*(defaults.get("entrypoint") or []), *(defaults.get("cmd") or [])]
         if cfg.command and defaults.get("entrypoint"):
@@ -93,6 +102,7 @@ class Runtime:
             rootfs=str(directory / "rootfs"), hostname=env["HOSTNAME"], argv=argv, env=env,
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
+            cgroup_files=self.driver.join_files(state.id),
             nameservers=mounts.host_nameservers(),
         )
 
@@ -103,9 +113,12 @@ class Runtime:
         state = self.get(ref)
         if state.status in LIVE:
             raise Conflict(f"container {state.name} is already running")
+        return self._start(state, self.images.get(state.image_id), attach)
+
+    def _start(self, state: ContainerState, image, attach: bool):
         cfg = ContainerConfig.from_dict(state.config)
-        plan = self._plan(state, cfg)
-        seccomp.prepare()
+        plan = self._plan(state, cfg, image)
+        seccomp.prepare(self.root / "cache")
         self.driver.create(state.id, cgroups.Limits(**state.limits))
         client = shim_end = None
         if attach:
@@ -128,9 +141,9 @@ class Runtime:
 
     def run(self, cfg: ContainerConfig, attach: bool = False):
         """create + start; a failed start removes the container again."""
-        state = self.create(cfg)
+        state, image = self._create(cfg)
         try:
-            return self.start(state.id, attach=attach)
+            return self._start(state, image, attach)
         except BaseException:
             self.store.remove(state)
             raise
@@ -306,6 +319,7 @@ class Runtime:
             full_env["TERM"] = "xterm"
         full_env.update(cfg.env)
         full_env.update(env or {})
+        seccomp.prepare(self.root / "cache")
         return exec_module.spawn(self.driver, state, argv, tty=tty, env=full_env,
                                  cwd=cwd or cfg.workdir or "/", user=parse_user(user or cfg.user),
                                  rows=rows, cols=cols)

@@ -5,11 +5,18 @@ once per process: `prepare()` builds it and keeps the program. Loading it
 in a forked child is then one prctl(PR_SET_SECCOMP), so a container start
 does not pay for compiling 350 rules in the child that runs right after
 fork. Call `prepare()` in the parent, before forking.
+
+`prepare(cache_dir)` also keeps the program on disk: compiling costs 12 ms
+and more, most of a short-lived CLI process's start. A cache file begins
+with its whole key (libseccomp's version and every rule, as text) and is
+used only when that key matches exactly, so a changed profile or library
+can never load a stale program.
 """
 
 import ctypes
 import errno
 import os
+import zlib
 
 from . import seccomp_profile, syscalls
 
@@ -36,6 +43,10 @@ class _ArgCmp(ctypes.Structure):
     _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
 
 
+class _Version(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+
+
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
@@ -54,6 +65,7 @@ def _libseccomp() -> ctypes.CDLL:
     lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
                                            ctypes.POINTER(_ArgCmp)]
     lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.seccomp_version.restype = ctypes.POINTER(_Version)
     return lib
 
 
@@ -107,11 +119,42 @@ def build() -> bytes:
         lib.seccomp_release(ctx)
 
 
-def prepare() -> bytes:
-    """Build the default program once per process and keep it for `apply_default_profile`."""
+def _cache_key(lib: ctypes.CDLL) -> bytes:
+    version = lib.seccomp_version().contents
+    rules = (SCMP_ARCH_X86, SCMP_ARCH_X32, _OPTIMIZE_BINARY_TREE, list(_rules()))
+    return f"{version.major}.{version.minor}.{version.micro} {rules!r}\n".encode()
+
+
+def _cached_build(cache_dir) -> bytes:
+    key = _cache_key(_libseccomp())
+    path = os.path.join(cache_dir, f"seccomp-{zlib.crc32(key):08x}.bpf")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if data.startswith(key) and (len(data) - len(key)) % 8 == 0 and len(data) > len(key):
+            return data[len(key):]
+    except FileNotFoundError:
+        pass
+    code = build()
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(key + code)
+        os.rename(tmp, path)
+    except OSError:
+        # A cache that cannot be written only costs the next process a build.
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return code
+
+
+def prepare(cache_dir=None) -> bytes:
+    """Build the default program once per process (or take it from cache_dir)
+    and keep it for `apply_default_profile`."""
     global _program
     if _program is None:
-        code = build()
+        code = build() if cache_dir is None else _cached_build(cache_dir)
         buffer = ctypes.create_string_buffer(code, len(code))
         fprog = _SockFprog(len(code) // 8, ctypes.addressof(buffer))
         _program = (code, buffer, fprog)

@@ -44,11 +44,13 @@ def spawn(plan: init.InitPlan, store: StateStore, cid: str, driver, interactive:
         finally:
             os._exit(0)
     os.close(report_w)
-    os.waitpid(middle, 0)
     # Read one line, not to end-of-file: a shim forked meanwhile by another
     # thread of the launcher holds a copy of report_w for its whole life.
     with os.fdopen(report_r, "rb") as report:
         line = report.readline().decode(errors="replace").strip()
+    # Reaped only now: tearing down the middle's copy of a big launcher's
+    # address space then overlaps with the container's start.
+    os.waitpid(middle, 0)
     kind, _, detail = line.partition(" ")
     if kind == "ok":
         return "ok", detail
@@ -109,7 +111,6 @@ class _Shim:
     def _start(self) -> int | None:
         plan = self.plan
         error_r, error_w = os.pipe2(os.O_CLOEXEC)
-        go_r, go_w = os.pipe2(os.O_CLOEXEC)
         pty_parent = pty_child = None
         if plan.tty:
             pty_parent, pty_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -129,21 +130,10 @@ class _Shim:
         pid = os.fork()
         if pid == 0:
             os.close(error_r)
-            os.close(go_w)
-            init.container_init(plan, error_w, go_r, stdio, pty_child)
+            init.container_init(plan, error_w, stdio, pty_child)
         os.close(error_w)
-        os.close(go_r)
         for fd in child_ends:
             os.close(fd)
-        try:
-            self.driver.attach(self.cid, pid)
-            os.write(go_w, b"g")
-        except (OSError, Exception) as exc:  # noqa: BLE001 - reported to the launcher as a failed start
-            os.kill(pid, signal.SIGKILL)
-            os.close(go_w)
-            os.close(error_r)
-            return self._fail(pid, f"cannot join the container's cgroup: {exc}")
-        os.close(go_w)
         if plan.tty:
             pty_child.close()
             self.master = self._receive_master(pty_parent)
