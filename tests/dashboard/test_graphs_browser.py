@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 from playwright.sync_api import expect, sync_playwright
@@ -25,8 +26,9 @@ WAIT_MS = 30_000
 
 
 @pytest.fixture
-def node_agent(runtime_env, node, tmp_path):
-    """The real node agent (heartbeat, sampler, shell) for this node, as root."""
+def node_agent(runtime_env, node, running_container, tmp_path):
+    """The real node agent (heartbeat, sampler, shell) for this node, as root,
+    with `running_container` to sample; its stats history goes at the end."""
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="dashboard.settings",
@@ -48,6 +50,10 @@ def node_agent(runtime_env, node, tmp_path):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    pk = running_container.pk
+    r.delete(f"terrarium:stats:n:{node.name}:s", f"terrarium:stats:c:{pk}:s", f"terrarium:stats:c:{pk}:m")
+    r.close()
 
 
 @pytest.fixture

@@ -38,6 +38,14 @@ def _forget_history(container_id):
     r.close()
 
 
+@pytest.fixture(autouse=True)
+def _forget_host_history(node):
+    yield
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    r.delete(f"terrarium:stats:n:{node.name}:s")
+    r.close()
+
+
 @asynccontextmanager
 async def sampling(node_name):
     task = asyncio.create_task(Sampler(node_name).run())
@@ -194,3 +202,4 @@ async def test_sampler_keeps_going_when_redis_restarts(owner, node, running_cont
             await asyncio.sleep(0.2)
         async with stats_socket(owner, running_container) as ws:
             assert (await next_of(ws, "sample"))["memory_limit_bytes"] == 64 * MiB
+    _forget_history(running_container.pk)
