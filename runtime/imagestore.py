@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import re
-import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -26,7 +24,6 @@ from pathlib import Path
 from runtime import settings, treeops
 from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound
 from runtime.importlimits import ImportLimits
-from runtime.unpack import unpack
 
 __all__ = ["ImageStore", "ImageInfo", "ImportLimits"]
 
@@ -117,7 +114,7 @@ class ImageStore:
         return removed
 
     def _reserve(self, name: str) -> tuple[Path, int]:
-        tag = hashlib.sha256(name.encode()).hexdigest()[:16]
+        tag = _sha256(name.encode())[:16]
         with self._locked():
             if any(info.name == name for info in self.list()):
                 raise Conflict(f"image {name!r} already exists; remove it first")
@@ -129,7 +126,7 @@ class ImageStore:
                     self._discard(path.name)
                 finally:
                     os.close(fd)
-            tmp = self.images / f"{TMP_PREFIX}{tag}-{secrets.token_hex(8)}"
+            tmp = self.images / f"{TMP_PREFIX}{tag}-{os.urandom(8).hex()}"
             tmp.mkdir(mode=0o700)
             fd = os.open(tmp, treeops.DIR_FLAGS)
             _flock(fd)
@@ -149,6 +146,10 @@ class ImageStore:
                 opened.close()
 
     def _import(self, src, name: str, limits: ImportLimits) -> ImageInfo:
+        # Here, not at the top: the unpackers' imports (zstandard, tarfile,
+        # decimal, threads) would cost every `python -m runtime run` ~30 ms.
+        from runtime.unpack import unpack
+
         tmp, lock_fd = self._reserve(name)
         committed = False
         try:
@@ -162,8 +163,7 @@ class ImageStore:
                 os.close(rootfs_fd)
                 os.close(spool_fd)
             treeops.remove_dir(lock_fd, b"spool")
-            image_id = hashlib.sha256(
-                f"{result.sha256}:{name}:{time.time_ns()}:{secrets.token_hex(8)}".encode()).hexdigest()
+            image_id = _sha256(f"{result.sha256}:{name}:{time.time_ns()}:{os.urandom(8).hex()}".encode())
             info = ImageInfo(
                 id=image_id, name=name, sha256=result.sha256, format=result.format,
                 compression=result.compression, layers=result.layers,
@@ -233,7 +233,7 @@ class ImageStore:
             users = self._users(info.id)
             if users:
                 raise Conflict(f"image {info.name!r} is used by container {', '.join(users)}")
-            doomed = self.images / f"{TMP_PREFIX}rm-{info.id[:16]}-{secrets.token_hex(4)}"
+            doomed = self.images / f"{TMP_PREFIX}rm-{info.id[:16]}-{os.urandom(4).hex()}"
             os.rename(info.path, doomed)
             fd = os.open(doomed, treeops.DIR_FLAGS)
             _flock(fd)
@@ -242,6 +242,13 @@ class ImageStore:
         finally:
             os.close(fd)
         return info
+
+
+def _sha256(data: bytes) -> str:
+    # Imported here: loading OpenSSL costs every container start from the CLI, which never hashes.
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def _open_source(path):

@@ -13,13 +13,12 @@ cannot both win, without a global lock or a scan of every record.
 import fcntl
 import json
 import os
-import secrets
-import shutil
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from runtime import treeops
 from runtime.errors import Conflict, NotFound
 
 NAMES = ".names"
@@ -68,7 +67,8 @@ class StateStore:
 
     @staticmethod
     def new_id() -> str:
-        return secrets.token_hex(32)
+        # Not the secrets module: it imports random, hmac and hashlib for one call.
+        return os.urandom(32).hex()
 
     def reserve_name(self, name: str, cid: str) -> None:
         self.names.mkdir(parents=True, exist_ok=True)
@@ -153,5 +153,16 @@ class StateStore:
         raise NotFound(f"no such container: {ref}")
 
     def remove(self, state: ContainerState) -> None:
-        shutil.rmtree(self.path(state.id), ignore_errors=True)
+        # treeops, not shutil: shutil's import (bz2, lzma) would cost every CLI start.
+        try:
+            fd = os.open(self.dir, treeops.DIR_FLAGS)
+        except FileNotFoundError:
+            fd = None
+        if fd is not None:
+            try:
+                treeops.remove_dir(fd, state.id.encode())
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
         self.release_name(state.name, state.id)
