@@ -303,7 +303,8 @@ def containers_reconcile_node(*, node_name: str, worker_restarted: bool = False)
 
     mine = Container.objects.filter(node__name=node_name).select_related("node")
     # Rows first, runtime second: a launch finishing in between must not look vanished.
-    settled = list(mine.filter(status__in=[S.RUNNING, S.PAUSED]))
+    # Only rows the runtime acknowledged (they carry its id) are the runtime's to judge.
+    settled = list(mine.filter(status__in=[S.RUNNING, S.PAUSED]).exclude(runtime_id=""))
     states = {s.name: s for s in _runtime().list(all=True)}
     for container in settled:
         state = states.get(container.runtime_name)
