@@ -20,7 +20,7 @@ import socket
 from runtime import capabilities, fds, procinfo, seccomp, terminal
 from runtime import syscalls as sc
 from runtime.errors import Conflict, TerrariumError
-from runtime.init import exec_command, join_cgroup
+from runtime.init import exec_command, join_cgroup, reset_signals
 
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
 
@@ -158,6 +158,7 @@ def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w) -> None:
         os.chdir(cwd)
         capabilities.apply_default(uid=user[0] if user else None, gid=user[1] if user else None)
         seccomp.apply_default_profile()
+        reset_signals()
         exec_command(argv, env)
     except BaseException as exc:  # noqa: BLE001 - report to the helper, never return into the caller's code
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -8,6 +8,7 @@ end-of-file to whoever reads it; no other signal of success is needed.
 """
 
 import os
+import signal
 import socket
 from dataclasses import dataclass, field
 
@@ -46,6 +47,22 @@ def exec_command(argv: list[str], env: dict[str, str]) -> None:
         raise OSError(2, f"executable file not found in $PATH: {argv[0]}") from None
     except PermissionError:
         raise OSError(13, f"permission denied: {argv[0]}") from None
+
+
+def reset_signals() -> None:
+    """Give the command default signal handling and an empty mask.
+
+    Ignored dispositions survive execve, and the shim ignores SIGTERM, SIGINT,
+    SIGHUP and SIGQUIT (Python itself ignores SIGPIPE and SIGXFSZ): without
+    this, `sh` could not trap SIGTERM and `yes | head -1` would never end.
+    """
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def join_cgroup(files: list[str]) -> None:
@@ -91,6 +108,7 @@ def container_init(plan: InitPlan, error_fd: int, stdio: tuple[int, int, int], p
         fds.close_all_except(error_fd)
         capabilities.apply_default(uid=plan.uid, gid=plan.gid)
         seccomp.apply_default_profile()
+        reset_signals()
         exec_command(plan.argv, plan.env)
     except BaseException as exc:  # noqa: BLE001 - pid 1 must report, never unwind into the shim's code
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"

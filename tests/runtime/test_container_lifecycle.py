@@ -100,3 +100,28 @@ def test_containers_survive_the_sigkill_of_their_controller(rt, state_root):
     rt.kill(cid, signal.SIGKILL)
     state = rt.wait(cid)
     assert (state.status, state.exit_code) == ("exited", 137)
+
+
+def test_stop_lets_the_command_trap_sigterm(rt):
+    script = "trap 'echo caught; exit 3' TERM; echo ready; while true; do sleep 0.05; done"
+    state = rt.run(ContainerConfig(image="busybox", name="trapper", command=["sh", "-c", script]))
+    wait_for_output(rt, state.id, b"ready\n")
+    state = rt.stop(state.id, timeout=30)
+    assert (state.status, state.exit_code) == ("exited", 3)
+    assert b"caught\n" in b"".join(e["data"] for e in rt.logs(state.id))
+
+
+def test_command_starts_with_default_sigpipe(rt):
+    state = rt.run(ContainerConfig(image="busybox", command=["sh", "-c", "yes | head -n 1; echo done"]))
+    state = rt.wait(state.id, timeout=30)
+    assert state.exit_code == 0
+    assert b"".join(e["data"] for e in rt.logs(state.id)) == b"y\ndone\n"
+
+
+def wait_for_output(rt, ref, expected: bytes, timeout: float = 10) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while expected not in b"".join(e["data"] for e in rt.logs(ref)):
+        assert time.monotonic() < deadline, f"{expected!r} never appeared in the logs"
+        time.sleep(0.05)
