@@ -11,12 +11,15 @@ import threading
 import time
 from collections import deque
 
+from channels.exceptions import ChannelFull
+
 from dashboard.shell.ring import ReplayBuffer
 from dashboard.shell.wire import INPUT_PENDING_BYTES, READ_BYTES, REPLAY_BYTES, WINDOW_BYTES, WINDOW_FRAMES
 
 log = logging.getLogger(__name__)
 
 KILL_AFTER_HUP_SECONDS = 5
+FULL_RETRY_DELAYS = [0.005 * 2**i for i in range(10)]
 
 
 class Viewer:
@@ -230,10 +233,20 @@ class PtySession:
     async def _deliver(self) -> None:
         while (item := await self._outbox.get()) is not None:
             channel, message = item
-            try:
-                await self._send(channel, message)
-            except Exception:
-                log.warning("shell %s: cannot reach %s; detaching it", self.key, channel, exc_info=True)
+            for delay in FULL_RETRY_DELAYS:
+                try:
+                    await self._send(channel, message)
+                    break
+                except ChannelFull:
+                    # All sockets of one web process share one inbox; it is
+                    # behind for a moment, and our windows bound what waits.
+                    await asyncio.sleep(delay)
+                except Exception:
+                    log.warning("shell %s: cannot reach %s; detaching it", self.key, channel, exc_info=True)
+                    self.detach(channel)
+                    break
+            else:
+                log.warning("shell %s: %s stays full; detaching it", self.key, channel)
                 self.detach(channel)
         await self._on_end(self.key, self.exit_code)
         self.ended.set()

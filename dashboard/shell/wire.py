@@ -8,10 +8,11 @@ from collections import deque
 REPLAY_BYTES = 256 * 1024
 READ_BYTES = 64 * 1024
 # Output in flight to one viewer (sent but not yet acknowledged by the
-# browser). The frame cap keeps tiny interactive chunks from overrunning the
-# channel layer's per-channel capacity before the byte window is reached.
+# browser). The frame cap matters because every socket of one web process
+# shares one channel-layer inbox (capacity 1000 messages): tiny interactive
+# chunks must not fill it before the byte window is reached.
 WINDOW_BYTES = 256 * 1024
-WINDOW_FRAMES = 128
+WINDOW_FRAMES = 24
 INPUT_PENDING_BYTES = 1024 * 1024
 LOG_TAIL_BYTES = 64 * 1024
 # How long the web side waits for the node agent before telling the user.

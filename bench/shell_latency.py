@@ -1,0 +1,240 @@
+"""Browser shell figures through the whole path: WebSocket client -> Daphne
+-> Redis channel layer -> node agent -> PTY in a real container -> back.
+
+- keystroke round trip (one byte to `cat` under `stty raw -echo` and back),
+  p50 and p99, while BUSY other shells each print a line every 50 ms;
+- bulk output: MB/s of 64 MiB printed by the container, read by a client
+  that acknowledges as it goes;
+- the floor: the same keystroke round trip on a bare host PTY, same run.
+
+Targets: p50 <= 5 ms, p99 <= 25 ms with 20 busy shells, bulk >= 20 MB/s.
+Needs root; everything is removed at the end (bench/dashboard_stack.py)."""
+
+import asyncio
+import base64
+import json
+import os
+import pty
+import select
+import statistics
+import subprocess
+import sys
+import time
+import tty
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dashboard_stack import PYTHON, REPO, Session, stack  # noqa: E402
+
+BUSY = int(os.environ.get("BENCH_BUSY_SHELLS", 20))
+KEYSTROKES = int(os.environ.get("BENCH_KEYSTROKES", 400))
+BULK_BYTES = 64 << 20
+
+
+class Socket:
+    """A minimal WebSocket client (binary and text frames, acks like the page's)."""
+
+    @classmethod
+    async def open(cls, port: int, path: str, cookie: str):
+        self = cls()
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:{port}\r\n"
+            f"Cookie: sessionid={cookie}\r\n\r\n".encode()
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise SystemExit(f"websocket refused: {head!r}")
+        return self
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        n = len(payload)
+        size = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        if n >= 1 << 16:
+            size = bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(bytes([0x80 | opcode]) + size + mask + masked)
+
+    def _ack(self, n: int) -> None:
+        """As the page does: at once past 64 KiB, otherwise within 20 ms."""
+        self.pending = getattr(self, "pending", 0) + n
+        if self.pending >= 64 * 1024:
+            self._flush_ack()
+        elif getattr(self, "timer", None) is None:
+            self.timer = asyncio.get_running_loop().call_later(0.02, self._flush_ack)
+
+    def _flush_ack(self) -> None:
+        if getattr(self, "timer", None) is not None:
+            self.timer.cancel()
+        self.timer = None
+        if self.pending and not self.writer.is_closing():
+            self.send_json({"type": "ack", "bytes": self.pending})
+        self.pending = 0
+
+    def send_bytes(self, data: bytes) -> None:
+        self._send(0x2, data)
+
+    def send_json(self, message: dict) -> None:
+        self._send(0x1, json.dumps(message).encode())
+
+    async def frame(self):
+        """(is_binary, payload); binary frames are acknowledged on arrival."""
+        while True:
+            head = await self.reader.readexactly(2)
+            opcode, length = head[0] & 0x0F, head[1] & 0x7F
+            if length == 126:
+                length = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(await self.reader.readexactly(8), "big")
+            payload = await self.reader.readexactly(length)
+            if opcode == 0x9:
+                self._send(0xA, payload)
+            elif opcode == 0x8:
+                raise ConnectionError("closed by the server")
+            elif opcode == 0x2:
+                self._ack(len(payload))
+                return True, payload
+            elif opcode == 0x1:
+                return False, json.loads(payload)
+
+    async def until(self, needle: bytes) -> bytes:
+        seen = b""
+        while needle not in seen:
+            binary, payload = await self.frame()
+            if binary:
+                seen = (seen + payload)[-4096:]
+        return seen
+
+    async def session(self) -> str:
+        while True:
+            binary, payload = await self.frame()
+            if not binary and payload.get("type") == "session":
+                return payload["id"]
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+async def keystrokes(sock: Socket) -> list[float]:
+    sock.send_bytes(b"stty raw -echo; cat\n")
+    await asyncio.sleep(0.5)
+    times, lost = [], 0
+    for i in range(KEYSTROKES):
+        key = bytes([97 + i % 26])
+        start = time.perf_counter()
+        sock.send_bytes(key)
+        try:
+            await asyncio.wait_for(sock.until(key), 2)
+            times.append(time.perf_counter() - start)
+        except TimeoutError:
+            lost += 1
+        await asyncio.sleep(0.005)
+    sock.send_bytes(b"\x03")
+    return times, lost
+
+
+async def bulk(sock: Socket) -> float:
+    sock.send_bytes(b"stty raw -echo; echo go; head -c %d /dev/zero; echo; echo bulk-done\n" % BULK_BYTES)
+    await sock.until(b"go")
+    start = time.perf_counter()
+    received = 0
+    tail = b""
+    while b"bulk-done" not in tail:
+        binary, payload = await sock.frame()
+        if binary:
+            received += len(payload)
+            tail = (tail + payload)[-64:]
+    return received / (time.perf_counter() - start) / 1e6
+
+
+async def busy(sock: Socket) -> None:
+    sock.send_bytes(b"while true; do date; usleep 50000; done\n")
+    while True:
+        await sock.frame()
+
+
+def bare_pty_floor() -> list[float]:
+    pid, fd = pty.fork()
+    if pid == 0:
+        tty.setraw(0)
+        os.execvp("cat", ["cat"])
+    time.sleep(0.2)
+    times = []
+    for i in range(KEYSTROKES):
+        key = bytes([97 + i % 26])
+        start = time.perf_counter()
+        os.write(fd, key)
+        got = b""
+        while key not in got:
+            select.select([fd], [], [])
+            got += os.read(fd, 1024)
+        times.append(time.perf_counter() - start)
+        time.sleep(0.005)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return times
+
+
+async def measure(port: int, container_id: int, cookie: str):
+    path = f"/ws/containers/{container_id}/shell/?rows=40&cols=120"
+    busy_sockets = [await Socket.open(port, path, cookie) for _ in range(BUSY)]
+    for sock in busy_sockets:
+        await sock.session()
+    busy_tasks = [asyncio.create_task(busy(sock)) for sock in busy_sockets]
+    await asyncio.sleep(1)
+    typist = await Socket.open(port, path, cookie)
+    await typist.session()
+    rtt, lost = await keystrokes(typist)
+    bulk_sock = await Socket.open(port, path, cookie)
+    await bulk_sock.session()
+    rate = await asyncio.wait_for(bulk(bulk_sock), 120)
+    for task in busy_tasks:
+        task.cancel()
+    for sock in [*busy_sockets, typist, bulk_sock]:
+        sock.writer.close()
+    return rtt, lost, rate
+
+
+def main() -> None:
+    floor = bare_pty_floor()
+    with stack(worker=False) as s:
+        from django.conf import settings
+
+        from dashboard.containers.models import Container
+        from dashboard.containers.services import container_launch_on_node
+
+        container = Container.objects.create(
+            owner=s.user, image=s.image, node=s.node, name="shellbench", command=["sleep", "3600"]
+        )
+        container_launch_on_node(container_id=container.id)
+        agent = subprocess.Popen(
+            [PYTHON, "manage.py", "node_agent", "--node", settings.NODE_NAME],
+            cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            web = Session(s.url, "bench", s.password)
+            cookie = next(c.value for c in web.jar if c.name == "sessionid")
+            port = int(s.url.rsplit(":", 1)[1])
+            rtt, lost, rate = asyncio.run(measure(port, container.id, cookie))
+        finally:
+            agent.terminate()
+            agent.wait()
+    ms = lambda v: v * 1000  # noqa: E731
+    p50, p99 = ms(statistics.median(rtt)), ms(percentile(rtt, 0.99))
+    f50, f99 = ms(statistics.median(floor)), ms(percentile(floor, 0.99))
+    print(f"keystroke round trip, {BUSY} busy shells open, {len(rtt)} keys ({lost} not echoed within 2 s):")
+    print(f"  full path   p50 {p50:7.3f} ms   p99 {p99:7.3f} ms   (targets 5 / 25 ms)")
+    print(f"  bare PTY    p50 {f50:7.3f} ms   p99 {f99:7.3f} ms   (floor)")
+    print(f"  ratio       p50 {p50 / f50:7.1f} x    p99 {p99 / f99:7.1f} x")
+    print(f"bulk output: {rate:.1f} MB/s over {BULK_BYTES >> 20} MiB   (target 20 MB/s)")
+
+
+if __name__ == "__main__":
+    main()
