@@ -32,6 +32,7 @@ for a in "$@"; do [[ $a == tests/* ]] && paths+=("$a"); done
 # The VM's tmpfs for the runtime's default state root needs a mount point on the read-only host root.
 mkdir -p /var/lib/terrarium
 
+# loglevel=3: the OOM kills the tests provoke would break up pytest's progress lines.
 echo "test-cgroupv2: booting $kernel (TCG, 2 vCPUs, 3 GiB)"
 start=$SECONDS
 set +e
@@ -39,7 +40,7 @@ set +e
 timeout --foreground -k 10 40m qemu-system-x86_64 \
   -accel tcg -cpu max -smp 2 -m 3G -machine pc \
   -kernel "$kernel" -initrd "$initrd" \
-  -append "console=ttyS0 quiet loglevel=4 panic=-1 mitigations=off cgroup_no_v1=all random.trust_cpu=on terrarium.project=$project terrarium.run=$run" \
+  -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off cgroup_no_v1=all random.trust_cpu=on terrarium.project=$project terrarium.run=$run" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
   -virtfs "local,path=$project,mount_tag=project,security_model=passthrough,multidevs=remap" \
   -device virtio-rng-pci -nic none -no-reboot -nographic </dev/null
