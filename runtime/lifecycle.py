@@ -37,6 +37,7 @@ class Runtime:
         self._driver = None
         self._images = None
         self._previous = {}
+        self._states = {}
 
     @property
     def driver(self):
@@ -229,8 +230,38 @@ class Runtime:
         return self.stats_many([state.id])[state.id]
 
     def stats_many(self, ids=None) -> dict:
-        states = self.list(all=False) if ids is None else [self.get(i) for i in ids]
-        return {s.id: stats.sample(self.driver, s, self._previous) for s in states}
+        """One pass over every live container (ids=None) or the given ones.
+
+        Built for the sampler's tick: a record is re-parsed only when its
+        file changed, and a live record is believed while its cgroup still
+        holds processes (pid 1 gone empties the pid namespace, so the
+        cgroup too); only an empty or missing cgroup costs the full check
+        of the recorded processes."""
+        wanted = self.store.ids() if ids is None else [self.store.resolve(i) for i in ids]
+        if ids is None:
+            self._states = {cid: self._states[cid] for cid in wanted if cid in self._states}
+            self._previous = {cid: self._previous[cid] for cid in wanted if cid in self._previous}
+        found = {}
+        for cid in wanted:
+            try:
+                state = self.store.read_cached(cid, self._states)
+            except NotFound:
+                if ids is None:
+                    continue
+                raise
+            values = None
+            now = time.time()
+            if state.status in LIVE:
+                try:
+                    values = self.driver.stats(cid)
+                except NotFound:
+                    pass
+                if values is None or not values["pids"]:
+                    state = self._refresh(self.store.read_cached(cid, self._states))
+            if ids is None and state.status not in LIVE:
+                continue
+            found[cid] = stats.sample(state, values if state.status in LIVE else None, now, self._previous)
+        return found
 
     def logs(self, ref: str, follow: bool = False):
         state = self.get(ref)

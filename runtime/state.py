@@ -107,6 +107,24 @@ class StateStore:
         except FileNotFoundError:
             raise NotFound(f"no such container: {cid}") from None
 
+    def read_cached(self, cid: str, cache: dict) -> ContainerState:
+        """read(), skipped while state.json is still the file parsed last time:
+        one stat instead of an open and a JSON parse. Every write renames a
+        new file into place, so inode, mtime and size name one record. The
+        returned state is shared with the cache: do not modify it."""
+        try:
+            st = os.stat(f"{self.dir}/{cid}/state.json")
+        except FileNotFoundError:
+            cache.pop(cid, None)
+            raise NotFound(f"no such container: {cid}") from None
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = cache.get(cid)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        state = self.read(cid)
+        cache[cid] = (key, state)
+        return state
+
     @contextmanager
     def locked(self, cid: str):
         try:

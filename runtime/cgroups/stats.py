@@ -15,6 +15,20 @@ def flat_keyed(text: str) -> dict[str, int]:
     return result
 
 
+def value_of(text: str, key: str) -> int:
+    """One `key value` line's value (0 when absent) without splitting the
+    whole file: memory.stat has some 70 lines and the sampler wants two."""
+    if text.startswith(key + " "):
+        start = len(key) + 1
+    else:
+        at = text.find(f"\n{key} ")
+        if at < 0:
+            return 0
+        start = at + len(key) + 2
+    end = text.find("\n", start)
+    return int(text[start:end] if end >= 0 else text[start:])
+
+
 def limit(text: str) -> int | None:
     """A limit file: "max" (v2) or a huge number (v1) both mean unlimited."""
     value = text.strip()

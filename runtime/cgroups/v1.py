@@ -142,7 +142,7 @@ class V1Driver:
             cpu_stat = stats.flat_keyed(files.read(f"{self._dir('cpu', name)}/cpu.stat"))
             cpu_usage = int(files.read(f"{self._dir('cpuacct', name)}/cpuacct.usage"))
             memory_usage = int(files.read(f"{memory}/memory.usage_in_bytes"))
-            memory_stat = stats.flat_keyed(files.read(f"{memory}/memory.stat"))
+            memory_stat = files.read(f"{memory}/memory.stat")
             memory_limit = stats.limit(files.read(f"{memory}/memory.limit_in_bytes"))
             oom = stats.flat_keyed(files.read(f"{memory}/memory.oom_control"))
             pids = self._dir("pids", name)
@@ -157,8 +157,8 @@ class V1Driver:
             "cpu_throttled_periods": cpu_stat.get("nr_throttled", 0),
             "cpu_throttled_ns": cpu_stat.get("throttled_time", 0),
             "memory_bytes": memory_usage,
-            "memory_working_set_bytes": stats.working_set(memory_usage, memory_stat.get("total_inactive_file", 0)),
-            "memory_cache_bytes": memory_stat.get("total_cache", 0),
+            "memory_working_set_bytes": stats.working_set(memory_usage, stats.value_of(memory_stat, "total_inactive_file")),
+            "memory_cache_bytes": stats.value_of(memory_stat, "total_cache"),
             "memory_limit_bytes": memory_limit,
             "pids": pids_current,
             "pids_limit": pids_limit,

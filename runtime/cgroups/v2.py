@@ -109,7 +109,7 @@ class V2Driver:
         try:
             cpu_stat = stats.flat_keyed(files.read(f"{path}/cpu.stat"))
             memory_usage = int(files.read(f"{path}/memory.current"))
-            memory_stat = stats.flat_keyed(files.read(f"{path}/memory.stat"))
+            memory_stat = files.read(f"{path}/memory.stat")
             memory_limit = stats.limit(files.read(f"{path}/memory.max"))
             events = stats.flat_keyed(files.read(f"{path}/memory.events"))
             pids_current = int(files.read(f"{path}/pids.current"))
@@ -123,8 +123,8 @@ class V2Driver:
             "cpu_throttled_periods": cpu_stat.get("nr_throttled", 0),
             "cpu_throttled_ns": cpu_stat.get("throttled_usec", 0) * 1000,
             "memory_bytes": memory_usage,
-            "memory_working_set_bytes": stats.working_set(memory_usage, memory_stat.get("inactive_file", 0)),
-            "memory_cache_bytes": memory_stat.get("file", 0),
+            "memory_working_set_bytes": stats.working_set(memory_usage, stats.value_of(memory_stat, "inactive_file")),
+            "memory_cache_bytes": stats.value_of(memory_stat, "file"),
             "memory_limit_bytes": memory_limit,
             "pids": pids_current,
             "pids_limit": pids_limit,

@@ -64,6 +64,16 @@ def test_flat_keyed_files_parse_to_integers(write_file):
     assert stats.flat_keyed(write_file("low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n"))["oom_kill"] == 1
 
 
+def test_single_values_are_found_without_their_prefixed_neighbours(write_file):
+    text = write_file(V1_MEMORY_STAT)
+    assert stats.value_of(text, "total_inactive_file") == 376139776
+    assert stats.value_of(text, "inactive_file") == 1060864
+    assert stats.value_of(text, "cache") == 16027648
+    assert stats.value_of(text, "total_cache") == 483160064
+    assert stats.value_of(text, "swap") == 0
+    assert stats.value_of("file 7", "file") == 7
+
+
 @pytest.mark.parametrize(
     "text,value",
     [("max\n", None), ("9223372036854771712\n", None), ("33554432\n", 33554432), ("10\n", 10)],

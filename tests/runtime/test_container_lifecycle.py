@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from container_testing import alive, mounts_under, rt  # noqa: F401  (rt is a fixture)
@@ -100,6 +101,21 @@ def test_containers_survive_the_sigkill_of_their_controller(rt, state_root):
     rt.kill(cid, signal.SIGKILL)
     state = rt.wait(cid)
     assert (state.status, state.exit_code) == ("exited", 137)
+
+
+def test_stats_many_notices_an_exit_nobody_recorded(rt):
+    state = rt.run(ContainerConfig(image="busybox", command=["sleep", "60"]))
+    assert rt.stats_many()[state.id]["pids"] == 1
+    # Shim first, then pid 1: no supervisor is left to write the exit down.
+    for pid in (state.shim_pid, state.pid):
+        os.kill(pid, signal.SIGKILL)
+        # Until reaped (by the host's init now) a zombie still counts in its cgroup.
+        deadline = time.monotonic() + 10
+        while alive(pid) or os.path.exists(f"/proc/{pid}"):
+            assert time.monotonic() < deadline, f"process {pid} was never reaped"
+            time.sleep(0.01)
+    assert state.id not in rt.stats_many()
+    assert (rt.get(state.id).status, rt.get(state.id).exit_code) == ("exited", 255)
 
 
 def test_stop_lets_the_command_trap_sigterm(rt):
