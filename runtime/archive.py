@@ -44,11 +44,24 @@ def detect(head: bytes) -> str:
     raise ImportFailed("not an archive: the input is not tar, gzip, xz, bzip2 or zstd")
 
 
+def _read_head(src) -> bytes:
+    read_some = getattr(src, "read1", src.read)
+    head = b""
+    while len(head) < 512:
+        data = read_some(CHUNK)
+        if not data:
+            break
+        head += data
+    return head
+
+
 class _Raw:
     """The compressed side: reads the source, counts and hashes every byte."""
 
     def __init__(self, src, head: bytes, limit: int):
         self.src, self.pending, self.limit = src, head, limit
+        # A pipe must hand over what it has, not wait for a full chunk.
+        self.read_some = getattr(src, "read1", src.read)
         self.total, self.hash = 0, hashlib.sha256()
 
     def read(self, n: int = -1) -> bytes:
@@ -57,7 +70,7 @@ class _Raw:
         if self.pending:
             data, self.pending = self.pending[:n], self.pending[n:]
         else:
-            data = self.src.read(n)
+            data = self.read_some(n)
         self.total += len(data)
         if self.total > self.limit:
             raise ImportFailed(f"archive is larger than the {self.limit} byte limit")
@@ -88,7 +101,7 @@ class DecodedStream:
     """
 
     def __init__(self, src, limits: ImportLimits, *, hash_decoded: bool = False):
-        head = src.read(CHUNK)
+        head = _read_head(src)
         self.compression = detect(head)
         # Headers and padding come on top of the unpacked bytes: up to two blocks an entry.
         self._raw = _Raw(src, head, limits.max_bytes + 1024 * limits.max_entries + CHUNK)
