@@ -31,6 +31,9 @@ MS_STRICTATIME = 1 << 24
 
 MNT_DETACH = 0x2
 
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
+
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -46,6 +49,12 @@ def _bytes(value) -> bytes | None:
     if value is None:
         return None
     return os.fsencode(value)
+
+
+def rename_exchange(a, b) -> None:
+    """Swap two existing names atomically (renameat2 RENAME_EXCHANGE)."""
+    _check(_libc.renameat2(AT_FDCWD, _bytes(a), AT_FDCWD, _bytes(b), ctypes.c_uint(RENAME_EXCHANGE)),
+           "renameat2", f"{os.fspath(a)} <-> {os.fspath(b)}")
 
 
 def unshare(flags: int) -> None:
