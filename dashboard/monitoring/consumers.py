@@ -11,7 +11,7 @@ from django.http import Http404
 
 from dashboard.containers.selectors import container_get_for_user
 from dashboard.monitoring import history
-from dashboard.monitoring.groups import container_group, node_group
+from dashboard.monitoring.groups import LAYER, container_group, node_group
 from dashboard.monitoring.selectors import events_since, overview_scope, running_visible
 
 SPARKLINE_SECONDS = 120
@@ -26,6 +26,7 @@ class ContainerStatsConsumer(AsyncJsonWebsocketConsumer):
     """`/ws/containers/<id>/stats/`: the history of the asked range, then
     every sample and event of the container as they come."""
 
+    channel_layer_alias = LAYER
     group = None
 
     async def connect(self):
@@ -77,6 +78,7 @@ class OverviewStatsConsumer(AsyncJsonWebsocketConsumer):
     containers the viewer may see (a student: their own), with a couple of
     minutes of history for the sparklines."""
 
+    channel_layer_alias = LAYER
     groups_joined: list[str] = []
 
     async def connect(self):

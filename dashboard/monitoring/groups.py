@@ -3,6 +3,9 @@ sampler (sender) and the consumers (receivers)."""
 
 from dashboard.containers.models import Event
 
+# The channel layer alias (settings.CHANNEL_LAYERS) all stats messages go through.
+LAYER = "stats"
+
 
 def container_group(container_id: int) -> str:
     return f"stats.container.{container_id}"

@@ -56,26 +56,26 @@ def _dump(value) -> str:
 
 
 # One command for a whole tick: parsing a reply per container costs the
-# sampler more CPU than everything else it does. Also reports how many
-# members each given channel group has, so samples nobody watches are not
-# sent (a group_send costs two round trips even to an empty group).
+# sampler more CPU than everything else it does. The same command publishes
+# the tick's messages (a PUBLISH nobody listens to costs next to nothing),
+# so a page subscribing meanwhile finds each sample in its history or in a
+# push, and the push leaves as soon as the pass is read.
 _ADD_SAMPLES = """
-local n = #ARGV / 2
-local sizes = {}
+local n = #KEYS
 for i = 1, n do
   redis.call('ZADD', KEYS[i], ARGV[2 * i - 1], ARGV[2 * i])
-  sizes[i] = KEYS[n + i] and redis.call('ZCARD', KEYS[n + i]) or 0
 end
-return sizes
+for i = 2 * n + 1, #ARGV, 2 do
+  redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+end
 """
 
 
-def samples_add(pipe, samples: list[tuple[int, dict]], group_keys: list[str]) -> None:
-    """Queue a tick's samples; the command's reply is the member count of
-    each of group_keys (given in the same order, or none at all)."""
-    keys = [_key(pk, "s") for pk, _ in samples] + group_keys
+def samples_add(pipe, samples: list[tuple[int, dict]], publish: list[tuple[str, bytes]]) -> None:
+    """Queue a tick's samples and the (pub/sub channel, message) pairs to publish with them."""
+    keys = [_key(pk, "s") for pk, _ in samples]
     args = [a for _, sample in samples for a in (sample["t"], _dump(pack(sample)))]
-    pipe.eval(_ADD_SAMPLES, len(keys), *keys, *args)
+    pipe.eval(_ADD_SAMPLES, len(keys), *keys, *args, *(a for pair in publish for a in pair))
 
 
 def aggregate_add(pipe, container_id: int, row: list, now: float) -> None:

@@ -1,7 +1,9 @@
 """The node agent's sampler: every tick (settings.SAMPLE_HZ) one pass over
 the cgroups of every running container of this node through
-Runtime.stats_many, plus the host's figures; samples go to Redis history
-in one pipeline and to the Channels groups; limit hits become events.
+Runtime.stats_many (in a thread, so the agent's loop keeps serving
+shells), plus the host's figures; samples go to Redis history and to the
+Channels groups of the stats layer (Redis pub/sub, groups.LAYER) in one
+command; limit hits become events.
 
 Events are pushed by signals.event_push. Redis or the database failing
 must not stop the sampler: each part of a tick fails alone, is logged once
@@ -21,7 +23,7 @@ from django.conf import settings
 from dashboard.containers.services import containers_reconcile_node
 from dashboard.monitoring import history, host
 from dashboard.monitoring.detection import LimitWatch
-from dashboard.monitoring.groups import container_group, node_group
+from dashboard.monitoring.groups import LAYER, container_group, node_group
 from dashboard.monitoring.samples import MinuteBucket, sample_from
 from dashboard.monitoring.selectors import containers_by_pk
 from dashboard.monitoring.services import container_limit_event_record
@@ -48,6 +50,7 @@ class Watched:
     name: str
     owner_id: int
     cpus: float | None
+    channel: str
     raw: dict | None = None
     bucket: MinuteBucket | None = None
     watch: LimitWatch = field(default_factory=LimitWatch)
@@ -57,7 +60,7 @@ class Sampler:
     def __init__(self, node_name: str, runtime: Runtime | None = None):
         self.node = node_name
         self.runtime = runtime or Runtime(root=settings.TERRARIUM_ROOT)
-        self.layer = get_channel_layer()
+        self.layer = get_channel_layer(LAYER)
         self.watched: dict[str, Watched] = {}
         self.unknown: dict[str, float] = {}
         self.ticks = 0
@@ -88,8 +91,7 @@ class Sampler:
         for rid in [r for r in self.unknown if r not in stats]:
             del self.unknown[rid]
         self.ticks += 1
-        watched = await self._guard("history", self._store(samples, aggregates, host_figures))
-        await self._guard("push", self._push(samples, host_figures, watched))
+        await self._guard("write", self._write(samples, aggregates, host_figures))
         await self._guard("events", self._events(events))
         if ended:
             # Exits (with their OOM kills) are the reconciliation's to record;
@@ -108,7 +110,8 @@ class Sampler:
             container = found.get(pk)
             if container is not None and container.runtime_id in ("", rid):
                 cpus = (fresh[rid].limits or {}).get("cpus")
-                self.watched[rid] = Watched(pk=pk, name=container.name, owner_id=container.owner_id, cpus=cpus)
+                self.watched[rid] = Watched(pk=pk, name=container.name, owner_id=container.owner_id, cpus=cpus,
+                                            channel=self._channel(container_group(pk)))
         retry = time.monotonic() + UNKNOWN_RETRY_SECONDS
         for rid in fresh:
             if rid in self.watched:
@@ -137,41 +140,29 @@ class Sampler:
             events.extend((w.pk, kind, data) for kind, data in w.watch.check(sample))
         return samples, aggregates, events
 
-    async def _store(self, samples, aggregates, host_figures) -> set[int] | None:
-        """Write the tick to the history; returns the containers someone is
-        watching (None: unknown, push to all)."""
-        pipe = history.client().pipeline(transaction=False)
-        # channels_redis keeps a group's members in a sorted set on the same Redis.
-        group_key = getattr(self.layer, "_group_key", None)
-        entries = [(pk, sample) for pk, (_, sample) in samples.items()]
-        group_keys = [group_key(container_group(pk)) for pk, _ in entries] if group_key else []
-        history.samples_add(pipe, entries, group_keys)
-        now = time.time()
-        for pk, row in aggregates:
-            history.aggregate_add(pipe, pk, row, now)
-        history.host_add(pipe, self.node, host_figures, trim=self.ticks % HOST_TRIM_EVERY == 1)
-        sizes = (await pipe.execute())[0]
-        if group_key is None:
-            return None
-        return {pk for (pk, _), members in zip(entries, sizes) if members}
+    def _channel(self, group: str) -> str:
+        # The pub/sub channel the stats layer subscribes a group's members to.
+        return self.layer._get_group_channel_name(group)
 
-    async def _push(self, samples, host_figures, watched: set[int] | None) -> None:
-        sends = [
-            self.layer.group_send(container_group(pk), {"type": "stats.sample", "sample": sample})
-            for pk, (_, sample) in samples.items()
-            if watched is None or pk in watched
+    async def _write(self, samples, aggregates, host_figures) -> None:
+        """The tick to the history, and its pushes, in one pipeline."""
+        serialize = self.layer.serialize
+        publish = [
+            (w.channel, serialize({"type": "stats.sample", "sample": sample})) for w, sample in samples.values()
         ]
         overview = [
             {"id": pk, "name": w.name, "owner_id": w.owner_id, **{f: sample[f] for f in OVERVIEW_FIELDS}}
             for pk, (w, sample) in samples.items()
         ]
-        sends.append(
-            self.layer.group_send(
-                node_group(self.node),
-                {"type": "stats.node", "node": self.node, "host": host_figures, "containers": overview},
-            )
-        )
-        await asyncio.gather(*sends)
+        node_message = {"type": "stats.node", "node": self.node, "host": host_figures, "containers": overview}
+        publish.append((self._channel(node_group(self.node)), serialize(node_message)))
+        pipe = history.client().pipeline(transaction=False)
+        history.samples_add(pipe, [(pk, sample) for pk, (_, sample) in samples.items()], publish)
+        now = time.time()
+        for pk, row in aggregates:
+            history.aggregate_add(pipe, pk, row, now)
+        history.host_add(pipe, self.node, host_figures, trim=self.ticks % HOST_TRIM_EVERY == 1)
+        await pipe.execute()
 
     async def _events(self, events) -> None:
         for pk, kind, data in events:

@@ -11,14 +11,14 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from dashboard.containers.models import Event
-from dashboard.monitoring.groups import container_group, event_message
+from dashboard.monitoring.groups import LAYER, container_group, event_message
 
 log = logging.getLogger(__name__)
 
 
 def _push(event: Event) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(container_group(event.container_id), event_message(event))
+        async_to_sync(get_channel_layer(LAYER).group_send)(container_group(event.container_id), event_message(event))
     except Exception:
         # The event is stored; a page that missed the push gets it with the next history.
         log.warning("could not push event %s of container %s", event.kind, event.container_id, exc_info=True)

@@ -17,7 +17,7 @@ from dashboard.containers.models import Container, Event
 from dashboard.containers.services import event_record
 from dashboard.images.models import Image
 from dashboard.monitoring import history
-from dashboard.monitoring.groups import container_group, node_group
+from dashboard.monitoring.groups import LAYER, container_group, node_group
 from dashboard.monitoring.routing import websocket_urlpatterns
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,7 +74,7 @@ async def test_owner_gets_history_then_samples(owner, container):
     first = await ws.receive_json_from(timeout=5)
     assert first["type"] == "history" and first["range"] == "15m"
     assert [s["t"] for s in first["samples"]] == [now - 20, now - 10]
-    await get_channel_layer().group_send(container_group(container.pk), {"type": "stats.sample", "sample": sample(now)})
+    await get_channel_layer(LAYER).group_send(container_group(container.pk), {"type": "stats.sample", "sample": sample(now)})
     live = await ws.receive_json_from(timeout=5)
     assert live["type"] == "sample" and live["t"] == now and live["memory_limit_bytes"] == 32 << 20
     await ws.disconnect()
@@ -134,7 +134,7 @@ async def test_student_overview_shows_only_their_own_containers(owner, other_stu
     first = await ws.receive_json_from(timeout=5)
     assert first["type"] == "history" and [c["id"] for c in first["containers"]] == [container.pk]
     rows = [{"id": c.pk, "owner_id": c.owner_id, "name": c.name, **sample(time.time())} for c in (container, theirs)]
-    await get_channel_layer().group_send(
+    await get_channel_layer(LAYER).group_send(
         node_group(node.name), {"type": "stats.node", "node": node.name, "host": {"cpu_percent": 3.0}, "containers": rows}
     )
     live = await ws.receive_json_from(timeout=5)

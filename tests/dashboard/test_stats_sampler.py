@@ -157,8 +157,8 @@ def private_redis(tmp_path, settings):
            "--dir", str(tmp_path)]
     url = f"redis://127.0.0.1:{port}/0"
     settings.REDIS_URL = url
-    settings.CHANNEL_LAYERS = {"default": {**settings.CHANNEL_LAYERS["default"],
-                                           "CONFIG": {"hosts": [url], "capacity": 1000, "expiry": 30}}}
+    settings.CHANNEL_LAYERS = {alias: {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [url]}}
+                               for alias, layer in settings.CHANNEL_LAYERS.items()}
 
     class Server:
         proc = None
