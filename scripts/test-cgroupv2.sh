@@ -29,6 +29,8 @@ paths=()
 for a in "$@"; do [[ $a == tests/* ]] && paths+=("$a"); done
 [ ${#paths[@]} -gt 0 ] || set -- tests/runtime "$@"
 [ $# -eq 0 ] && : > "$run/args" || printf '%s\0' "$@" > "$run/args"
+truncate -s 8G "$run/scratch.img"
+mkfs.ext4 -q -F "$run/scratch.img"
 # The VM's tmpfs for the runtime's default state root needs a mount point on the read-only host root.
 mkdir -p /var/lib/terrarium
 
@@ -43,6 +45,7 @@ timeout --foreground -k 10 40m qemu-system-x86_64 \
   -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off cgroup_no_v1=all random.trust_cpu=on terrarium.project=$project terrarium.run=$run" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
   -virtfs "local,path=$project,mount_tag=project,security_model=passthrough,multidevs=remap" \
+  -drive "file=$run/scratch.img,if=virtio,format=raw,cache=unsafe" \
   -device virtio-rng-pci -nic none -no-reboot -nographic </dev/null
 qemu_rc=$?
 set -e

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the test VM's initramfs for kernel KVER into OUT: static busybox,
-# the modules that reach the host root over virtio 9p, and tests/vm/init.
+# the modules that reach the host root over virtio 9p and the scratch disk,
+# and tests/vm/init.
 # Everything else (overlay, veth...) is loaded later from the host's /lib/modules.
 set -euo pipefail
 kver=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
-modules=(virtio_pci virtio_rng 9pnet_virtio 9p)
+modules=(virtio_pci virtio_rng 9pnet_virtio 9p virtio_blk ext4)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
