@@ -6,9 +6,8 @@ anything is created, so bad input leaves nothing behind.
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
-
 from runtime.errors import InvalidArgument
+from runtime.records import Record
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$", re.IGNORECASE)
@@ -82,22 +81,29 @@ def hostname_from_name(name: str) -> str:
     return label or "container"
 
 
-@dataclass
-class ContainerConfig:
-    image: str
-    name: str | None = None
-    command: list[str] | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    hostname: str | None = None
-    workdir: str | None = None
-    user: str | None = None
-    memory_bytes: int | None = None
-    cpus: float | None = None
-    cpu_shares: int | None = None
-    pids_limit: int | None = None
-    tty: bool = False
-    interactive: bool = False
-    labels: dict[str, str] = field(default_factory=dict)
+class ContainerConfig(Record):
+    __slots__ = ("image", "name", "command", "env", "hostname", "workdir", "user", "memory_bytes", "cpus",
+                 "cpu_shares", "pids_limit", "tty", "interactive", "labels")
+
+    def __init__(self, image: str, name: str | None = None, command: list[str] | None = None,
+                 env: dict[str, str] | None = None, hostname: str | None = None, workdir: str | None = None,
+                 user: str | None = None, memory_bytes: int | None = None, cpus: float | None = None,
+                 cpu_shares: int | None = None, pids_limit: int | None = None, tty: bool = False,
+                 interactive: bool = False, labels: dict[str, str] | None = None):
+        self.image = image
+        self.name = name
+        self.command = command
+        self.env = {} if env is None else env
+        self.hostname = hostname
+        self.workdir = workdir
+        self.user = user
+        self.memory_bytes = memory_bytes
+        self.cpus = cpus
+        self.cpu_shares = cpu_shares
+        self.pids_limit = pids_limit
+        self.tty = tty
+        self.interactive = interactive
+        self.labels = {} if labels is None else labels
 
     def validate(self) -> None:
         if not self.image:
@@ -123,9 +129,6 @@ class ContainerConfig:
         if self.pids_limit is not None and self.pids_limit < 1:
             raise InvalidArgument(f"invalid pids limit {self.pids_limit}: must be at least 1")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict) -> "ContainerConfig":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls(**{k: v for k, v in data.items() if k in cls.__slots__})

@@ -10,33 +10,38 @@ end-of-file to whoever reads it; no other signal of success is needed.
 import os
 import signal
 import socket
-from dataclasses import dataclass, field
 
 from runtime import capabilities, fds, loopback, mounts, overlay, seccomp, terminal
 from runtime import syscalls as sc
+from runtime.records import Record
 
 START_FAILED = 127
 UNSHARE_FLAGS = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET
 
 
-@dataclass
-class InitPlan:
+class InitPlan(Record):
     """Everything pid 1 needs, computed by the launcher before it forks."""
 
-    lower: str
-    upper: str
-    work: str
-    rootfs: str
-    hostname: str
-    argv: list[str]
-    env: dict[str, str]
-    workdir: str
-    uid: int | None
-    gid: int | None
-    tty: bool
-    cgroup_version: str
-    cgroup_files: list[str] = field(default_factory=list)
-    nameservers: list[str] = field(default_factory=list)
+    __slots__ = ("lower", "upper", "work", "rootfs", "hostname", "argv", "env", "workdir", "uid", "gid", "tty",
+                 "cgroup_version", "cgroup_files", "nameservers")
+
+    def __init__(self, lower: str, upper: str, work: str, rootfs: str, hostname: str, argv: list[str],
+                 env: dict[str, str], workdir: str, uid: int | None, gid: int | None, tty: bool,
+                 cgroup_version: str, cgroup_files: list[str] | None = None, nameservers: list[str] | None = None):
+        self.lower = lower
+        self.upper = upper
+        self.work = work
+        self.rootfs = rootfs
+        self.hostname = hostname
+        self.argv = argv
+        self.env = env
+        self.workdir = workdir
+        self.uid = uid
+        self.gid = gid
+        self.tty = tty
+        self.cgroup_version = cgroup_version
+        self.cgroup_files = [] if cgroup_files is None else cgroup_files
+        self.nameservers = [] if nameservers is None else nameservers
 
 
 def exec_command(argv: list[str], env: dict[str, str]) -> None:

@@ -14,47 +14,55 @@ import fcntl
 import json
 import os
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+import time
 from pathlib import Path
 
 from runtime import syscalls, treeops
 from runtime.errors import Conflict, NotFound
+from runtime.records import Record
 
 NAMES = ".names"
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """UTC with microseconds, `2024-05-01T12:00:00.123456Z`; not datetime, whose import the CLI would pay."""
+    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
-@dataclass
-class ContainerState:
-    id: str
-    name: str
-    image: str
-    image_id: str
-    status: str = "created"
-    pid: int | None = None
-    exit_code: int | None = None
-    oom_killed: bool = False
-    created_at: str = ""
-    started_at: str | None = None
-    finished_at: str | None = None
-    config: dict = field(default_factory=dict)
-    limits: dict = field(default_factory=dict)
-    cgroup_paths: dict = field(default_factory=dict)
-    namespaces: dict = field(default_factory=dict)
-    shim_pid: int | None = None
-    shim_start_time: int | None = None
-    pid_start_time: int | None = None
+class ContainerState(Record):
+    __slots__ = ("id", "name", "image", "image_id", "status", "pid", "exit_code", "oom_killed", "created_at",
+                 "started_at", "finished_at", "config", "limits", "cgroup_paths", "namespaces", "shim_pid",
+                 "shim_start_time", "pid_start_time")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def __init__(self, id: str, name: str, image: str, image_id: str, status: str = "created",
+                 pid: int | None = None, exit_code: int | None = None, oom_killed: bool = False,
+                 created_at: str = "", started_at: str | None = None, finished_at: str | None = None,
+                 config: dict | None = None, limits: dict | None = None, cgroup_paths: dict | None = None,
+                 namespaces: dict | None = None, shim_pid: int | None = None, shim_start_time: int | None = None,
+                 pid_start_time: int | None = None):
+        self.id = id
+        self.name = name
+        self.image = image
+        self.image_id = image_id
+        self.status = status
+        self.pid = pid
+        self.exit_code = exit_code
+        self.oom_killed = oom_killed
+        self.created_at = created_at
+        self.started_at = started_at
+        self.finished_at = finished_at
+        self.config = {} if config is None else config
+        self.limits = {} if limits is None else limits
+        self.cgroup_paths = {} if cgroup_paths is None else cgroup_paths
+        self.namespaces = {} if namespaces is None else namespaces
+        self.shim_pid = shim_pid
+        self.shim_start_time = shim_start_time
+        self.pid_start_time = pid_start_time
 
     @classmethod
     def from_dict(cls, data: dict) -> "ContainerState":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls(**{k: v for k, v in data.items() if k in cls.__slots__})
 
 
 class StateStore:

@@ -7,11 +7,26 @@ kill_all/destroy/paths for cgroups named under one parent.
 
 from runtime.cgroups.limits import Limits
 from runtime.cgroups.mounts import is_cgroup2
-from runtime.cgroups.v1 import V1Driver
-from runtime.cgroups.v2 import CONTROLLERS as V2_CONTROLLERS
-from runtime.cgroups.v2 import V2Driver
 
 __all__ = ["Limits", "V1Driver", "V2Driver", "detect", "driver"]
+
+
+def _driver_class(version: str):
+    # Each host needs one driver: the other's module (v2's eBPF device
+    # program and its ctypes types) is imported only when asked for.
+    if version == "v2":
+        from runtime.cgroups.v2 import V2Driver
+
+        return V2Driver
+    from runtime.cgroups.v1 import V1Driver
+
+    return V1Driver
+
+
+def __getattr__(name: str):
+    if name in ("V1Driver", "V2Driver"):
+        return _driver_class(name[:2].lower())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def detect(mountpoint: str = "/sys/fs/cgroup") -> str:
@@ -25,10 +40,11 @@ def detect(mountpoint: str = "/sys/fs/cgroup") -> str:
             available = set(f.read().split())
     except FileNotFoundError:
         return "v1"
-    return "v2" if available.issuperset(V2_CONTROLLERS) else "v1"
+    from runtime.cgroups.v2 import CONTROLLERS
+
+    return "v2" if available.issuperset(CONTROLLERS) else "v1"
 
 
-def driver(parent: str | None = None, mountpoint: str = "/sys/fs/cgroup") -> V1Driver | V2Driver:
-    if detect(mountpoint) == "v2":
-        return V2Driver(parent, mountpoint)
-    return V1Driver(parent, mountpoint)
+def driver(parent: str | None = None, mountpoint: str = "/sys/fs/cgroup"):
+    """A V2Driver or a V1Driver, whichever fits the host."""
+    return _driver_class(detect(mountpoint))(parent, mountpoint)

@@ -3,15 +3,17 @@
 Docker's default list minus what Terrarium's /dev does not offer.
 """
 
-from dataclasses import dataclass
+from runtime.records import Record
 
 
-@dataclass(frozen=True)
-class DeviceRule:
-    kind: str  # "c" or "b"
-    major: int | None  # None: any
-    minor: int | None  # None: any
-    access: str  # subset of "rwm"
+class DeviceRule(Record):
+    __slots__ = ("kind", "major", "minor", "access")
+
+    def __init__(self, kind: str, major: int | None, minor: int | None, access: str):
+        self.kind = kind  # "c" or "b"
+        self.major = major  # None: any
+        self.minor = minor  # None: any
+        self.access = access  # subset of "rwm"
 
     def v1_line(self) -> str:
         major = "*" if self.major is None else self.major

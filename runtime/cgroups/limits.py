@@ -1,9 +1,9 @@
 """Resource limits of one container, checked before any cgroup file is written."""
 
 import os
-from dataclasses import asdict, dataclass
 
 from runtime.errors import InvalidArgument
+from runtime.records import Record
 
 MIN_MEMORY_BYTES = 4 * 1024 * 1024
 CPU_PERIOD_US = 100_000
@@ -21,16 +21,26 @@ def host_cpus() -> int:
     return os.cpu_count() or 1
 
 
-@dataclass(frozen=True)
-class Limits:
-    """None means "no limit" when a cgroup is created and "unchanged" on update."""
+class Limits(Record):
+    """None means "no limit" when a cgroup is created and "unchanged" on update.
 
-    memory_bytes: int | None = None
-    cpus: float | None = None
-    cpu_shares: int | None = None
-    pids_limit: int | None = None
+    Immutable: the checks below run once, when it is built."""
 
-    def __post_init__(self):
+    __slots__ = ("memory_bytes", "cpus", "cpu_shares", "pids_limit")
+
+    def __init__(self, memory_bytes: int | None = None, cpus: float | None = None, cpu_shares: int | None = None,
+                 pids_limit: int | None = None):
+        for name, value in zip(self.__slots__, (memory_bytes, cpus, cpu_shares, pids_limit)):
+            object.__setattr__(self, name, value)
+        self._check()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Limits are immutable: build new ones instead of setting {name}")
+
+    def __hash__(self):
+        return hash((self.memory_bytes, self.cpus, self.cpu_shares, self.pids_limit))
+
+    def _check(self) -> None:
         if self.memory_bytes is not None:
             if not _is_int(self.memory_bytes) or self.memory_bytes < MIN_MEMORY_BYTES:
                 raise InvalidArgument(f"memory limit must be at least 4 MiB, got {self.memory_bytes!r}")
@@ -61,6 +71,3 @@ class Limits:
         if self.cpu_shares is None:
             return None
         return 1 + ((self.cpu_shares - 2) * 9999) // 262142
-
-    def to_dict(self) -> dict:
-        return asdict(self)

@@ -1,14 +1,18 @@
 """Which cgroup hierarchies are mounted where, from /proc/self/mountinfo."""
 
 import os
-from dataclasses import dataclass
+
+from runtime.records import Record
 
 
-@dataclass(frozen=True)
-class Mount:
-    path: str
-    fstype: str
-    options: frozenset[str]  # super options: for v1 cgroups, the hierarchy's controllers among others
+class Mount(Record):
+    __slots__ = ("path", "fstype", "options")
+
+    def __init__(self, path: str, fstype: str, options: frozenset[str]):
+        self.path = path
+        self.fstype = fstype
+        # Super options: for v1 cgroups, the hierarchy's controllers among others.
+        self.options = options
 
 
 def _unescape(field: str) -> str:
