@@ -3,25 +3,31 @@
 Each command family lives in its own module (`cli_images`, `cli_containers`)
 and registers its sub-commands here; this module only parses, dispatches and
 turns a `TerrariumError` into one `error:` line and exit status 1.
+
+`run` in its plain forms skips argparse (`cli_fast`), and each family is
+imported only when its commands are needed: a container start from the
+command line is mostly Python's own start-up, and every import adds to it.
 """
 
-import argparse
 import sys
 
-from runtime import cli_containers, cli_images
+from runtime import cli_fast
 from runtime.errors import TerrariumError
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage mistakes are bad input too: one `error:` line and exit 1."""
+def build_parser():
+    import argparse
 
-    def error(self, message):
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(1)
+    from runtime import cli_containers, cli_images
 
+    class Parser(argparse.ArgumentParser):
+        """Usage mistakes are bad input too: one `error:` line and exit 1."""
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m runtime", description="Terrarium container runtime")
+        def error(self, message):
+            print(f"error: {message}", file=sys.stderr)
+            sys.exit(1)
+
+    parser = Parser(prog="python -m runtime", description="Terrarium container runtime")
     parser.add_argument("--root", help="state directory (default: $TERRARIUM_ROOT or /var/lib/terrarium)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cli_images.register(commands)
@@ -29,8 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str]):
+    args = cli_fast.parse(argv)
+    if args is None:
+        return build_parser().parse_args(argv)
+    from runtime.cli_containers import cmd_run
+
+    args.func = cmd_run
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args) or 0
     except TerrariumError as exc:

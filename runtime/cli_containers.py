@@ -1,7 +1,6 @@
 """Container commands of `python -m runtime`: run, exec, ps, inspect, stats,
 logs, stop, kill, pause, unpause, rm."""
 
-import argparse
 import json
 import os
 import select
@@ -14,14 +13,19 @@ import tty as tty_mode
 from runtime import attach, terminal
 from runtime.config import ContainerConfig, parse_cpus, parse_env, parse_size
 from runtime.errors import InvalidArgument
-from runtime.lifecycle import Runtime
 
 
-def _runtime(args) -> Runtime:
+def _runtime(args):
+    # Imported here: the images commands build this module's parsers too.
+    from runtime.lifecycle import Runtime
+
     return Runtime(root=args.root)
 
 
 def register(commands) -> None:
+    """The sub-commands for argparse; `cli_fast` knows `run`'s options too: change both."""
+    import argparse
+
     p = commands.add_parser("run", help="create and start a container")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
     p.add_argument("-d", "--detach", action="store_true", help="print the id and leave it running")
