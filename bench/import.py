@@ -1,11 +1,12 @@
 """Image import speed: `python -m runtime images import` against `tar -xf`.
 
 Builds a rootfs-like tarball from this machine's /usr (at least 200 MB and
-20,000 files), then alternates the two extractions into empty directories
-on the same filesystem, several runs each, and prints the medians and the
-ratio (import / tar; the goal is <= 1.0). Run as root.
+20,000 files), then times both extractions of that same tarball into empty
+directories on the same filesystem (--target, e.g. a tmpfs to measure CPU
+alone), alternating which goes first, and prints the medians and the ratio
+(import / tar; the goal is <= 1.0). Run as root.
 
-    .venv/bin/python bench/import.py [--runs N] [--keep DIR]
+    .venv/bin/python bench/import.py [--runs N] [--keep DIR] [--target DIR]
 """
 
 import argparse
@@ -53,47 +54,68 @@ def build_tarball(dest: Path) -> tuple[int, int]:
     return dest.stat().st_size, count
 
 
-def timed(argv: list[str]) -> float:
-    # Write back what earlier runs left dirty, so no run pays for another's I/O.
+def _warm(path: Path) -> None:
+    with open(path, "rb", buffering=0) as f:
+        while f.read(8 << 20):
+            pass
+
+
+def timed(argv: list[str], tarball: Path) -> float:
+    # Both sides read the tarball from the page cache, and neither pays for
+    # writing back what an earlier run left dirty.
+    _warm(tarball)
     os.sync()
     start = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
+def _loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", help="reuse/keep the tarball in this directory")
+    parser.add_argument("--target", default="/var/tmp", help="extract here (both tar and import)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="terrarium-bench-", dir="/var/tmp"))
+    work = Path(tempfile.mkdtemp(prefix="terrarium-bench-", dir=args.target))
     try:
-        tar_dir = Path(args.keep) if args.keep else work
+        tar_dir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tarball-", dir=work))
         tarball = tar_dir / "usr-rootfs.tar"
         if not tarball.exists():
             build_tarball(tarball)
         with tarfile.open(tarball) as tar:
             entries = sum(1 for _ in tar)
-        print(f"tarball: {tarball.stat().st_size / 1e6:.0f} MB, {entries} entries")
+        fs = subprocess.run(["stat", "-f", "-c", "%T", str(work)], capture_output=True, text=True).stdout.strip()
+        print(f"tarball: {tarball.stat().st_size / 1e6:.0f} MB, {entries} entries; target {work} ({fs})")
+        print(f"loadavg before: {_loadavg()}")
         python = str(REPO / ".venv" / "bin" / "python")
-        times = {"tar -xf": [], "images import": []}
+        commands = {
+            "tar -xf": lambda out: ["tar", "-xf", str(tarball), "-C", str(out)],
+            "images import": lambda out: [python, "-m", "runtime", "--root", str(out), "images", "import",
+                                          str(tarball), "--name", "bench"],
+        }
+        times = {name: [] for name in commands}
         for run in range(args.runs + 1):
-            target = work / "tar-out"
-            target.mkdir()
-            t_tar = timed(["tar", "-xf", str(tarball), "-C", str(target)])
-            shutil.rmtree(target)
-            root = work / "store"
-            t_imp = timed([python, "-m", "runtime", "--root", str(root), "images", "import", str(tarball),
-                           "--name", "bench"])
-            shutil.rmtree(root)
-            if run:
-                times["tar -xf"].append(t_tar)
-                times["images import"].append(t_imp)
-            print(f"run {run}{' (warm-up)' if not run else ''}: tar {t_tar:.2f}s, import {t_imp:.2f}s", flush=True)
+            order = list(commands) if run % 2 else list(commands)[::-1]
+            took = {}
+            for name in order:
+                out = work / "out"
+                out.mkdir()
+                took[name] = timed(commands[name](out), tarball)
+                shutil.rmtree(out)
+                if run:
+                    times[name].append(took[name])
+            shown = ", ".join(f"{name} {took[name]:.2f}s" for name in order)
+            print(f"run {run}{' (warm-up)' if not run else ''}: {shown}", flush=True)
         med = {k: statistics.median(v) for k, v in times.items()}
         for name, value in med.items():
             print(f"median {name:14s} {value:.2f}s")
         print(f"ratio import/tar: {med['images import'] / med['tar -xf']:.2f}")
+        print(f"loadavg after: {_loadavg()}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
