@@ -19,7 +19,7 @@ import zstandard
 
 from runtime.errors import ImportFailed
 from runtime.importlimits import ImportLimits
-from runtime.tarstream import checksum_ok
+from runtime.tarstream import BLOCK, checksum_ok
 
 CHUNK = 1 << 20
 
@@ -109,6 +109,7 @@ class DecodedStream:
         self._decoded_hash = hashlib.sha256() if hash_decoded else None
         self._queue: queue.Queue = queue.Queue(maxsize=8)
         self._stop = threading.Event()
+        self._chunk = b""
         self._buf = memoryview(b"")
         self._pos = 0
         self.offset = 0
@@ -146,8 +147,20 @@ class DecodedStream:
         if not item:
             self._eof = True
             return False
-        self._buf, self._pos = memoryview(item), 0
+        self._chunk, self._buf, self._pos = item, memoryview(item), 0
         return True
+
+    def header(self) -> bytes:
+        """The next tar block, or b"" at the end of the input."""
+        pos = self._pos
+        end = pos + BLOCK
+        if end <= len(self._chunk):
+            self._pos = end
+            self.offset += BLOCK
+            return self._chunk[pos:end]
+        if pos == len(self._chunk) and not self._refill():
+            return b""
+        return self.read_exact(BLOCK)
 
     def read_exact(self, n: int) -> bytes:
         end = self._pos + n

@@ -237,7 +237,7 @@ class Extractor:
         # chown first: it clears setuid/setgid, which the chmod then restores.
         os.fchown(fd, entry.uid, entry.gid)
         os.fchmod(fd, entry.mode)
-        for key, value in entry.xattrs.items():
+        for key, value in entry.xattrs:
             try:
                 os.setxattr(fd, key, value)
             except OSError as exc:
