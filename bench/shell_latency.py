@@ -60,12 +60,12 @@ class Socket:
         self.writer.write(bytes([0x80 | opcode]) + size + mask + masked)
 
     def _ack(self, n: int) -> None:
-        """As the page does: at once past 64 KiB, otherwise within 20 ms."""
+        """As the page does: at once past 128 KiB, otherwise within 200 ms."""
         self.pending = getattr(self, "pending", 0) + n
-        if self.pending >= 64 * 1024:
+        if self.pending >= 128 * 1024:
             self._flush_ack()
         elif getattr(self, "timer", None) is None:
-            self.timer = asyncio.get_running_loop().call_later(0.02, self._flush_ack)
+            self.timer = asyncio.get_running_loop().call_later(0.2, self._flush_ack)
 
     def _flush_ack(self) -> None:
         if getattr(self, "timer", None) is not None:

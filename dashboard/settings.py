@@ -144,6 +144,14 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL]},
     },
+    # Browser shells and logs (dashboard.shell.wire.LAYER): one hop each way,
+    # and no per-message round trips in the web process, whose single inbox
+    # in the default layer held a keystroke behind every busy shell's
+    # output. Delivery is at most once; the shell's offsets repair losses.
+    "shell": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    },
 }
 
 CELERY_BROKER_URL = REDIS_URL

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from dashboard.shell import logrelay, services
 from dashboard.shell.session import PtySession
-from dashboard.shell.wire import node_channel
+from dashboard.shell.wire import LAYER, node_channel
 from runtime.lifecycle import Runtime
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class ShellAgent:
             "input": self.on_input,
             "resize": self.on_resize,
             "ack": self.on_ack,
+            "resync": self.on_resync,
             "detach": self.on_detach,
             "close": self.on_close,
             "logs.follow": self.on_logs_follow,
@@ -98,13 +99,17 @@ class ShellAgent:
                 session.drop_stale(SILENT_VIEWER_SECONDS)
 
     async def on_open(self, m) -> None:
+        # A repeated open (the consumer heard nothing back) is an attach.
+        if m["session"] in self.sessions or m["session"] in self.opening:
+            await self.on_attach({**m, "readonly": False})
+            return
         # Exec takes a fork and a few setns calls: off the loop, and not
         # awaited here, so other shells' keystrokes are not held up.
+        self.opening.add(m["session"])
         asyncio.create_task(self._open(m))
 
     async def _open(self, m) -> None:
         key, reply = m["session"], m["reply"]
-        self.opening.add(key)
         try:
             process = await asyncio.to_thread(self._exec, m["container"], int(m["rows"]), int(m["cols"]))
         except Exception as exc:
@@ -154,7 +159,13 @@ class ShellAgent:
     async def on_ack(self, m) -> None:
         session = self.sessions.get(m["session"])
         if session is not None:
-            session.ack(m["reply"], int(m["upto"]))
+            received = m.get("received")
+            session.ack(m["reply"], int(m["upto"]), None if received is None else int(received))
+
+    async def on_resync(self, m) -> None:
+        session = self.sessions.get(m["session"])
+        if session is not None:
+            session.resync(m["reply"])
 
     async def on_detach(self, m) -> None:
         session = self.sessions.get(m["session"])
@@ -200,5 +211,5 @@ class ShellAgent:
 
 
 async def run(node_name: str) -> None:
-    agent = ShellAgent(node_name, get_channel_layer(), Runtime(root=settings.TERRARIUM_ROOT))
+    agent = ShellAgent(node_name, get_channel_layer(LAYER), Runtime(root=settings.TERRARIUM_ROOT))
     await agent.serve()

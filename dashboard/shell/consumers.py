@@ -14,7 +14,7 @@ from django.http import Http404
 
 from dashboard.shell.selectors import ShellUnavailable, logs_access, shell_access, shell_session_exit_code
 from dashboard.shell.services import shell_session_open
-from dashboard.shell.wire import AGENT_REPLY_SECONDS, AckLedger
+from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, AckLedger
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
@@ -42,6 +42,8 @@ def _size_bytes(value) -> int:
 
 class _AgentRelay(AsyncWebsocketConsumer):
     """Authorization before accept; refusals carry only a close code."""
+
+    channel_layer_alias = LAYER
 
     async def connect(self):
         try:
@@ -94,24 +96,27 @@ class ShellConsumer(_AgentRelay):
                 container=self.access.container, user=self.scope["user"]
             )
             self.key = session.key
-            await self.to_shell({"type": "open", "container": self.access.runtime_ref, "rows": rows, "cols": cols})
+            request = {"type": "open", "container": self.access.runtime_ref, "rows": rows, "cols": cols}
         elif self.access.session.closed_at is not None:
             await self._finish(self.access.session.exit_code)
             return
         else:
             self.key = self.access.session.key
-            await self.to_shell({"type": "attach", "readonly": self.access.readonly})
-        self._watchdog = asyncio.create_task(self._expect_agent())
+            request = {"type": "attach", "readonly": self.access.readonly}
+        await self.to_shell(request)
+        self._watchdog = asyncio.create_task(self._expect_agent(request))
 
     async def to_shell(self, message: dict) -> None:
         await self.to_agent({**message, "session": self.key})
 
-    async def _expect_agent(self):
-        # The agent's reply can be lost (see AckLedger); asking again is
-        # harmless, an attach from the same socket keeps its place.
+    async def _expect_agent(self, request: dict):
+        # Pub/sub delivers at most once: the request or its reply can be
+        # lost, or the agent was not listening yet. Asking again is
+        # harmless: the agent opens a session once, and an attach from the
+        # same socket keeps its place.
         for _ in range(int(AGENT_REPLY_SECONDS / ATTACH_RETRY_SECONDS)):
             await asyncio.sleep(ATTACH_RETRY_SECONDS)
-            await self.to_shell({"type": "attach", "readonly": self.access.readonly})
+            await self.to_shell(request)
         await self.send_json({"type": "error", "message": "the container's node does not answer"})
         await self.close(code=CLOSE_AGENT_SILENT)
 
@@ -150,6 +155,7 @@ class ShellConsumer(_AgentRelay):
         self._watchdog.cancel()
         self.attached = True
         await self.send_json({"type": "session", "id": self.key, "readonly": event["readonly"]})
+        self.ledger.begin(event["end"] - len(event["replay"]))
         if event["replay"]:
             self.ledger.forwarded(len(event["replay"]), event["end"])
             await self.send(bytes_data=event["replay"])
@@ -158,8 +164,16 @@ class ShellConsumer(_AgentRelay):
             self.early_input.clear()
 
     async def shell_output(self, event):
-        self.ledger.forwarded(len(event["data"]), event["end"])
+        # Before the attach reply (lost, and asked for again) the replay
+        # in that reply covers what would be shown.
+        if not self.attached:
+            return
+        if not self.ledger.forwarded(len(event["data"]), event["end"]):
+            await self.to_shell({"type": "resync"})
         await self.send(bytes_data=event["data"])
+
+    async def shell_probe(self, event):
+        await self.to_shell({"type": "ack", "upto": self.ledger.upto, "received": self.ledger.received})
 
     async def shell_exit(self, event):
         await self._finish(event["code"])

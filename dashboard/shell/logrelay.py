@@ -12,7 +12,7 @@ import struct
 import threading
 from collections import deque
 
-from dashboard.shell.session import Viewer
+from dashboard.shell.viewer import Viewer
 from runtime.errors import TerrariumError
 from dashboard.shell.wire import LOG_TAIL_BYTES, READ_BYTES
 

@@ -13,7 +13,7 @@ from dashboard.accounts.roles import is_teacher
 from dashboard.containers.models import Container
 from dashboard.containers.selectors import container_get_for_user
 from dashboard.shell.models import ShellSession
-from dashboard.shell.wire import AGENT_REPLY_SECONDS, node_channel
+from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, node_channel
 
 
 class ShellUnavailable(Exception):
@@ -77,7 +77,7 @@ def shell_sessions_for_audit(*, user, limit: int = 200):
 
 async def logs_stream(*, access: ShellAccess):
     """The container's whole log as byte chunks, read by the node agent."""
-    layer = get_channel_layer()
+    layer = get_channel_layer(LAYER)
     reply = await layer.new_channel("logs-dump.")
     await layer.send(access.agent_channel, {"type": "logs.dump", "container": access.runtime_ref, "reply": reply})
     while True:

@@ -1,9 +1,14 @@
 """One shell's PTY on the node: reads the master into the replay buffer and
-out to every attached viewer, writes keyboard input, and pauses reading
-while any viewer's window is full, so a flood stays in the kernel's PTY
-buffer (where it blocks the writer) instead of in a queue of ours."""
+out to every attached viewer, and writes keyboard input.
+
+Flow control is per viewer, in bytes (viewer.py). Reading pauses while a
+writing viewer's window is full, so a flood stays in the kernel's PTY
+buffer (where it blocks the writer) instead of in a queue of ours. A
+read-only viewer never holds the shell: when its window is full it skips
+output, and once it has caught up it is resynced from the replay buffer."""
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -11,49 +16,23 @@ import threading
 import time
 from collections import deque
 
-from channels.exceptions import ChannelFull
-
 from dashboard.shell.ring import ReplayBuffer
-from dashboard.shell.wire import INPUT_PENDING_BYTES, READ_BYTES, REPLAY_BYTES, WINDOW_BYTES, WINDOW_FRAMES
+from dashboard.shell.viewer import Viewer
+from dashboard.shell.wire import FRAME_BYTES, INPUT_PENDING_BYTES, READ_BYTES, REPLAY_BYTES, RESET, WINDOW_BYTES
 
 log = logging.getLogger(__name__)
 
 KILL_AFTER_HUP_SECONDS = 5
-FULL_RETRY_DELAYS = [0.005 * 2**i for i in range(10)]
-
-
-class Viewer:
-    """A browser socket attached to the session, seen through its window.
-    Acks name an offset, so a frame lost on the way is covered by the next
-    one acknowledged instead of holding the window forever."""
-
-    def __init__(self, readonly: bool):
-        self.readonly = readonly
-        self.sent_total = 0
-        self.acked_total = 0
-        self.frames = deque()
-        self.waiting_since = None
-
-    @property
-    def unacked(self) -> int:
-        return self.sent_total - self.acked_total
-
-    @property
-    def full(self) -> bool:
-        return self.unacked >= WINDOW_BYTES or len(self.frames) >= WINDOW_FRAMES
-
-    def sent(self, nbytes: int) -> int:
-        if not self.frames:
-            self.waiting_since = time.monotonic()
-        self.sent_total += nbytes
-        self.frames.append(self.sent_total)
-        return self.sent_total
-
-    def acked(self, upto: int) -> None:
-        self.acked_total = max(self.acked_total, min(upto, self.sent_total))
-        while self.frames and self.frames[0] <= self.acked_total:
-            self.frames.popleft()
-        self.waiting_since = time.monotonic() if self.frames else None
+# A viewer that owes acks and has acknowledged nothing for this long is
+# asked where it stands; its answer repairs a lost ack or lost output.
+PROBE_SECONDS = 1.0
+# A writing viewer silent this long stops holding the shell for the others.
+STALL_SECONDS = 10.0
+# A read this large means the program is still printing: wait a moment
+# for more, so a flood travels in a few large messages instead of many
+# small ones. Smaller reads (echo, prompts) go out at once.
+STREAMING_READ_BYTES = 2048
+BATCH_SECONDS = 0.002
 
 
 class PtySession:
@@ -72,14 +51,22 @@ class PtySession:
         self._loop = asyncio.get_running_loop()
         self._ring = ReplayBuffer(REPLAY_BYTES)
         self.viewers: dict[str, Viewer] = {}
-        # Bounded by the viewers' windows: nothing is queued for a full viewer.
-        self._outbox: asyncio.Queue = asyncio.Queue()
+        # Output read but not yet sent, from offset _pending_at of the
+        # session's output; bounded by WINDOW_BYTES (reading pauses).
+        self._pending = bytearray()
+        self._pending_at = 0
+        self._produced = 0
+        self._last_read = 0
+        self._control = deque()
+        self._wake = asyncio.Event()
+        self._batch_ready = asyncio.Event()
         self._reading = False
         self._eof = False
         self._input = bytearray()
         self._writing = False
         self._grace = None
         self._kill_timer = None
+        self._watch = None
         self.ended = asyncio.Event()
         self._sender = asyncio.create_task(self._deliver())
         threading.Thread(target=self._wait, name=f"shell-wait-{key[:8]}", daemon=True).start()
@@ -91,23 +78,45 @@ class PtySession:
             self._grace = None
         # A repeated attach (its reply was lost) keeps the window it has.
         viewer = self.viewers.setdefault(channel, Viewer(readonly))
+        viewer.at = self._produced
         replay = self._ring.snapshot()
         end = viewer.sent(len(replay)) if replay else viewer.sent_total
         message = {"type": "shell.attached", "session": self.key, "readonly": readonly, "replay": replay, "end": end}
-        self._outbox.put_nowait((channel, message))
+        self._queue(channel, message)
         self._update_reading()
 
     def detach(self, channel: str) -> None:
         if self.viewers.pop(channel, None) is None:
             return
-        if not self.viewers and self.exit_code is None and self._grace is None:
-            self._grace = self._loop.call_later(self._grace_seconds, self.terminate)
+        if not self.viewers:
+            self._drop_pending()
+            if self.exit_code is None and self._grace is None:
+                self._grace = self._loop.call_later(self._grace_seconds, self.terminate)
         self._update_reading()
 
-    def ack(self, channel: str, upto: int) -> None:
+    def ack(self, channel: str, upto: int, received: int | None = None) -> None:
+        """received, in answer to a probe: where the viewer's stream ended
+        when it answered. Short of what had been sent: output was lost."""
+        viewer = self.viewers.get(channel)
+        if viewer is None:
+            return
+        viewer.acked(upto)
+        if received is not None:
+            lost = viewer.probed is not None and received < viewer.probed
+            viewer.probed = None
+            if lost:
+                self.resync(channel)
+                return
+        if viewer.behind and viewer.unacked + len(RESET) + len(self._ring) <= WINDOW_BYTES:
+            self._resync(channel, viewer)
+        self._update_reading()
+
+    def resync(self, channel: str) -> None:
+        """The viewer missed output on the way: its screen restarts from the replay."""
         viewer = self.viewers.get(channel)
         if viewer is not None:
-            viewer.acked(upto)
+            viewer.forgive()
+            self._resync(channel, viewer)
             self._update_reading()
 
     def drop_stale(self, older_than: float) -> None:
@@ -147,12 +156,32 @@ class PtySession:
             except Exception:
                 log.exception("shell %s: kill(%s) failed", self.key, sig)
 
+    def _queue(self, channel: str, message: dict) -> None:
+        self._control.append((channel, message))
+        self._wake.set()
+
+    def _resync(self, channel: str, viewer: Viewer) -> None:
+        viewer.behind = False
+        viewer.at = self._produced
+        replay = RESET + self._ring.snapshot()
+        self._queue(channel, {"type": "shell.output", "data": replay, "end": viewer.sent(len(replay))})
+
+    def _holds(self, viewer: Viewer) -> bool:
+        owed = viewer.unacked + self._produced - viewer.at
+        return not viewer.readonly and not viewer.behind and owed >= WINDOW_BYTES
+
     def _update_reading(self) -> None:
-        want = not self._eof and self.exit_code is None and not any(v.full for v in self.viewers.values())
+        want = (
+            not self._eof
+            and self.exit_code is None
+            and len(self._pending) < WINDOW_BYTES
+            and not any(self._holds(v) for v in self.viewers.values())
+        )
         if want and not self._reading:
             self._loop.add_reader(self._fd, self._readable)
         elif not want and self._reading:
             self._loop.remove_reader(self._fd)
+            self._batch_ready.set()
         self._reading = want
 
     def _readable(self) -> None:
@@ -167,14 +196,24 @@ class PtySession:
             self._eof = True
             self._update_reading()
             return
-        self._fan_out(data)
+        self._last_read = len(data)
+        self._output(data)
         self._update_reading()
 
-    def _fan_out(self, data: bytes) -> None:
+    def _output(self, data: bytes) -> None:
         self._ring.append(data)
-        for channel, viewer in self.viewers.items():
-            end = viewer.sent(len(data))
-            self._outbox.put_nowait((channel, {"type": "shell.output", "data": data, "end": end}))
+        self._produced += len(data)
+        if not self.viewers:
+            self._drop_pending()
+            return
+        self._pending += data
+        if len(self._pending) >= FRAME_BYTES:
+            self._batch_ready.set()
+        self._wake.set()
+
+    def _drop_pending(self) -> None:
+        self._pending.clear()
+        self._pending_at = self._produced
 
     def _flush_input(self) -> None:
         while self._input:
@@ -211,15 +250,14 @@ class PtySession:
                 break
             if not data:
                 break
-            self._fan_out(data)
+            self._output(data)
         self.exit_code = code
-        for handle in (self._grace, self._kill_timer):
+        for handle in (self._grace, self._kill_timer, self._watch):
             if handle is not None:
                 handle.cancel()
         self._process.close()
-        for channel in self.viewers:
-            self._outbox.put_nowait((channel, {"type": "shell.exit", "code": code}))
-        self._outbox.put_nowait(None)
+        self._batch_ready.set()
+        self._wake.set()
 
     def _stop_io(self) -> None:
         if self._reading:
@@ -231,22 +269,68 @@ class PtySession:
         self._input.clear()
 
     async def _deliver(self) -> None:
-        while (item := await self._outbox.get()) is not None:
-            channel, message = item
-            for delay in FULL_RETRY_DELAYS:
-                try:
-                    await self._send(channel, message)
-                    break
-                except ChannelFull:
-                    # All sockets of one web process share one inbox; it is
-                    # behind for a moment, and our windows bound what waits.
-                    await asyncio.sleep(delay)
-                except Exception:
-                    log.warning("shell %s: cannot reach %s; detaching it", self.key, channel, exc_info=True)
-                    self.detach(channel)
-                    break
-            else:
-                log.warning("shell %s: %s stays full; detaching it", self.key, channel)
-                self.detach(channel)
+        while self.exit_code is None or self._control or self._pending:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._control or self._pending:
+                if self._control:
+                    await self._send_to(*self._control.popleft())
+                else:
+                    await self._batch()
+                    await self._send_output()
+        for channel in list(self.viewers):
+            await self._send_to(channel, {"type": "shell.exit", "code": self.exit_code})
         await self._on_end(self.key, self.exit_code)
         self.ended.set()
+
+    async def _batch(self) -> None:
+        if self._last_read < STREAMING_READ_BYTES or len(self._pending) >= FRAME_BYTES or not self._reading:
+            return
+        self._batch_ready.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._batch_ready.wait(), BATCH_SECONDS)
+
+    async def _send_output(self) -> None:
+        chunk = bytes(self._pending[:FRAME_BYTES])
+        del self._pending[: len(chunk)]
+        start = self._pending_at
+        self._pending_at = end = start + len(chunk)
+        for channel, viewer in list(self.viewers.items()):
+            if viewer.at >= end:
+                continue
+            part = chunk[max(0, viewer.at - start) :]
+            viewer.at = end
+            if viewer.behind:
+                continue
+            if viewer.readonly and viewer.unacked + len(part) > WINDOW_BYTES and self.exit_code is None:
+                viewer.behind = True
+                continue
+            await self._send_to(channel, {"type": "shell.output", "data": part, "end": viewer.sent(len(part))})
+        self._arm_watch()
+        self._update_reading()
+
+    async def _send_to(self, channel: str, message: dict) -> None:
+        try:
+            await self._send(channel, message)
+        except Exception:
+            log.warning("shell %s: cannot reach %s; detaching it", self.key, channel, exc_info=True)
+            self.detach(channel)
+
+    def _arm_watch(self) -> None:
+        if self._watch is None and self.exit_code is None and any(v.unacked for v in self.viewers.values()):
+            self._watch = self._loop.call_later(PROBE_SECONDS, self._check)
+
+    def _check(self) -> None:
+        self._watch = None
+        now = time.monotonic()
+        for channel, viewer in self.viewers.items():
+            silent = now - viewer.progress
+            if not viewer.unacked or silent < PROBE_SECONDS:
+                continue
+            viewer.probed = viewer.sent_total
+            self._queue(channel, {"type": "shell.probe"})
+            if silent >= STALL_SECONDS and not viewer.readonly and not viewer.behind:
+                log.info("shell %s: %s acknowledges nothing; it skips output from now", self.key, channel)
+                viewer.behind = True
+        self._update_reading()
+        self._arm_watch()

@@ -1,11 +1,14 @@
 "use strict";
 // One xterm.js terminal bound to one shell session. Output arrives as binary
 // frames and is written to xterm as bytes, so UTF-8 split across frames is
-// reassembled by xterm itself. Every byte written is acknowledged to the
-// server, which stops reading the PTY while too much is unacknowledged.
+// reassembled by xterm itself. Every byte is acknowledged once xterm has
+// written it; the server stops reading the PTY while too much is not.
 (function () {
-  const ACK_BYTES = 64 * 1024;
-  const ACK_DELAY_MS = 20;
+  // The server lets 1 MiB go unacknowledged: a flood is acknowledged in
+  // large steps, a trickle (prompts, a clock) rarely, to spare messages;
+  // both well within the second after which the server asks.
+  const ACK_BYTES = 128 * 1024;
+  const ACK_DELAY_MS = 200;
   const MAX_BACKOFF_MS = 10000;
   // Closes after which reconnecting cannot help: refused, or the shell ended.
   const FINAL = new Map([

@@ -47,6 +47,7 @@ async def test_flood_with_a_slow_reader_keeps_memory_bounded_and_ctrl_c_stops_it
         peak = {k: max(peak[k], now[k]) for k in peak}
 
     growth = {k: peak[k] - base[k] for k in peak}
+    print("flood memory growth:", ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in growth.items()), f"({frames} frames read)")
     assert all(g < GROWTH_LIMIT for g in growth.values()), growth
     assert frames > 0
 
