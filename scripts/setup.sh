@@ -48,3 +48,7 @@ if [ -f package.json ]; then
     echo "$nwant" > "$nstamp"
   fi
 fi
+
+# Byte-compile the project: with PYTHONDONTWRITEBYTECODE set (as on some
+# machines) every CLI start would otherwise recompile the runtime from source.
+.venv/bin/python -m compileall -q -j 0 runtime dashboard >/dev/null
