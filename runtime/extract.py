@@ -14,6 +14,7 @@ appears in the layer; whiteout files never reach the rootfs.
 
 import errno
 import os
+import re
 import stat
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 WHITEOUT = b".wh."
 OPAQUE = b".wh..wh..opq"
 MAX_CACHED_DIRS = 256
+# Anything clean_path would change: an empty, `.` or `..` component, or a leading slash.
+_UNCLEAN = re.compile(rb"(?:^|/)(?:\.\.?)?(?:/|$)")
 _UNSAFE_RESOLUTION = {
     errno.ELOOP: "its path goes through a symlink",
     errno.EXDEV: "its path leaves the image",
@@ -43,6 +46,9 @@ class Report:
 
 def clean_path(name: bytes, what: str = "entry") -> bytes:
     """The image-relative form of a tar name; absolute names and `..` are refused."""
+    trimmed = name[:-1] if name[-1:] == b"/" and name != b"/" else name
+    if _UNCLEAN.search(trimmed) is None:
+        return trimmed
     if name.startswith(b"/"):
         raise ImportFailed(f"{what} {show(name)}: absolute paths are not allowed")
     parts = [p for p in name.split(b"/") if p and p != b"."]
@@ -69,6 +75,11 @@ class Extractor:
         self._dirs: dict[bytes, int] = {}
         self._dir_times: dict[bytes, int] = {}
         self._layer: set[bytes] = set()
+        self._uid, self._gid = os.geteuid(), os.getegid()
+        # The gid of each directory this import gave an owner: a new file takes
+        # our gid or its directory's (setgid dir, grpid mount), so when both
+        # are the entry's gid, its fchown would change nothing.
+        self._dir_gid: dict[bytes, int] = {}
 
     def apply(self, entries, stream) -> None:
         """Extract one layer: entries from tarstream.entries(stream)."""
@@ -114,16 +125,17 @@ class Extractor:
             if kind != DIR:
                 raise ImportFailed(f"entry {show(entry.name)}: the image root can only be a directory")
             self._own(self.root, entry)
+            self._dir_gid[b""] = entry.gid
             self._dir_times[b""] = entry.mtime_ns
             return
         parent, _, leaf = rel.rpartition(b"/")
         if leaf.startswith(WHITEOUT):
             self._whiteout(parent, leaf, entry.name)
             return
-        pfd = self._dir(parent, entry.name, create=True)
+        pfd = self._dirs.get(parent) or self._dir(parent, entry.name, create=True)
         self._layer.add(rel)
         if kind == REG:
-            self._file(pfd, leaf, rel, entry, stream)
+            self._file(pfd, leaf, rel, entry, stream, self._dir_gid.get(parent))
         elif kind == DIR:
             self._mkdir(pfd, leaf, rel, entry)
         elif kind == SYM:
@@ -138,14 +150,21 @@ class Extractor:
             os.utime(leaf, ns=(entry.mtime_ns, entry.mtime_ns), dir_fd=pfd, follow_symlinks=False)
             self.report.files += 1
 
-    def _file(self, pfd: int, leaf: bytes, rel: bytes, entry: tarstream.Entry, stream) -> None:
+    def _file(self, pfd: int, leaf: bytes, rel: bytes, entry: tarstream.Entry, stream, dir_gid: int | None) -> None:
         if self.report.bytes + entry.size > self.limits.max_bytes:
             raise ImportFailed(
                 f"entry {show(entry.name)}: unpacking it would exceed the {self.limits.max_bytes} byte size limit")
-        fd = self._create(pfd, leaf, rel, lambda: os.open(leaf, FILE_FLAGS, 0o600, dir_fd=pfd))
         try:
-            stream.pour(entry.size, fd)
-            self._own(fd, entry)
+            fd = os.open(leaf, FILE_FLAGS, 0o600, dir_fd=pfd)
+        except FileExistsError:
+            self._remove(pfd, leaf, rel)
+            fd = os.open(leaf, FILE_FLAGS, 0o600, dir_fd=pfd)
+        try:
+            if entry.size:
+                stream.pour(entry.size, fd)
+            if entry.uid != self._uid or entry.gid != self._gid or dir_gid != self._gid:
+                os.fchown(fd, entry.uid, entry.gid)
+            self._mode_and_xattrs(fd, entry)
             os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
         finally:
             os.close(fd)
@@ -166,6 +185,7 @@ class Extractor:
         except BaseException:
             os.close(fd)
             raise
+        self._dir_gid[rel] = entry.gid
         self._dir_times[rel] = entry.mtime_ns
         stale = self._dirs.pop(rel, None)
         if stale is not None:
@@ -236,6 +256,10 @@ class Extractor:
     def _own(self, fd: int, entry: tarstream.Entry) -> None:
         # chown first: it clears setuid/setgid, which the chmod then restores.
         os.fchown(fd, entry.uid, entry.gid)
+        self._mode_and_xattrs(fd, entry)
+
+    @staticmethod
+    def _mode_and_xattrs(fd: int, entry: tarstream.Entry) -> None:
         os.fchmod(fd, entry.mode)
         for key, value in entry.xattrs:
             try:
@@ -293,6 +317,7 @@ class Extractor:
                 os.mkdir(part, 0o755, dir_fd=fd)
                 self.report.files += 1
                 self._layer.add(sofar)
+                self._dir_gid.pop(sofar, None)
             except FileExistsError:
                 pass
             fd = syscalls.openat2(fd, part, treeops.BENEATH_FLAGS, treeops.RESOLVE)

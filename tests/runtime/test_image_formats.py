@@ -97,6 +97,25 @@ def test_ustar_prefix_field_joins_the_name(state_root):
     assert (info.rootfs / name).read_bytes() == b"ok"
 
 
+def test_files_in_setgid_dirs_get_the_archive_owner(state_root):
+    # A new file takes a setgid directory's gid, also in a parent made implicitly.
+    entries = [
+        E("var/mail", "dir", gid=8, mode=0o2775),
+        E("var/mail/root", data=b"r"),
+        E("var/mail/implicit/root", data=b"i"),
+        E("var/mail/staff", data=b"s", uid=0, gid=8),
+        E("srv", "dir", gid=50),
+        E("srv/root", data=b"r"),
+    ]
+    info = ImageStore().import_archive(io.BytesIO(tar_bytes(entries)), name="setgid")
+    got = tree(info.rootfs)
+    assert got[b"var/mail"] == ("dir", 0, 8, 0o2775)
+    assert got[b"var/mail/root"] == ("file", 0, 0, 0o644, b"r")
+    assert got[b"var/mail/implicit/root"] == ("file", 0, 0, 0o644, b"i")
+    assert got[b"var/mail/staff"] == ("file", 0, 8, 0o644, b"s")
+    assert got[b"srv/root"] == ("file", 0, 0, 0o644, b"r")
+
+
 def test_busybox_rootfs_runs_after_import(state_root, busybox_tar):
     info = ImageStore().import_archive(busybox_tar, name="busybox")
     out = subprocess.run(["chroot", str(info.rootfs), "/bin/sh", "-c", "echo $((6*7)); ls /bin | wc -l"],
