@@ -180,15 +180,12 @@ class DecodedStream:
         self.offset += n
         return b"".join(parts)
 
-    def at_eof(self) -> bool:
-        return self._pos == len(self._buf) and not self._refill()
-
     def pour(self, n: int, fd: int) -> None:
         """Write the next n bytes to fd (or drop them if fd is -1), straight from the decoded chunks."""
         while n:
-            if self._pos == len(self._buf) and not self._refill():
+            if self._pos == len(self._chunk) and not self._refill():
                 raise ImportFailed("archive is truncated")
-            take = min(n, len(self._buf) - self._pos)
+            take = min(n, len(self._chunk) - self._pos)
             if fd >= 0:
                 view = self._buf[self._pos:self._pos + take]
                 while view:
@@ -198,7 +195,12 @@ class DecodedStream:
             n -= take
 
     def skip(self, n: int) -> None:
-        self.pour(n, -1)
+        end = self._pos + n
+        if end <= len(self._chunk):
+            self._pos = end
+            self.offset += n
+        else:
+            self.pour(n, -1)
 
     def finish(self) -> tuple[str, str | None]:
         """Read to the end of the input; the sha256 of the raw and the decoded bytes."""
