@@ -30,6 +30,9 @@ from dashboard_stack import PYTHON, REPO, Session, stack  # noqa: E402
 BUSY = int(os.environ.get("BENCH_BUSY_SHELLS", 20))
 KEYSTROKES = int(os.environ.get("BENCH_KEYSTROKES", 400))
 BULK_BYTES = 64 << 20
+# Bounds on a wedged path, so the run always ends by itself.
+MAX_LOST = 10
+MEASURE_SECONDS = 300
 
 
 class Socket:
@@ -126,6 +129,8 @@ async def keystrokes(sock: Socket) -> list[float]:
     await asyncio.sleep(0.5)
     times, lost = [], 0
     for i in range(KEYSTROKES):
+        if lost >= MAX_LOST:
+            break
         key = bytes([97 + i % 26])
         start = time.perf_counter()
         sock.send_bytes(key)
@@ -222,14 +227,20 @@ def main() -> None:
             web = Session(s.url, "bench", s.password)
             cookie = next(c.value for c in web.jar if c.name == "sessionid")
             port = int(s.url.rsplit(":", 1)[1])
-            rtt, lost, rate = asyncio.run(measure(port, container.id, cookie))
+            try:
+                rtt, lost, rate = asyncio.run(asyncio.wait_for(measure(port, container.id, cookie), MEASURE_SECONDS))
+            except TimeoutError:
+                raise SystemExit(f"no result within {MEASURE_SECONDS} s: the shell path is wedged") from None
         finally:
             agent.terminate()
             agent.wait()
     ms = lambda v: v * 1000  # noqa: E731
     p50, p99 = ms(statistics.median(rtt)), ms(percentile(rtt, 0.99))
     f50, f99 = ms(statistics.median(floor)), ms(percentile(floor, 0.99))
-    print(f"keystroke round trip, {BUSY} busy shells open, {len(rtt)} keys ({lost} not echoed within 2 s):")
+    if not rtt:
+        raise SystemExit(f"no keystroke echoed ({lost} lost): the shell path is wedged")
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"keystroke round trip, {BUSY} busy shells open, {len(rtt)} keys ({lost} not echoed within 2 s), load {load}:")
     print(f"  full path   p50 {p50:7.3f} ms   p99 {p99:7.3f} ms   (targets 5 / 25 ms)")
     print(f"  bare PTY    p50 {f50:7.3f} ms   p99 {f99:7.3f} ms   (floor)")
     print(f"  ratio       p50 {p50 / f50:7.1f} x    p99 {p99 / f99:7.1f} x")

@@ -32,7 +32,7 @@ STALL_SECONDS = 10.0
 # for more, so a flood travels in a few large messages instead of many
 # small ones. Smaller reads (echo, prompts) go out at once.
 STREAMING_READ_BYTES = 2048
-BATCH_SECONDS = 0.002
+BATCH_SECONDS = 0.005
 
 
 class PtySession:
