@@ -45,6 +45,8 @@ def test_detached_run_ps_inspect_exec_logs_stop_rm(rt):
     assert cli("logs", "web").stdout == "ready\n"
     assert cli("pause", "web").returncode == 0 and cli("unpause", "web").returncode == 0
     assert cli("kill", "-s", "KILL", "web").returncode == 0
+    # kill only sends the signal, as docker kill does; the shim records the exit just after.
+    assert rt.wait("web", timeout=10).status == "exited"
     assert json.loads(cli("inspect", "web").stdout)["exit_code"] == 137
     assert cli("rm", "web").returncode == 0
 
