@@ -17,13 +17,12 @@ import os
 import re
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from runtime import settings, treeops
 from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound
 from runtime.importlimits import ImportLimits
+from runtime.records import Record
 
 __all__ = ["ImageStore", "ImageInfo", "ImportLimits"]
 
@@ -31,24 +30,38 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
 TMP_PREFIX = ".tmp-"
 
 
-@dataclass
-class ImageInfo:
-    id: str
-    name: str
-    sha256: str
-    format: str
-    compression: str
-    layers: list[str]
-    size_bytes: int
-    file_count: int
-    devices_skipped: int
-    defaults: dict
-    created_at: str
-    path: Path = field(default=None, compare=False)
-    rootfs: Path = field(default=None, compare=False)
+class ImageInfo(Record):
+    """What image.json records, plus where the image lies in this store."""
+
+    __slots__ = ("id", "name", "sha256", "format", "compression", "layers", "size_bytes", "file_count",
+                 "devices_skipped", "defaults", "created_at", "path", "rootfs")
+    # The same image seen through two spellings of the store's root is still the same image.
+    _COMPARED = __slots__[:-2]
+
+    def __init__(self, id: str, name: str, sha256: str, format: str, compression: str, layers: list[str],
+                 size_bytes: int, file_count: int, devices_skipped: int, defaults: dict, created_at: str,
+                 path: Path | None = None, rootfs: Path | None = None):
+        self.id = id
+        self.name = name
+        self.sha256 = sha256
+        self.format = format
+        self.compression = compression
+        self.layers = layers
+        self.size_bytes = size_bytes
+        self.file_count = file_count
+        self.devices_skipped = devices_skipped
+        self.defaults = defaults
+        self.created_at = created_at
+        self.path = path
+        self.rootfs = rootfs
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self._COMPARED)
 
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = super().to_dict()
         data["path"], data["rootfs"] = str(self.path), str(self.rootfs)
         return data
 
@@ -147,7 +160,10 @@ class ImageStore:
 
     def _import(self, src, name: str, limits: ImportLimits) -> ImageInfo:
         # Here, not at the top: the unpackers' imports (zstandard, tarfile,
-        # decimal, threads) would cost every `python -m runtime run` ~30 ms.
+        # decimal, threads) would cost every `python -m runtime run` ~30 ms,
+        # and datetime another 1 ms.
+        from datetime import datetime, timezone
+
         from runtime.unpack import unpack
 
         tmp, lock_fd = self._reserve(name)
