@@ -22,7 +22,7 @@
     const page = await fetch(location.href, { credentials: "same-origin" });
     if (!page.ok) return;
     const fresh = new DOMParser().parseFromString(await page.text(), "text/html");
-    for (const sel of ["#events tbody", "[data-exit-code]", "[data-oom-killed]"]) {
+    for (const sel of ["#events tbody", "[data-exit-code]", "[data-oom-killed]", "[data-started-at]", "[data-finished-at]"]) {
       const mine = document.querySelector(sel), theirs = fresh.querySelector(sel);
       if (mine && theirs) mine.innerHTML = theirs.innerHTML;
     }

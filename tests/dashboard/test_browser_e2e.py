@@ -3,6 +3,8 @@ Celery worker, the runtime): log in, import the busybox tarball through the
 upload form, launch a container with a 64m limit, see it running, stop it,
 delete it."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -48,6 +50,7 @@ def test_a_student_imports_an_image_and_runs_stops_and_deletes_a_container(page,
     status = page.locator("#container [data-status]")
     expect(status).to_have_attribute("data-status", "running", timeout=WAIT_MS)
     expect(page.locator("dl.config")).to_contain_text("64.0 MiB memory")
+    expect(page.locator("[data-started-at]")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"), timeout=WAIT_MS)
 
     page.get_by_role("button", name="Stop").click()
     expect(status).to_have_attribute("data-status", "exited", timeout=WAIT_MS)
