@@ -23,7 +23,7 @@
           ctx.save();
           ctx.font = 10 * dpr + "px system-ui, sans-serif";
           ctx.lineWidth = dpr;
-          let row = 0;
+          const rows = [];
           for (const e of getEvents()) {
             const x = Math.round(u.valToPos(e.t, "x", true));
             if (x < left || x > left + width) continue;
@@ -35,10 +35,14 @@
             ctx.moveTo(x, top);
             ctx.lineTo(x, top + height);
             ctx.stroke();
-            // Stagger labels of close events over three rows so they stay readable.
+            // Each label takes the first row where it overlaps no earlier label,
+            // so a burst of events (start, OOM kill, exit) stays readable.
             const text = label(e), w = ctx.measureText(text).width;
             const tx = x + 3 * dpr + w > left + width ? x - 3 * dpr - w : x + 3 * dpr;
-            ctx.fillText(text, tx, top + (11 + 11 * (row++ % 3)) * dpr);
+            let row = rows.findIndex((spans) => spans.every(([a, b]) => tx + w < a || tx > b));
+            if (row < 0) row = rows.push([]) - 1;
+            rows[row].push([tx - 2 * dpr, tx + w + 2 * dpr]);
+            ctx.fillText(text, tx, top + (11 + 11 * row) * dpr);
           }
           ctx.restore();
         }],
