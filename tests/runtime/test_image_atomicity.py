@@ -42,9 +42,8 @@ def visible_images(images: Path) -> list[str]:
     return [p.name for p in images.iterdir() if not p.name.startswith(".")]
 
 
-def test_killed_import_leaves_no_image_and_next_start_cleans_up(state_root):
-    archive = many_files()
-    store = ImageStore()
+def kill_halfway(state_root: Path, archive: bytes) -> Path:
+    """SIGKILL an import after half its archive; the partial directory it left."""
     proc = start_import(state_root, "victim")
     try:
         proc.stdin.write(archive[:len(archive) // 2])
@@ -54,6 +53,13 @@ def test_killed_import_leaves_no_image_and_next_start_cleans_up(state_root):
         proc.kill()
         proc.communicate()
     assert proc.returncode == -signal.SIGKILL
+    return partial
+
+
+def test_killed_import_leaves_no_image_and_next_start_cleans_up(state_root):
+    archive = many_files()
+    store = ImageStore()
+    partial = kill_halfway(state_root, archive)
     assert partial.exists() and visible_images(state_root / "images") == []
     assert store.cleanup_partial() == 1
     assert not partial.exists()
@@ -64,14 +70,7 @@ def test_killed_import_leaves_no_image_and_next_start_cleans_up(state_root):
 
 def test_store_start_removes_leftovers(state_root):
     archive = many_files(count=50)
-    proc = start_import(state_root, "victim")
-    try:
-        proc.stdin.write(archive[:len(archive) // 2])
-        proc.stdin.flush()
-        partial = wait_for_partial(state_root / "images")
-    finally:
-        proc.kill()
-        proc.communicate()
+    partial = kill_halfway(state_root, archive)
     ImageStore()
     assert not partial.exists()
     assert sorted(p.name for p in (state_root / "images").iterdir()) == [".lock"]
