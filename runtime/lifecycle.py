@@ -261,6 +261,9 @@ class Runtime:
             if ids is None and state.status not in LIVE:
                 continue
             found[cid] = stats.sample(state, values if state.status in LIVE else None, now, self._previous)
+        if ids is None and self._driver is not None:
+            # The driver keeps the stat files of what it read open; a stopped or deleted container's go.
+            self.driver.stat_files.retain(found)
         return found
 
     def logs(self, ref: str, follow: bool = False):

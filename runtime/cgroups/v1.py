@@ -3,12 +3,14 @@
 import errno
 import os
 import time
+from functools import partial
 
 from runtime import settings
 from runtime.cgroups import files, stats
 from runtime.cgroups.device_rules import ALLOWED
 from runtime.cgroups.limits import CPU_PERIOD_US, Limits
 from runtime.cgroups.mounts import v1_controllers
+from runtime.cgroups.open_files import OpenFiles
 from runtime.cgroups.signals import signal_frozen
 from runtime.errors import Conflict, NotFound, NotPermitted
 
@@ -21,6 +23,7 @@ class V1Driver:
 
     def __init__(self, parent: str | None = None, mountpoint: str = "/sys/fs/cgroup"):
         self.parent = settings.cgroup_parent(parent)
+        self.stat_files = OpenFiles()
         self.mountpoint = mountpoint
         self._mounts = v1_controllers(mountpoint, CONTROLLERS)
         # Co-mounted controllers share one directory; each is made once.
@@ -137,18 +140,19 @@ class V1Driver:
 
     def stats(self, name: str) -> dict:
         files.check_name(name)
+        read = partial(self.stat_files.read, name)
         memory = self._dir("memory", name)
         try:
-            cpu_stat = stats.flat_keyed(files.read(f"{self._dir('cpu', name)}/cpu.stat"))
-            cpu_usage = int(files.read(f"{self._dir('cpuacct', name)}/cpuacct.usage"))
-            memory_usage = int(files.read(f"{memory}/memory.usage_in_bytes"))
-            memory_stat = files.read(f"{memory}/memory.stat")
-            memory_limit = stats.limit(files.read(f"{memory}/memory.limit_in_bytes"))
-            oom = stats.flat_keyed(files.read(f"{memory}/memory.oom_control"))
+            cpu_stat = stats.flat_keyed(read(f"{self._dir('cpu', name)}/cpu.stat"))
+            cpu_usage = int(read(f"{self._dir('cpuacct', name)}/cpuacct.usage"))
+            memory_usage = int(read(f"{memory}/memory.usage_in_bytes"))
+            memory_stat = read(f"{memory}/memory.stat")
+            memory_limit = stats.limit(read(f"{memory}/memory.limit_in_bytes"))
+            oom = stats.flat_keyed(read(f"{memory}/memory.oom_control"))
             pids = self._dir("pids", name)
-            pids_current = int(files.read(f"{pids}/pids.current"))
-            pids_limit = stats.limit(files.read(f"{pids}/pids.max"))
-            blkio = files.read(f"{self._dir('blkio', name)}/blkio.throttle.io_service_bytes_recursive")
+            pids_current = int(read(f"{pids}/pids.current"))
+            pids_limit = stats.limit(read(f"{pids}/pids.max"))
+            blkio = read(f"{self._dir('blkio', name)}/blkio.throttle.io_service_bytes_recursive")
         except FileNotFoundError:
             raise NotFound(f"cgroup '{name}' does not exist") from None
         blk_read, blk_write = stats.blkio_bytes(blkio)

@@ -4,10 +4,12 @@ import os
 import select
 import signal
 import time
+from functools import partial
 
 from runtime import settings
 from runtime.cgroups import bpf_devices, files, stats
 from runtime.cgroups.limits import CPU_PERIOD_US, Limits
+from runtime.cgroups.open_files import OpenFiles
 from runtime.cgroups.signals import signal_frozen
 from runtime.errors import Conflict, NotFound, NotPermitted
 
@@ -20,6 +22,7 @@ class V2Driver:
 
     def __init__(self, parent: str | None = None, mountpoint: str = "/sys/fs/cgroup"):
         self.parent = settings.cgroup_parent(parent)
+        self.stat_files = OpenFiles()
         self.mountpoint = mountpoint.rstrip("/")
 
     def _dir(self, name: str) -> str:
@@ -105,16 +108,17 @@ class V2Driver:
 
     def stats(self, name: str) -> dict:
         files.check_name(name)
+        read = partial(self.stat_files.read, name)
         path = self._dir(name)
         try:
-            cpu_stat = stats.flat_keyed(files.read(f"{path}/cpu.stat"))
-            memory_usage = int(files.read(f"{path}/memory.current"))
-            memory_stat = files.read(f"{path}/memory.stat")
-            memory_limit = stats.limit(files.read(f"{path}/memory.max"))
-            events = stats.flat_keyed(files.read(f"{path}/memory.events"))
-            pids_current = int(files.read(f"{path}/pids.current"))
-            pids_limit = stats.limit(files.read(f"{path}/pids.max"))
-            io = files.read(f"{path}/io.stat")
+            cpu_stat = stats.flat_keyed(read(f"{path}/cpu.stat"))
+            memory_usage = int(read(f"{path}/memory.current"))
+            memory_stat = read(f"{path}/memory.stat")
+            memory_limit = stats.limit(read(f"{path}/memory.max"))
+            events = stats.flat_keyed(read(f"{path}/memory.events"))
+            pids_current = int(read(f"{path}/pids.current"))
+            pids_limit = stats.limit(read(f"{path}/pids.max"))
+            io = read(f"{path}/io.stat")
         except FileNotFoundError:
             raise NotFound(f"cgroup '{name}' does not exist") from None
         blk_read, blk_write = stats.io_stat_bytes(io)
