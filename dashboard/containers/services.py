@@ -280,13 +280,16 @@ def container_delete_on_node(*, container_id: int) -> None:
             event_record(container=container, kind=Event.Kind.DELETED)
 
 
+GONE = "gone from the runtime"
+
+
 def _record_exit(container: Container, state) -> None:
     exit_code = getattr(state, "exit_code", None)
     oom = bool(getattr(state, "oom_killed", False))
     finished = timezone.now()
     if _mark(
         container.id, expect=container.status, status=S.EXITED, exit_code=exit_code, oom_killed=oom,
-        finished_at=finished, status_detail="" if state else "gone from the runtime",
+        finished_at=finished, status_detail="" if state else GONE,
     ):
         if oom:
             event_record(container=container, kind=Event.Kind.OOM)
@@ -305,6 +308,7 @@ def containers_reconcile_node(*, node_name: str, worker_restarted: bool = False)
     # Rows first, runtime second: a launch finishing in between must not look vanished.
     # Only rows the runtime acknowledged (they carry its id) are the runtime's to judge.
     settled = list(mine.filter(status__in=[S.RUNNING, S.PAUSED]).exclude(runtime_id=""))
+    exited = list(mine.filter(status=S.EXITED).exclude(runtime_id="").exclude(status_detail=GONE))
     states = {s.name: s for s in _runtime().list(all=True)}
     for container in settled:
         state = states.get(container.runtime_name)
@@ -312,6 +316,10 @@ def containers_reconcile_node(*, node_name: str, worker_restarted: bool = False)
             _record_exit(container, state)
         elif state.status != container.status:
             _mark(container.id, expect=container.status, status=state.status)
+    for container in exited:
+        # Removed behind our back, its files are gone (Start makes it anew): say so.
+        if container.runtime_name not in states:
+            _mark(container.id, expect=S.EXITED, status=S.EXITED, status_detail=GONE)
     if not worker_restarted:
         return
     for container in mine.filter(status=S.STARTING):

@@ -54,3 +54,17 @@ def test_a_running_container_is_left_alone(running_container):
     beat(settings.NODE_NAME)
     assert Container.objects.get(id=running_container.id).status == "running"
 
+
+
+def test_an_exited_container_removed_behind_the_dashboards_back_says_it_is_gone(running_container):
+    from runtime.lifecycle import Runtime
+
+    rt = Runtime(root=settings.TERRARIUM_ROOT)
+    rt.stop(running_container.runtime_name, timeout=1)
+    beat(settings.NODE_NAME)
+    container = Container.objects.get(id=running_container.id)
+    assert (container.status, container.status_detail) == ("exited", "")
+    rt.delete(running_container.runtime_name)
+    beat(settings.NODE_NAME)
+    container = Container.objects.get(id=running_container.id)
+    assert (container.status, container.status_detail) == ("exited", "gone from the runtime")
