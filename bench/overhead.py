@@ -2,10 +2,12 @@
 /proc/<pid>/smaps_rollup), for N `sleep` containers started from this
 process, next to the PSS of this (launching) process for reference.
 
-    .venv/bin/python bench/overhead.py [N] [--like-worker]
+    .venv/bin/python bench/overhead.py [N] [--like-worker] [--forker]
 
 --like-worker first loads Django, Celery and the dashboard's tasks, as the
-runtime worker has, since a shim forked from it maps that heap too."""
+runtime worker has, since a shim forked from it maps that heap too.
+--forker starts the shims through a forker (`Runtime(forker=True)`, as the
+dashboard's worker does), so they share its small heap instead."""
 
 import os
 import statistics
@@ -36,6 +38,15 @@ def remove_parent(parent: str) -> None:
         os.rmdir(path)
 
 
+def forker_pid() -> int:
+    with open(f"/proc/self/task/{os.getpid()}/children") as f:
+        for pid in f.read().split():
+            with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                if b"runtime.forker" in cmd.read().split(b"\0"):
+                    return int(pid)
+    raise RuntimeError("no forker running")
+
+
 def load_worker_heap(state_dir: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
     os.environ["TERRARIUM_STATE_DIR"] = state_dir
@@ -46,7 +57,7 @@ def load_worker_heap(state_dir: str) -> None:
     import dashboard.images.tasks  # noqa: F401
 
 
-def main(count: int = 20, like_worker: bool = False) -> None:
+def main(count: int = 20, like_worker: bool = False, forker: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if like_worker:
             load_worker_heap(tmp)
@@ -54,7 +65,7 @@ def main(count: int = 20, like_worker: bool = False) -> None:
         tar = busybox.write_tarball(Path(tmp) / "busybox.tar")
         ImageStore(root).import_archive(tar, name="busybox")
         parent = f"terrarium-bench-{os.getpid()}"
-        rt = Runtime(root=root, cgroup_parent=parent)
+        rt = Runtime(root=root, cgroup_parent=parent, forker=forker)
         ids = []
         try:
             for _ in range(count):
@@ -62,14 +73,17 @@ def main(count: int = 20, like_worker: bool = False) -> None:
             shims = [rt.get(i).shim_pid for i in ids]
             values = [pss_kib(p) for p in shims]
             launcher = "a worker-like launcher" if like_worker else "one launcher"
+            if forker:
+                launcher += f" through a forker ({pss_kib(forker_pid()) / 1024:.2f} MiB itself, once per caller)"
             print(f"shim PSS with {count} containers from {launcher}: median {statistics.median(values) / 1024:.2f} MiB, "
                   f"max {max(values) / 1024:.2f} MiB (launcher itself: {pss_kib(os.getpid()) / 1024:.2f} MiB)")
         finally:
             for i in ids:
                 rt.delete(i, force=True)
+            rt.close()
             remove_parent(parent)
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--like-worker"]
-    main(int(args[0]) if args else 20, like_worker="--like-worker" in sys.argv)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(int(args[0]) if args else 20, like_worker="--like-worker" in sys.argv, forker="--forker" in sys.argv)

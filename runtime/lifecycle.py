@@ -5,6 +5,10 @@ state.json, written by it and by each container's shim. A new Runtime (a
 restarted worker, the CLI) therefore adopts running containers as it finds
 them, after checking that the recorded pid is still the same process (pid
 plus start time), so a recycled pid is never signalled.
+
+The one process a Runtime may own is its forker (`forker=True`, for
+long-lived callers with a big heap; see runtime.forker), stopped by
+`close()` or when the Runtime is garbage collected.
 """
 
 from __future__ import annotations
@@ -30,14 +34,25 @@ UNKNOWN_EXIT = 255
 
 
 class Runtime:
-    def __init__(self, root=None, cgroup_parent=None):
+    def __init__(self, root=None, cgroup_parent=None, forker: bool = False):
         self.root = settings.state_root(root)
+        self._forker = None
+        if forker:
+            # Imported only here: subprocess and threading would slow every CLI command.
+            from runtime.forkerclient import Forker
+
+            self._forker = Forker()
         self.cgroup_parent = settings.cgroup_parent(cgroup_parent)
         self.store = StateStore(self.root)
         self._driver = None
         self._images = None
         self._previous = {}
         self._states = {}
+
+    def close(self) -> None:
+        """Stop the forker, if any; containers keep running. The Runtime stays usable."""
+        if self._forker is not None:
+            self._forker.close()
 
     @property
     def driver(self):
@@ -125,8 +140,12 @@ class Runtime:
         if attach:
             client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            kind, detail = shim.spawn(plan, self.store, state.id, self.driver,
-                                      interactive=cfg.interactive, attach_sock=shim_end)
+            if self._forker is not None:
+                kind, detail = self._forker.spawn(plan, self.root, self.cgroup_parent, state.id,
+                                                  cfg.interactive, shim_end)
+            else:
+                kind, detail = shim.spawn(plan, self.store, state.id, self.driver,
+                                          interactive=cfg.interactive, attach_sock=shim_end)
         finally:
             if shim_end is not None:
                 shim_end.close()

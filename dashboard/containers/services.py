@@ -7,6 +7,7 @@ runtime and mirrors its state. Because every change names the status it
 expects, retries, redelivered tasks and reconciliation never undo each other.
 """
 
+import functools
 import threading
 from collections import defaultdict
 
@@ -32,9 +33,18 @@ _locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
 
 
 def _runtime():
+    from runtime import settings as runtime_settings
+
+    return _shared_runtime(str(settings.TERRARIUM_ROOT), runtime_settings.cgroup_parent())
+
+
+@functools.cache
+def _shared_runtime(root: str, cgroup_parent: str):
+    """One Runtime per root for the process, so its forker is started once: shims
+    forked from the worker itself would map and share its Django and Celery heap."""
     from runtime.lifecycle import Runtime
 
-    return Runtime(root=settings.TERRARIUM_ROOT)
+    return Runtime(root=root, cgroup_parent=cgroup_parent, forker=True)
 
 
 def event_record(*, container: Container, kind: str, data: dict | None = None) -> Event:

@@ -1,0 +1,108 @@
+"""Runtime(forker=True): shims are forked by a small helper process, not by the caller."""
+
+import gc
+import os
+import select
+import signal
+
+import pytest
+
+from runtime.config import ContainerConfig
+from runtime.errors import TerrariumError
+from runtime.imagestore import ImageStore
+from runtime.lifecycle import Runtime
+
+from container_testing import TrackedRuntime, alive, mounts_under
+
+
+def forkers() -> list[int]:
+    """This process's children running runtime.forker."""
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as f:
+            for pid in map(int, f.read().split()):
+                with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                    if b"runtime.forker" in cmd.read().split(b"\0"):
+                        found.append(pid)
+    return found
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[2])
+
+
+def sleeper(rt):
+    return rt.run(ContainerConfig(image="busybox", command=["sleep", "600"]))
+
+
+@pytest.fixture
+def frt(state_root, cgroup_parent, busybox_tar):
+    ImageStore(state_root).import_archive(busybox_tar, name="busybox")
+    runtime = TrackedRuntime(forker=True)
+    yield runtime
+    for state in runtime.list(all=True):
+        runtime.delete(state.id, force=True)
+    runtime.close()
+    assert not forkers(), "forker left running"
+    assert not mounts_under(state_root), "mounts left under the state root"
+    assert not [p for p in runtime.seen_pids if alive(p)], "container or shim processes left"
+
+
+def test_containers_run_and_stop_through_the_forker(frt):
+    state = frt.run(ContainerConfig(image="busybox", command=["sh", "-c", "echo hello; exit 3"]))
+    assert frt.wait(state.id).exit_code == 3
+    assert b"".join(e["data"] for e in frt.logs(state.id)) == b"hello\n"
+
+    state = sleeper(frt)
+    [forker] = forkers()
+    assert parent_of(state.shim_pid) not in (os.getpid(), forker)
+    assert frt.stop(state.id, timeout=5).status == "exited"
+
+
+def test_attach_passes_through_the_forker(frt):
+    state, conn = frt.run(ContainerConfig(image="busybox", command=["echo", "attached"]), attach=True)
+    frames = []
+    while (message := conn.read()) is not None:
+        frames.append(message)
+        if message[0] == b"x":
+            break
+    conn.close()
+    assert (b"o", b"attached\n") in frames and frames[-1] == (b"x", b"0")
+
+
+def test_a_failed_start_reports_the_runtime_message(frt):
+    with pytest.raises(TerrariumError, match="executable file not found in \\$PATH: nope"):
+        frt.run(ContainerConfig(image="busybox", command=["nope"]))
+
+
+def test_a_killed_forker_spares_running_containers_and_is_restarted(frt):
+    first = sleeper(frt)
+    [forker] = forkers()
+    pidfd = os.pidfd_open(forker)
+    os.kill(forker, signal.SIGKILL)
+    select.select([pidfd], [], [])
+    os.close(pidfd)
+
+    assert frt.get(first.id).status == "running" and alive(first.pid) and alive(first.shim_pid)
+    second = sleeper(frt)
+    assert second.status == "running"
+    assert forkers() and forkers() != [forker]
+    assert frt.get(first.id).status == "running"
+
+
+def test_no_forker_is_left_after_close_or_garbage_collection(state_root, cgroup_parent, busybox_tar):
+    ImageStore(state_root).import_archive(busybox_tar, name="busybox")
+    rt = Runtime(forker=True)
+    state = sleeper(rt)
+    assert len(forkers()) == 1
+    rt.close()
+    assert not forkers()
+    assert rt.get(state.id).status == "running"
+
+    rt.delete(sleeper(rt).id, force=True)
+    assert len(forkers()) == 1
+    rt.delete(state.id, force=True)
+    del rt
+    gc.collect()
+    assert not forkers()
