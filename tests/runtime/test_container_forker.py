@@ -15,14 +15,15 @@ from runtime.lifecycle import Runtime
 from container_testing import TrackedRuntime, alive, mounts_under
 
 
-def forkers() -> list[int]:
-    """This process's children running runtime.forker."""
+def forkers(ignore=()) -> list[int]:
+    """This process's children running runtime.forker, less `ignore` (forkers
+    that earlier tests in this process, e.g. the dashboard's, left running)."""
     found = []
     for task in os.listdir("/proc/self/task"):
         with open(f"/proc/self/task/{task}/children") as f:
             for pid in map(int, f.read().split()):
                 with open(f"/proc/{pid}/cmdline", "rb") as cmd:
-                    if b"runtime.forker" in cmd.read().split(b"\0"):
+                    if b"runtime.forker" in cmd.read().split(b"\0") and pid not in ignore:
                         found.append(pid)
     return found
 
@@ -40,11 +41,12 @@ def sleeper(rt):
 def frt(state_root, cgroup_parent, busybox_tar):
     ImageStore(state_root).import_archive(busybox_tar, name="busybox")
     runtime = TrackedRuntime(forker=True)
+    runtime.earlier_forkers = set(forkers())
     yield runtime
     for state in runtime.list(all=True):
         runtime.delete(state.id, force=True)
     runtime.close()
-    assert not forkers(), "forker left running"
+    assert not forkers(runtime.earlier_forkers), "forker left running"
     assert not mounts_under(state_root), "mounts left under the state root"
     assert not [p for p in runtime.seen_pids if alive(p)], "container or shim processes left"
 
@@ -55,7 +57,7 @@ def test_containers_run_and_stop_through_the_forker(frt):
     assert b"".join(e["data"] for e in frt.logs(state.id)) == b"hello\n"
 
     state = sleeper(frt)
-    [forker] = forkers()
+    [forker] = forkers(frt.earlier_forkers)
     assert parent_of(state.shim_pid) not in (os.getpid(), forker)
     assert frt.stop(state.id, timeout=5).status == "exited"
 
@@ -78,7 +80,7 @@ def test_a_failed_start_reports_the_runtime_message(frt):
 
 def test_a_killed_forker_spares_running_containers_and_is_restarted(frt):
     first = sleeper(frt)
-    [forker] = forkers()
+    [forker] = forkers(frt.earlier_forkers)
     pidfd = os.pidfd_open(forker)
     os.kill(forker, signal.SIGKILL)
     select.select([pidfd], [], [])
@@ -87,22 +89,23 @@ def test_a_killed_forker_spares_running_containers_and_is_restarted(frt):
     assert frt.get(first.id).status == "running" and alive(first.pid) and alive(first.shim_pid)
     second = sleeper(frt)
     assert second.status == "running"
-    assert forkers() and forkers() != [forker]
+    assert forkers(frt.earlier_forkers) and forkers(frt.earlier_forkers) != [forker]
     assert frt.get(first.id).status == "running"
 
 
 def test_no_forker_is_left_after_close_or_garbage_collection(state_root, cgroup_parent, busybox_tar):
     ImageStore(state_root).import_archive(busybox_tar, name="busybox")
+    earlier = set(forkers())
     rt = Runtime(forker=True)
     state = sleeper(rt)
-    assert len(forkers()) == 1
+    assert len(forkers(earlier)) == 1
     rt.close()
-    assert not forkers()
+    assert not forkers(earlier)
     assert rt.get(state.id).status == "running"
 
     rt.delete(sleeper(rt).id, force=True)
-    assert len(forkers()) == 1
+    assert len(forkers(earlier)) == 1
     rt.delete(state.id, force=True)
     del rt
     gc.collect()
-    assert not forkers()
+    assert not forkers(earlier)
