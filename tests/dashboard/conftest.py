@@ -7,7 +7,6 @@ is therefore a file; tests that use them are marked
 ``@pytest.mark.django_db(transaction=True)``."""
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,10 +18,10 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import connection
 from django.test import Client
 
 from dashboard.accounts.roles import TEACHERS_GROUP
+from processes import process_env, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -214,29 +213,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _test_db_path() -> str:
-    return connection.settings_dict["NAME"]
-
-
-def _process_env(runtime_session, **extra) -> dict:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        DATABASE_URL=f"sqlite:///{_test_db_path()}",
-        REDIS_URL=settings.REDIS_URL,
-        NODE_NAME=settings.NODE_NAME,
-        TERRARIUM_ROOT=str(runtime_session.root),
-        TERRARIUM_CGROUP_PARENT=runtime_session.cgroup_parent,
-        TERRARIUM_TESTING="1",
-        NODE_HEARTBEAT_SECONDS="1",
-        CONTAINER_STOP_SECONDS="1",
-        UPLOAD_DIR=str(runtime_session.root.parent / "uploads"),
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
 def _wait_for(predicate, what: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -248,20 +224,10 @@ def _wait_for(predicate, what: str, proc: subprocess.Popen, log: Path, timeout: 
     raise RuntimeError(f"{what} did not become ready:\n{log.read_text()[-4000:]}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def start_worker(runtime_session, log: Path, node_name: str | None = None) -> subprocess.Popen:
     """A real Celery runtime worker (root) consuming node.<node_name>."""
     node_name = node_name or settings.NODE_NAME
-    env = _process_env(runtime_session, NODE_NAME=node_name)
+    env = process_env(runtime_session, NODE_NAME=node_name)
     cmd = [PYTHON, "-m", "celery", "-A", "dashboard", "worker", "-Q", f"node.{node_name}",
            "--pool", "threads", "--concurrency", "4", "--hostname", f"{node_name}@%h", "--loglevel", "INFO",
            "--without-gossip", "--without-mingle", "--without-heartbeat"]
@@ -276,7 +242,7 @@ def worker_process(django_db_setup, runtime_session, tmp_path_factory):
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     proc = start_worker(runtime_session, log)
     yield SimpleNamespace(proc=proc, log=log)
-    _stop(proc)
+    stop_group(proc)
 
 
 @pytest.fixture
@@ -290,7 +256,7 @@ def start_node_worker(runtime_env, tmp_path):
 
     yield start
     for proc in started:
-        _stop(proc)
+        stop_group(proc)
 
 
 @pytest.fixture
@@ -310,7 +276,7 @@ def live_server(django_db_setup, runtime_session, tmp_path_factory):
     """Daphne serving the dashboard in a subprocess on a free port (`.url`)."""
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     port = _free_port()
-    env = _process_env(runtime_session)
+    env = process_env(runtime_session)
     cmd = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -321,7 +287,7 @@ def live_server(django_db_setup, runtime_session, tmp_path_factory):
 
     _wait_for(listening, "daphne", proc, log)
     yield SimpleNamespace(url=f"http://127.0.0.1:{port}", port=port, proc=proc, log=log)
-    _stop(proc)
+    stop_group(proc)
 
 
 def _wait_until(predicate, timeout: float = 60, interval: float = 0.1):

@@ -5,10 +5,6 @@ byte shown is acknowledged."""
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 
 import pytest
 from channels.layers import channel_layers
@@ -17,6 +13,7 @@ from django.conf import settings
 
 from dashboard.asgi import application
 from dashboard.shell import agent
+from processes import start_node_agent, stop_group
 
 SCREEN_BYTES = 1 << 20
 
@@ -90,23 +87,6 @@ def shell_path(container, session: str | None = None, rows=24, cols=80) -> str:
     return f"{base}{session}/?rows={rows}&cols={cols}" if session else f"{base}?rows={rows}&cols={cols}"
 
 
-def agent_env(node_name: str) -> dict:
-    """Environment for a node agent subprocess sharing this test's database,
-    Redis and runtime state (root and cgroup parent come from runtime_env)."""
-    from django.db import connection
-
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        DATABASE_URL=f"sqlite:///{connection.settings_dict['NAME']}",
-        REDIS_URL=settings.REDIS_URL,
-        NODE_NAME=node_name,
-        TERRARIUM_ROOT=str(settings.TERRARIUM_ROOT),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 @pytest.fixture
 async def shell_agent(runtime_env, node):
     """The node agent's shell component in this test's event loop. Channel
@@ -123,17 +103,6 @@ async def shell_agent(runtime_env, node):
 @pytest.fixture
 def agent_process(runtime_env, node, tmp_path):
     """The real node agent (heartbeat, sampler, PTY owner) as a subprocess."""
-    log = tmp_path / "agent.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "node_agent", "--node", node.name],
-            cwd=settings.BASE_DIR, env=agent_env(node.name), stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = start_node_agent(runtime_env, node.name, tmp_path / "agent.log")
     yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    stop_group(proc)

@@ -3,24 +3,19 @@ node agent's sampler and a real container. They draw, they move every
 tick, they mark events pushed live, and the home page's overview shows the
 container with its sparkline and the host panel."""
 
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 from playwright.sync_api import expect, sync_playwright
 
 from dashboard.containers.models import Event
 from dashboard.containers.services import event_record
+from processes import start_node_agent, stop_group
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 30_000
 
@@ -29,27 +24,9 @@ WAIT_MS = 30_000
 def node_agent(runtime_env, node, running_container, tmp_path):
     """The real node agent (heartbeat, sampler, shell) for this node, as root,
     with `running_container` to sample; its stats history goes at the end."""
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        DATABASE_URL=f"sqlite:///{connection.settings_dict['NAME']}",
-        REDIS_URL=settings.REDIS_URL,
-        NODE_NAME=node.name,
-        TERRARIUM_ROOT=str(runtime_env.root),
-        TERRARIUM_CGROUP_PARENT=runtime_env.cgroup_parent,
-        TERRARIUM_TESTING="1",
-    )
-    log = tmp_path / "agent.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "manage.py", "node_agent", "--node", node.name], cwd=REPO, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+    proc = start_node_agent(runtime_env, node.name, tmp_path / "agent.log")
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_group(proc)
     r = redis.Redis.from_url(settings.REDIS_URL)
     pk = running_container.pk
     r.delete(f"terrarium:stats:n:{node.name}:s", f"terrarium:stats:c:{pk}:s", f"terrarium:stats:c:{pk}:m")
