@@ -44,6 +44,18 @@ def image_create(*, owner, name: str, upload_path: str, visibility: str = Image.
     return image
 
 
+def image_fields_from(info) -> dict:
+    """What an Image row mirrors of the runtime's ImageInfo."""
+    return {
+        "runtime_id": info.id,
+        "format": info.format,
+        "size_bytes": info.size_bytes,
+        "file_count": info.file_count,
+        "sha256": info.sha256,
+        "defaults": info.defaults,
+    }
+
+
 def image_import_on_node(*, image_id: int) -> None:
     from runtime.errors import TerrariumError
 
@@ -58,12 +70,7 @@ def image_import_on_node(*, image_id: int) -> None:
         return
     Image.objects.filter(id=image_id, status=Image.Status.IMPORTING).update(
         status=Image.Status.READY,
-        runtime_id=info.id,
-        format=info.format,
-        size_bytes=info.size_bytes,
-        file_count=info.file_count,
-        sha256=info.sha256,
-        defaults=info.defaults,
+        **image_fields_from(info),
     )
 
 

@@ -21,6 +21,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from dashboard.accounts.roles import TEACHERS_GROUP
+from dashboard.images.services import image_fields_from
 from processes import process_env, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,12 +171,7 @@ def busybox_image(runtime_env, busybox_tar, owner, node):
         status=Image.Status.READY,
         upload_path=str(busybox_tar),
         store_name=BUSYBOX_STORE_NAME,
-        runtime_id=info.id,
-        format=info.format,
-        size_bytes=info.size_bytes,
-        file_count=info.file_count,
-        sha256=info.sha256,
-        defaults=info.defaults,
+        **image_fields_from(info),
     )
 
 
