@@ -11,13 +11,15 @@ attach socket, if any, passed along; one JSON reply `["ok", pid]` or
 this process only.
 
 It serves one start at a time and exits when the caller's end of the
-socket closes. Running shims do not depend on it: `shim.spawn` already
-re-parents them away and makes them session leaders.
+socket closes. Running shims do not depend on it: they are session
+leaders, re-parented to the host's init when it exits. It ignores SIGCHLD,
+so the kernel reaps the shims it forked as they exit.
 
     python -m runtime.forker <fd>
 """
 
 import json
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -59,4 +61,5 @@ def _spawn(request: dict, attach_sock, drivers: dict) -> list:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     serve(socket.socket(fileno=int(sys.argv[1])))

@@ -61,12 +61,12 @@ def reset_signals() -> None:
     SIGHUP and SIGQUIT (Python itself ignores SIGPIPE and SIGXFSZ): without
     this, `sh` could not trap SIGTERM and `yes | head -1` would never end.
     """
+    # Caught signals go back to the default at execve by themselves; Python
+    # knows every ignored one (it reads them all at start-up), so only those
+    # cost a system call.
     for sig in signal.valid_signals():
-        if sig not in (signal.SIGKILL, signal.SIGSTOP):
-            try:
-                signal.signal(sig, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 

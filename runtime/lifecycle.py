@@ -136,6 +136,7 @@ class Runtime:
         plan = self._plan(state, cfg, image)
         seccomp.prepare(self.root / "cache")
         self.driver.create(state.id, cgroups.Limits(**state.limits))
+        shim.reap()
         client = shim_end = None
         if attach:
             client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -231,6 +232,7 @@ class Runtime:
                     os.close(fd)
         else:
             self._wait_pid_gone(state.pid, deadline)
+        shim.reap()
         return self.get(state.id)
 
     @staticmethod

@@ -2,17 +2,27 @@
 even after the pid has been reused."""
 
 
-def start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (clock ticks after boot), None if gone."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/<pid>/stat from field 3 (the state) on, None if gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name (field 2) may hold spaces and parentheses; skip past its last ')'.
-    return int(data[data.rindex(b")") + 2:].split()[19])
+    return data[data.rindex(b")") + 2:].split()
+
+
+def start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (clock ticks after boot), None if gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[19])
 
 
 def is_same(pid: int | None, started: int | None) -> bool:
-    """True while pid is still the process that started at `started`."""
-    return bool(pid) and started is not None and start_time(pid) == started
+    """True while pid is still the process that started at `started` and has
+    not exited: a zombie waiting for its parent to reap it counts as gone."""
+    if not pid or started is None:
+        return False
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in (b"Z", b"X") and int(fields[19]) == started

@@ -1,18 +1,24 @@
 """The per-container supervisor.
 
-`spawn` forks twice from the launching process (no exec: the shim shares
-the launcher's pages and starts in microseconds). The middle process
-exits at once, so the shim is re-parented away from the launcher and
-outlives it, whether the launcher is the CLI, a Celery worker or the node
-agent, and however it dies. The shim is a session leader, a child
-subreaper, and the parent of the container's pid 1, which lets it
-collect the exit status, and nothing else can: it writes exit_code and
-oom_killed into state.json, copies output to log.jsonl, holds the PTY
-master of a `tty` container and serves attach clients.
+`spawn` forks the shim from the launching process (no exec: the shim
+shares the launcher's pages and starts in microseconds). The shim is a
+session leader, a child subreaper, and the parent of the container's
+pid 1, which lets it collect the exit status, and nothing else can: it
+writes exit_code and oom_killed into state.json, copies output to
+log.jsonl, holds the PTY master of a `tty` container and serves attach
+clients. It outlives the launcher, whether the launcher is the CLI, a
+Celery worker or the node agent, and however it dies: the shim is then
+re-parented to the host's init.
+
+One fork, not the classic double fork that re-parents at once: the
+intermediate process cost a millisecond per start. The launcher therefore
+reaps its own shims: `reap()` collects those that have exited, and the
+Runtime calls it on every start and wait (as subprocess reaps its Popen
+objects); a launcher that ignores SIGCHLD (the forker) has the kernel do it.
 
 The launcher learns the outcome from a report pipe: one line
 `ok <pid>` or `error <message>`; in the error case the shim has already
-removed the cgroup and the launcher reads end-of-file once it exited.
+removed the cgroup and the launcher reaps it once it exited.
 """
 
 import errno
@@ -30,39 +36,50 @@ from runtime.state import StateStore, now_iso
 _CHUNK = 65536
 
 
+_children: set[int] = set()
+
+
 def spawn(plan: init.InitPlan, store: StateStore, cid: str, driver, interactive: bool = False,
           attach_sock: socket.socket | None = None) -> tuple[str, str]:
     """Start the shim and the container; returns ("ok", pid) or ("error", message)."""
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
-    middle = os.fork()
-    if middle == 0:
+    shim_pid = os.fork()
+    if shim_pid == 0:
         try:
             os.close(report_r)
             os.setsid()
-            if os.fork() == 0:
-                _Shim(plan, store, cid, driver, interactive, attach_sock, report_w).run()
+            _Shim(plan, store, cid, driver, interactive, attach_sock, report_w).run()
         finally:
             os._exit(0)
+    _children.add(shim_pid)
     os.close(report_w)
     # Read one line, not to end-of-file: a shim forked meanwhile by another
     # thread of the launcher holds a copy of report_w for its whole life.
     with os.fdopen(report_r, "rb") as report:
         line = report.readline().decode(errors="replace").strip()
-    # Reaped only now: tearing down the middle's copy of a big launcher's
-    # address space then overlaps with the container's start.
-    os.waitpid(middle, 0)
     kind, _, detail = line.partition(" ")
     if kind == "ok":
         return "ok", detail
+    # No process outlives a failed start.
+    _wait_gone(shim_pid)
+    reap()
     if kind == "error":
-        shim_pid, _, message = detail.partition(" ")
-        _wait_gone(int(shim_pid))
-        return "error", message
+        return "error", detail
     return "error", "the container's supervisor died"
 
 
+def reap() -> None:
+    """Collect the shims this process forked that have exited."""
+    for pid in list(_children):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _children.discard(pid)
+
+
 def _wait_gone(pid: int) -> None:
-    """Block until the failed shim has exited, so no process outlives a failed start."""
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
@@ -90,6 +107,8 @@ class _Shim:
         try:
             for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
                 signal.signal(sig, signal.SIG_IGN)
+            # A launcher that ignores SIGCHLD would have pid 1's exit status discarded.
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self._close_inherited()
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
             pid = self._start()
@@ -175,7 +194,7 @@ class _Shim:
         return None
 
     def _report_error(self, message: str) -> None:
-        os.write(self.report_w, f"error {os.getpid()} {' '.join(message.split())}\n".encode())
+        os.write(self.report_w, f"error {' '.join(message.split())}\n".encode())
 
     def _listen(self) -> None:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -288,7 +307,10 @@ class _Shim:
         if oom:
             code = 137
         try:
-            self.driver.kill_all(self.cid, signal.SIGKILL)
+            # pid 1's exit emptied its pid namespace: only a process that
+            # entered the cgroup without joining the namespace can be left.
+            if self.driver.procs(self.cid):
+                self.driver.kill_all(self.cid, signal.SIGKILL)
             self.driver.destroy(self.cid)
         except Exception:  # noqa: BLE001 - delete() destroys leftovers again
             pass

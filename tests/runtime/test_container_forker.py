@@ -4,6 +4,7 @@ import gc
 import os
 import select
 import signal
+import time
 
 import pytest
 
@@ -30,7 +31,7 @@ def forkers(ignore=()) -> list[int]:
 
 def parent_of(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[2])
+        return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
 def sleeper(rt):
@@ -58,8 +59,18 @@ def test_containers_run_and_stop_through_the_forker(frt):
 
     state = sleeper(frt)
     [forker] = forkers(frt.earlier_forkers)
-    assert parent_of(state.shim_pid) not in (os.getpid(), forker)
+    # The forker, not the caller, forked it and reaps it.
+    assert parent_of(state.shim_pid) == forker
     assert frt.stop(state.id, timeout=5).status == "exited"
+
+
+def test_the_forker_leaves_no_zombie_shims(frt):
+    state = frt.run(ContainerConfig(image="busybox", command=["true"]))
+    frt.wait(state.id)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{state.shim_pid}"):
+        assert time.monotonic() < deadline, "the forker never reaped the shim"
+        time.sleep(0.01)
 
 
 def test_attach_passes_through_the_forker(frt):

@@ -9,6 +9,7 @@ import time
 import pytest
 from container_testing import alive, mounts_under, rt  # noqa: F401  (rt is a fixture)
 
+from runtime import shim
 from runtime.config import ContainerConfig
 from runtime.errors import Conflict, InvalidArgument, NotFound, TerrariumError
 from runtime.lifecycle import Runtime
@@ -103,15 +104,24 @@ def test_containers_survive_the_sigkill_of_their_controller(rt, state_root):
     assert (state.status, state.exit_code) == ("exited", 137)
 
 
+def test_the_launcher_reaps_the_shim_it_forked(rt):
+    state = rt.run(ContainerConfig(image="busybox", command=["true"]))
+    assert rt.wait(state.id).status == "exited"
+    # Waited for, the shim is reaped at once: no zombie stays in the launcher.
+    assert not os.path.exists(f"/proc/{state.shim_pid}")
+
+
 def test_stats_many_notices_an_exit_nobody_recorded(rt):
     state = rt.run(ContainerConfig(image="busybox", command=["sleep", "60"]))
     assert rt.stats_many()[state.id]["pids"] == 1
     # Shim first, then pid 1: no supervisor is left to write the exit down.
     for pid in (state.shim_pid, state.pid):
         os.kill(pid, signal.SIGKILL)
-        # Until reaped (by the host's init now) a zombie still counts in its cgroup.
+        # Until reaped (the shim by us, its launcher; pid 1 by the host's init)
+        # a zombie still counts in its cgroup.
         deadline = time.monotonic() + 10
         while alive(pid) or os.path.exists(f"/proc/{pid}"):
+            shim.reap()
             assert time.monotonic() < deadline, f"process {pid} was never reaped"
             time.sleep(0.01)
     assert state.id not in rt.stats_many()
