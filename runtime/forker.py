@@ -5,17 +5,21 @@ A shim forked straight from a Celery worker maps the worker's whole heap
 makes each shim cost several times what it costs from the CLI. A caller
 that opts in (`Runtime(forker=True)`) instead starts this module once, as
 a fresh interpreter that imports only the launch path, and sends it each
-start over a SOCK_SEQPACKET socket: one JSON request per start, with the
-attach socket, if any, passed along; one JSON reply `["ok", pid]` or
-`["error", message]`, as `shim.spawn` returns. Shims then share pages with
-this process only.
+start over a SOCK_SEQPACKET socket: one JSON request per start (plan,
+container id, interactive), with the attach socket, if any, passed along;
+one JSON reply `["ok", pid]` or `["error", message]`, as `shim.spawn`
+returns. Shims then share pages with this process only. A forker serves
+one Runtime: one state root and one cgroup parent.
 
-It serves one start at a time and exits when the caller's end of the
-socket closes. Running shims do not depend on it: they are session
-leaders, re-parented to the host's init when it exits. It ignores SIGCHLD,
-so the kernel reaps the shims it forked as they exit.
+Between starts it keeps one shim forked ahead (see runtime.shim.prefork):
+its pid 1 already has its namespaces and waits for a plan, so a start
+does only what depends on the container. It serves one start at a time
+and exits when the caller's end of the socket closes, after discarding
+that idle pair. Running shims do not depend on it: they are session
+leaders, re-parented to the host's init when it exits. It ignores
+SIGCHLD, so the kernel reaps the shims it forked as they exit.
 
-    python -m runtime.forker <fd>
+    python -m runtime.forker <fd> <state root> <cgroup parent>
 """
 
 import json
@@ -31,35 +35,38 @@ from runtime.state import StateStore
 MAX_MESSAGE = 1 << 20
 
 
-def serve(sock: socket.socket) -> None:
-    drivers = {}
-    while True:
-        message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1)
-        if not message:
-            return
-        attach_sock = socket.socket(fileno=fds[0]) if fds else None
-        try:
-            reply = _spawn(json.loads(message), attach_sock, drivers)
-        except Exception as exc:  # noqa: BLE001 - the caller raises it as a failed start
-            reply = ["error", str(exc) or type(exc).__name__]
-        finally:
-            if attach_sock is not None:
-                attach_sock.close()
-        sock.send(json.dumps(reply).encode())
-
-
-def _spawn(request: dict, attach_sock, drivers: dict) -> list:
-    root = Path(request["root"])
-    parent = request["cgroup_parent"]
-    if parent not in drivers:
-        drivers[parent] = cgroups.driver(parent)
+def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
+    store, driver = StateStore(root), cgroups.driver(cgroup_parent)
     # The filter is loaded by pid 1 from this process's copy, not the caller's.
-    seccomp.prepare(root / "cache")
-    kind, detail = shim.spawn(InitPlan(**request["plan"]), StateStore(root), request["cid"], drivers[parent],
-                              interactive=request["interactive"], attach_sock=attach_sock)
-    return [kind, detail]
+    seccomp.prepare(Path(root) / "cache")
+    warm = None
+    try:
+        while True:
+            message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1)
+            if not message:
+                return
+            attach_sock = socket.socket(fileno=fds[0]) if fds else None
+            try:
+                request = json.loads(message)
+                ready, warm = warm or shim.prefork(store, driver), None
+                reply = list(ready.start(InitPlan(**request["plan"]), request["cid"], request["interactive"],
+                                         attach_sock))
+            except Exception as exc:  # noqa: BLE001 - the caller raises it as a failed start
+                reply = ["error", str(exc) or type(exc).__name__]
+            finally:
+                if attach_sock is not None:
+                    attach_sock.close()
+            sock.send(json.dumps(reply).encode())
+            # Between starts, so that the next one finds its shim forked and its namespaces made.
+            try:
+                warm = shim.prefork(store, driver)
+            except Exception:  # noqa: BLE001 - the next start forks its own
+                warm = None
+    finally:
+        if warm is not None:
+            warm.discard()
 
 
 if __name__ == "__main__":
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    serve(socket.socket(fileno=int(sys.argv[1])))
+    serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2], sys.argv[3])

@@ -15,17 +15,16 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Forker:
-    def __init__(self):
+    def __init__(self, root, cgroup_parent: str):
+        self._args = [str(root), cgroup_parent]
         self._lock = threading.Lock()
         self._proc = None
         self._sock = None
         self._stopper = None
 
-    def spawn(self, plan, root, cgroup_parent: str, cid: str, interactive: bool,
-              attach_sock: socket.socket | None) -> tuple[str, str]:
+    def spawn(self, plan, cid: str, interactive: bool, attach_sock: socket.socket | None) -> tuple[str, str]:
         """As `shim.spawn`, performed by the forker."""
-        request = json.dumps({"plan": plan.to_dict(), "root": str(root), "cgroup_parent": cgroup_parent,
-                              "cid": cid, "interactive": interactive}).encode()
+        request = json.dumps({"plan": plan.to_dict(), "cid": cid, "interactive": interactive}).encode()
         fds = [attach_sock.fileno()] if attach_sock is not None else []
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
@@ -49,7 +48,7 @@ class Forker:
         path = os.pathsep.join(p for p in (_PACKAGE_DIR, os.environ.get("PYTHONPATH")) if p)
         try:
             # Its own session: a terminal's Ctrl-C meant for the caller must not kill it mid-start.
-            proc = subprocess.Popen([sys.executable, "-m", "runtime.forker", str(theirs.fileno())],
+            proc = subprocess.Popen([sys.executable, "-m", "runtime.forker", str(theirs.fileno()), *self._args],
                                     pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True, env={**os.environ, "PYTHONPATH": path})

@@ -1,12 +1,15 @@
 """The container's pid 1 from fork to execve.
 
 `container_init` runs in the child the shim forks after unshare(CLONE_NEWPID),
-so the child is already pid 1 of the new pid namespace. It never returns:
+so the child is already pid 1 of the new pid namespace. It makes the
+namespaces every container gets, then waits for its plan: a shim forked
+ahead of time (see runtime.shim) has its pid 1 waiting there. It never returns:
 it execs the command, or reports why it could not on the error pipe and
 exits 127. The error pipe is close-on-exec, so a successful execve shows as
 end-of-file to whoever reads it; no other signal of success is needed.
 """
 
+import json
 import os
 import signal
 import socket
@@ -16,6 +19,7 @@ from runtime import syscalls as sc
 from runtime.records import Record
 
 START_FAILED = 127
+MAX_PLAN = 1 << 20
 UNSHARE_FLAGS = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET
 
 
@@ -45,13 +49,28 @@ class InitPlan(Record):
 
 
 def exec_command(argv: list[str], env: dict[str, str]) -> None:
-    """execvpe, with the failure a user can act on as the message."""
-    try:
-        os.execvpe(argv[0], argv, env)
-    except FileNotFoundError:
-        raise OSError(2, f"executable file not found in $PATH: {argv[0]}") from None
-    except PermissionError:
-        raise OSError(13, f"permission denied: {argv[0]}") from None
+    """execvpe, with the failure a user can act on as the message.
+
+    The $PATH search stats each candidate and calls execve only on one that
+    exists: a failed execve from this big a process costs ~60 us, a stat a
+    few, and the default PATH has five entries before /bin."""
+    name = argv[0]
+    candidates = [name] if "/" in name else [f"{d or '.'}/{name}" for d in env.get("PATH", os.defpath).split(":")]
+    first_error = None
+    for path in candidates:
+        try:
+            os.stat(path)
+            os.execve(path, argv, env)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            # As execvp: keep searching, and report this if nothing runs.
+            first_error = first_error or exc
+    if isinstance(first_error, PermissionError):
+        raise OSError(13, f"permission denied: {name}")
+    if first_error is not None:
+        raise first_error
+    raise OSError(2, f"executable file not found in $PATH: {name}")
 
 
 def reset_signals() -> None:
@@ -84,36 +103,71 @@ def join_cgroup(files: list[str]) -> None:
             os.close(fd)
 
 
-def container_init(plan: InitPlan, error_fd: int, stdio: tuple[int, int, int], pty_sock) -> None:
-    """The ordered steps of a container start. stdio is (stdin, stdout, stderr)
-    for the command, unless plan.tty, in which case a PTY from the container's
-    devpts replaces them and its master goes to the shim over pty_sock."""
+def receive_plan(plan_channel: socket.socket) -> tuple[InitPlan, bool]:
+    """The plan, and whether stdin stays open, as the launcher sends them."""
+    message = plan_channel.recv(MAX_PLAN)
+    plan_channel.close()
+    if not message:
+        # The shim was discarded unused: nothing to start, nothing to report.
+        os._exit(0)
+    request = json.loads(message)
+    return InitPlan(**request["plan"]), request["interactive"]
+
+
+def make_stdio(shim_channel: socket.socket, interactive: bool) -> list[int]:
+    """The command's stdin, stdout and stderr; the shim gets the other ends."""
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    theirs = [out_r, err_r]
+    if interactive:
+        in_r, in_w = os.pipe2(os.O_CLOEXEC)
+        theirs.append(in_w)
+    else:
+        in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    socket.send_fds(shim_channel, [b"s"], theirs)
+    for fd in theirs:
+        os.close(fd)
+    return [in_r, out_w, err_w]
+
+
+def container_init(plan_channel: socket.socket, shim_channel: socket.socket, error_fd: int) -> None:
+    """The ordered steps of a container start. The plan comes over
+    plan_channel; the command's pipes, or for a tty the master of a PTY from
+    the container's devpts, go to the shim over shim_channel."""
     try:
-        # First, while the host's /sys/fs/cgroup is still visible, and so
-        # that the cgroup namespace made below has this cgroup as its root.
-        join_cgroup(plan.cgroup_files)
-        sc.unshare(UNSHARE_FLAGS | sc.CLONE_NEWCGROUP)
+        # The same for every container, so a pre-forked init has done this
+        # before its container is chosen. Private at once: no mount event
+        # must propagate from the container to the host or back.
+        sc.unshare(UNSHARE_FLAGS)
         mounts.make_private()
+        loopback.bring_up()
+        cgroup_v1_mounts = mounts.host_cgroup_v1_mounts()
+        reset_signals()
+        plan, interactive = receive_plan(plan_channel)
+        stdio = None if plan.tty else make_stdio(shim_channel, interactive)
+        # While the host's /sys/fs/cgroup is still visible, and so that the
+        # cgroup namespace made next has this cgroup as its root.
+        join_cgroup(plan.cgroup_files)
+        sc.unshare(sc.CLONE_NEWCGROUP)
         overlay.mount_overlay(plan.lower, plan.upper, plan.work, plan.rootfs)
         socket.sethostname(plan.hostname)
-        loopback.bring_up()
-        mounts.build(plan.rootfs, plan.cgroup_version)
+        mounts.build(plan.rootfs, plan.cgroup_version, cgroup_v1_mounts)
         mounts.write_etc(plan.hostname, plan.nameservers)
         os.makedirs(plan.workdir, exist_ok=True)
         os.chdir(plan.workdir)
         if plan.tty:
             master, slave = terminal.open_pair()
-            socket.send_fds(pty_sock, [b"m"], [master])
+            socket.send_fds(shim_channel, [b"m"], [master])
             os.close(master)
             terminal.make_controlling(slave)
         else:
             os.setsid()
             for target, fd in enumerate(stdio):
                 os.dup2(fd, target, inheritable=True)
+        shim_channel.close()
         fds.close_all_except(error_fd)
         capabilities.apply_default(uid=plan.uid, gid=plan.gid)
         seccomp.apply_default_profile()
-        reset_signals()
         exec_command(plan.argv, plan.env)
     except BaseException as exc:  # noqa: BLE001 - pid 1 must report, never unwind into the shim's code
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
@@ -121,4 +175,3 @@ def container_init(plan: InitPlan, error_fd: int, stdio: tuple[int, int, int], p
             os.write(error_fd, message.encode(errors="replace")[:4000])
         finally:
             os._exit(START_FAILED)
-

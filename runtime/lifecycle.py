@@ -36,13 +36,13 @@ UNKNOWN_EXIT = 255
 class Runtime:
     def __init__(self, root=None, cgroup_parent=None, forker: bool = False):
         self.root = settings.state_root(root)
+        self.cgroup_parent = settings.cgroup_parent(cgroup_parent)
         self._forker = None
         if forker:
             # Imported only here: subprocess and threading would slow every CLI command.
             from runtime.forkerclient import Forker
 
-            self._forker = Forker()
-        self.cgroup_parent = settings.cgroup_parent(cgroup_parent)
+            self._forker = Forker(self.root, self.cgroup_parent)
         self.store = StateStore(self.root)
         self._driver = None
         self._images = None
@@ -142,8 +142,7 @@ class Runtime:
             client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             if self._forker is not None:
-                kind, detail = self._forker.spawn(plan, self.root, self.cgroup_parent, state.id,
-                                                  cfg.interactive, shim_end)
+                kind, detail = self._forker.spawn(plan, state.id, cfg.interactive, shim_end)
             else:
                 kind, detail = shim.spawn(plan, self.store, state.id, self.driver,
                                           interactive=cfg.interactive, attach_sock=shim_end)

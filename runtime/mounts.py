@@ -79,7 +79,7 @@ def _remount_readonly(root_fd: int, relpath: str, flags: int) -> None:
         os.close(fd)
 
 
-def _host_cgroup_v1_mounts() -> list[tuple[str, str, str]]:
+def host_cgroup_v1_mounts() -> list[tuple[str, str, str]]:
     """(directory name, fstype, options) of each hierarchy under /sys/fs/cgroup."""
     found = []
     with open("/proc/self/mountinfo") as f:
@@ -93,14 +93,14 @@ def _host_cgroup_v1_mounts() -> list[tuple[str, str, str]]:
     return found
 
 
-def _mount_cgroups(root_fd: int, version: str) -> None:
+def _mount_cgroups(root_fd: int, version: str, v1_mounts: list[tuple[str, str, str]]) -> None:
     """/sys/fs/cgroup read-only; the cgroup namespace makes its root the container's cgroup."""
     flags = _NOSUID_NODEV_NOEXEC | sc.MS_RDONLY
     if version == "v2":
         _mount_at(root_fd, "sys/fs/cgroup", "cgroup2", "cgroup2", flags, create=False)
         return
     _mount_at(root_fd, "sys/fs/cgroup", "tmpfs", "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=755,size=64k", create=False)
-    for name, fstype, opts in _host_cgroup_v1_mounts():
+    for name, fstype, opts in v1_mounts:
         _mount_at(root_fd, f"sys/fs/cgroup/{name}", "cgroup", fstype, flags, opts or None, create=True)
     _remount_readonly(root_fd, "sys/fs/cgroup", _NOSUID_NODEV_NOEXEC)
 
@@ -123,11 +123,14 @@ def _populate_dev(root_fd: int) -> None:
 
 
 def _mask(root_fd: int) -> None:
+    # From the proc and sysfs just mounted: no path in them is the image's to redirect.
+    tops = {top: open_beneath(root_fd, top) for top in ("proc", "sys")}
     null = open_beneath(root_fd, "dev/null", directory=False)
     try:
         for path in MASKED_PATHS:
+            top, _, rest = path.partition("/")
             try:
-                fd = open_beneath(root_fd, path, directory=False)
+                fd = open_beneath(tops[top], rest, directory=False)
             except FileNotFoundError:
                 continue
             try:
@@ -137,18 +140,21 @@ def _mask(root_fd: int) -> None:
                     sc.mount(_fd_path(null), _fd_path(fd), None, sc.MS_BIND)
             finally:
                 os.close(fd)
+        for path in READONLY_PATHS:
+            top, _, rest = path.partition("/")
+            try:
+                fd = open_beneath(tops[top], rest, directory=False)
+            except FileNotFoundError:
+                continue
+            try:
+                sc.mount(_fd_path(fd), _fd_path(fd), None, sc.MS_BIND | sc.MS_REC)
+            finally:
+                os.close(fd)
+            _remount_readonly(tops[top], rest, _NOSUID_NODEV_NOEXEC)
     finally:
         os.close(null)
-    for path in READONLY_PATHS:
-        try:
-            fd = open_beneath(root_fd, path, directory=False)
-        except FileNotFoundError:
-            continue
-        try:
-            sc.mount(_fd_path(fd), _fd_path(fd), None, sc.MS_BIND | sc.MS_REC)
-        finally:
+        for fd in tops.values():
             os.close(fd)
-        _remount_readonly(root_fd, path, _NOSUID_NODEV_NOEXEC)
 
 
 def make_private() -> None:
@@ -156,18 +162,19 @@ def make_private() -> None:
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
 
 
-def build(rootfs: str, cgroup_version: str) -> None:
+def build(rootfs: str, cgroup_version: str, cgroup_v1_mounts: list[tuple[str, str, str]]) -> None:
     """Mount /proc, /sys, /sys/fs/cgroup, /dev, masks; then pivot_root into rootfs.
 
     rootfs must already be a mount point (the overlay) in a private mount
-    namespace. Afterwards the host's mounts are unreachable and cwd is /.
+    namespace. cgroup_v1_mounts is host_cgroup_v1_mounts() (unused on v2),
+    read beforehand. Afterwards the host's mounts are unreachable and cwd is /.
     """
     old_umask = os.umask(0)
     root_fd = os.open(rootfs, _DIR)
     try:
         _mount_at(root_fd, "proc", "proc", "proc", _NOSUID_NODEV_NOEXEC)
         _mount_at(root_fd, "sys", "sysfs", "sysfs", _NOSUID_NODEV_NOEXEC | sc.MS_RDONLY)
-        _mount_cgroups(root_fd, cgroup_version)
+        _mount_cgroups(root_fd, cgroup_version, cgroup_v1_mounts)
         _mount_at(root_fd, "dev", "tmpfs", "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME, "mode=755,size=65536k")
         _populate_dev(root_fd)
         _mask(root_fd)

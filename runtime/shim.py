@@ -1,14 +1,21 @@
 """The per-container supervisor.
 
-`spawn` forks the shim from the launching process (no exec: the shim
-shares the launcher's pages and starts in microseconds). The shim is a
-session leader, a child subreaper, and the parent of the container's
-pid 1, which lets it collect the exit status, and nothing else can: it
-writes exit_code and oom_killed into state.json, copies output to
-log.jsonl, holds the PTY master of a `tty` container and serves attach
-clients. It outlives the launcher, whether the launcher is the CLI, a
-Celery worker or the node agent, and however it dies: the shim is then
-re-parented to the host's init.
+The shim is forked from the launching process (no exec: it shares the
+launcher's pages and starts in microseconds). It is a session leader, a
+child subreaper, and the parent of the container's pid 1, which lets it
+collect the exit status, and nothing else can: it writes exit_code and
+oom_killed into state.json, copies output to log.jsonl, holds the PTY
+master of a `tty` container and serves attach clients. It outlives the
+launcher, whether the launcher is the CLI, a Celery worker or the node
+agent, and however it dies: it is then re-parented to the host's init.
+
+A shim comes in two steps. `prefork` forks it, and it does at once what
+is the same for every container: it leaves the launcher's session and
+descriptors and forks pid 1 of a new pid namespace, which makes the rest
+of its namespaces and waits for its plan (init.container_init).
+`WarmShim.start` then gives it one container. `spawn` does both in a row;
+the forker keeps one shim forked ahead, so that a start from the
+dashboard's worker finds that work done.
 
 One fork, not the classic double fork that re-parents at once: the
 intermediate process cost a millisecond per start. The launcher therefore
@@ -16,13 +23,17 @@ reaps its own shims: `reap()` collects those that have exited, and the
 Runtime calls it on every start and wait (as subprocess reaps its Popen
 objects); a launcher that ignores SIGCHLD (the forker) has the kernel do it.
 
-The launcher learns the outcome from a report pipe: one line
-`ok <pid>` or `error <message>`; in the error case the shim has already
-removed the cgroup and the launcher reaps it once it exited.
+The launcher sends the plan straight to the waiting pid 1, which makes
+the command's pipes and passes the shim its ends, and sends the shim the
+container's id with the attach socket, if any, so both work at once. The
+shim answers `ok <pid>` or `error <message>` (SOCK_SEQPACKET pairs, JSON
+requests). In the error case the shim has already removed the cgroup, and
+the launcher waits until it is gone.
 """
 
 import errno
 import gc
+import json
 import os
 import select
 import signal
@@ -34,38 +45,76 @@ from runtime.procinfo import start_time
 from runtime.state import StateStore, now_iso
 
 _CHUNK = 65536
-
+_MAX_MESSAGE = 1 << 20
 
 _children: set[int] = set()
+
+
+class WarmShim:
+    """The launcher's end of a pre-forked shim, good for one container."""
+
+    def __init__(self, pid: int, channel: socket.socket, plan_channel: socket.socket):
+        self.pid, self.channel, self.plan_channel = pid, channel, plan_channel
+
+    def start(self, plan: init.InitPlan, cid: str, interactive: bool = False,
+              attach_sock: socket.socket | None = None) -> tuple[str, str]:
+        """Start the container; returns ("ok", pid) or ("error", message)."""
+        try:
+            # To pid 1 directly: it starts on the container while the shim reads its request.
+            self.plan_channel.send(json.dumps({"plan": plan.to_dict(), "interactive": interactive}).encode())
+        except OSError:
+            pass  # pid 1 died waiting; the shim reports why
+        finally:
+            self.plan_channel.close()
+        request = json.dumps({"cid": cid, "tty": plan.tty}).encode()
+        try:
+            socket.send_fds(self.channel, [request], [attach_sock.fileno()] if attach_sock is not None else [])
+            reply = self.channel.recv(_MAX_MESSAGE).decode(errors="replace")
+        except OSError:
+            reply = ""
+        finally:
+            self.channel.close()
+        kind, _, detail = reply.partition(" ")
+        if kind == "ok":
+            return "ok", detail
+        # No process outlives a failed start.
+        _wait_gone(self.pid)
+        reap()
+        if kind == "error":
+            return "error", detail
+        return "error", "the container's supervisor died"
+
+    def discard(self) -> None:
+        """Not needed after all: the shim and its waiting pid 1 are gone when this returns."""
+        self.plan_channel.close()
+        self.channel.close()
+        _wait_gone(self.pid)
+        reap()
+
+
+def prefork(store: StateStore, driver) -> WarmShim:
+    """Fork a shim whose pid 1 waits in its new namespaces for `WarmShim.start`."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    plan_ours, plan_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ours.close()
+            plan_ours.close()
+            os.setsid()
+            _Shim(store, driver, theirs, plan_theirs).run()
+        finally:
+            os._exit(0)
+    _children.add(pid)
+    theirs.close()
+    plan_theirs.close()
+    return WarmShim(pid, ours, plan_ours)
 
 
 def spawn(plan: init.InitPlan, store: StateStore, cid: str, driver, interactive: bool = False,
           attach_sock: socket.socket | None = None) -> tuple[str, str]:
     """Start the shim and the container; returns ("ok", pid) or ("error", message)."""
-    report_r, report_w = os.pipe2(os.O_CLOEXEC)
-    shim_pid = os.fork()
-    if shim_pid == 0:
-        try:
-            os.close(report_r)
-            os.setsid()
-            _Shim(plan, store, cid, driver, interactive, attach_sock, report_w).run()
-        finally:
-            os._exit(0)
-    _children.add(shim_pid)
-    os.close(report_w)
-    # Read one line, not to end-of-file: a shim forked meanwhile by another
-    # thread of the launcher holds a copy of report_w for its whole life.
-    with os.fdopen(report_r, "rb") as report:
-        line = report.readline().decode(errors="replace").strip()
-    kind, _, detail = line.partition(" ")
-    if kind == "ok":
-        return "ok", detail
-    # No process outlives a failed start.
-    _wait_gone(shim_pid)
-    reap()
-    if kind == "error":
-        return "error", detail
-    return "error", "the container's supervisor died"
+    return prefork(store, driver).start(plan, cid, interactive, attach_sock)
 
 
 def reap() -> None:
@@ -91,15 +140,17 @@ def _wait_gone(pid: int) -> None:
 
 
 class _Shim:
-    def __init__(self, plan, store, cid, driver, interactive, attach_sock, report_w):
-        self.plan, self.store, self.cid, self.driver = plan, store, cid, driver
-        self.interactive = interactive
-        self.report_w = report_w
-        self.clients = [attach_sock] if attach_sock is not None else []
+    def __init__(self, store, driver, channel, plan_channel):
+        self.store, self.driver, self.channel, self.plan_channel = store, driver, channel, plan_channel
+        self.cid = None
+        self.tty = False
+        self.clients = []
         self.listener = None
         self.outputs = {}
         self.stdin_w = None
         self.master = None
+        self.init_sock = self.error_r = None
+        self.start_time = self.init_start_time = None
 
     def run(self) -> None:
         # A full collection would touch, and so copy, every page shared with the launcher.
@@ -111,11 +162,20 @@ class _Shim:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self._close_inherited()
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-            pid = self._start()
+            pid = self._fork_init()
         except Exception as exc:  # noqa: BLE001 - whatever broke, the launcher must hear of it
-            self._report_error(str(exc))
+            # Once it has asked: a reply sent before would be lost with its request.
+            if self._receive_request():
+                self._report_error(str(exc))
             return
-        if pid is not None:
+        if not self._receive_request():
+            self._abandon(pid)
+            return
+        try:
+            started = self._start(pid)
+        except Exception as exc:  # noqa: BLE001
+            started = self._fail(pid, str(exc))
+        if started:
             self._supervise(pid)
 
     def _close_inherited(self) -> None:
@@ -124,55 +184,84 @@ class _Shim:
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        fds.close_all_except(null, self.report_w, *(c.fileno() for c in self.clients))
+        fds.close_all_except(null, self.channel.fileno(), self.plan_channel.fileno())
         os.close(null)
 
-    def _start(self) -> int | None:
-        plan = self.plan
-        error_r, error_w = os.pipe2(os.O_CLOEXEC)
-        pty_parent = pty_child = None
-        if plan.tty:
-            pty_parent, pty_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            stdio = (0, 1, 2)
-            child_ends = []
-        else:
-            out_r, out_w = os.pipe2(os.O_CLOEXEC)
-            err_r, err_w = os.pipe2(os.O_CLOEXEC)
-            if self.interactive:
-                in_r, self.stdin_w = os.pipe2(os.O_CLOEXEC)
-            else:
-                in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            stdio = (in_r, out_w, err_w)
-            child_ends = [in_r, out_w, err_w]
-            self.outputs = {out_r: attach.OUT, err_r: attach.ERR}
-        sc.unshare(sc.CLONE_NEWPID)
-        pid = os.fork()
-        if pid == 0:
-            os.close(error_r)
-            init.container_init(plan, error_w, stdio, pty_child)
+    def _fork_init(self) -> int:
+        self.init_sock, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        self.error_r, error_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            sc.unshare(sc.CLONE_NEWPID)
+            pid = os.fork()
+            if pid == 0:
+                self.init_sock.close()
+                self.channel.close()
+                os.close(self.error_r)
+                init.container_init(self.plan_channel, init_end, error_w)
+        finally:
+            self.plan_channel.close()
+        init_end.close()
         os.close(error_w)
-        for fd in child_ends:
-            os.close(fd)
-        if plan.tty:
-            pty_child.close()
-            self.master = self._receive_master(pty_parent)
+        # Read ahead, while a pre-forked shim waits: both are fixed from now on.
+        self.start_time, self.init_start_time = start_time(os.getpid()), start_time(pid)
+        return pid
+
+    def _receive_request(self) -> bool:
+        """The container this shim is for; False if the launcher went away instead."""
+        try:
+            message, received, _, _ = socket.recv_fds(self.channel, _MAX_MESSAGE, 1)
+        except OSError:
+            return False
+        if not message:
+            return False
+        request = json.loads(message)
+        self.cid, self.tty = request["cid"], request["tty"]
+        self.clients = [socket.socket(fileno=fd) for fd in received]
+        return True
+
+    def _abandon(self, pid: int) -> None:
+        # End-of-file on its plan channel makes the waiting pid 1 exit.
+        self.init_sock.close()
+        os.waitpid(pid, 0)
+
+    def _start(self, pid: int) -> bool:
+        if self.tty:
+            self.master = self._receive_master(self.init_sock)
+        else:
+            self._receive_stdio()
         error = b""
-        while chunk := os.read(error_r, 4096):
+        while chunk := os.read(self.error_r, 4096):
             error += chunk
-        os.close(error_r)
-        if error or (plan.tty and self.master is None):
+        os.close(self.error_r)
+        if error or (self.tty and self.master is None) or (not self.tty and not self.outputs):
             return self._fail(pid, error.decode(errors="replace") or "the container's init died before exec")
         if self.master is not None:
             self.outputs = {self.master: attach.OUT}
         self.store.update(
-            self.cid, status="running", pid=pid, pid_start_time=start_time(pid), shim_pid=os.getpid(),
-            shim_start_time=start_time(os.getpid()),
+            self.cid, status="running", pid=pid, pid_start_time=self.init_start_time, shim_pid=os.getpid(),
+            shim_start_time=self.start_time,
             started_at=now_iso(), finished_at=None, exit_code=None, oom_killed=False,
             namespaces=_namespaces(pid),
         )
-        os.write(self.report_w, f"ok {pid}\n".encode())
-        os.close(self.report_w)
-        return pid
+        try:
+            self.channel.send(f"ok {pid}".encode())
+        except OSError:
+            pass  # the launcher died meanwhile; the container runs on, and is recorded
+        self.channel.close()
+        return True
+
+    def _receive_stdio(self) -> None:
+        """Our ends of the pipes pid 1 made for the command: stdout, stderr, and stdin if interactive."""
+        try:
+            _, received, _, _ = socket.recv_fds(self.init_sock, 16, 3)
+        except OSError:
+            received = []
+        finally:
+            self.init_sock.close()
+        if len(received) >= 2:
+            self.outputs = {received[0]: attach.OUT, received[1]: attach.ERR}
+            if len(received) == 3:
+                self.stdin_w = received[2]
 
     @staticmethod
     def _receive_master(sock: socket.socket) -> int | None:
@@ -182,7 +271,7 @@ class _Shim:
             sock.close()
         return fds[0] if fds else None
 
-    def _fail(self, pid: int, message: str) -> None:
+    def _fail(self, pid: int, message: str) -> bool:
         os.waitpid(pid, 0)
         self._reap_all()
         try:
@@ -191,10 +280,13 @@ class _Shim:
         except Exception:  # noqa: BLE001 - the launcher destroys again and reports
             pass
         self._report_error(message)
-        return None
+        return False
 
     def _report_error(self, message: str) -> None:
-        os.write(self.report_w, f"error {' '.join(message.split())}\n".encode())
+        try:
+            self.channel.send(f"error {' '.join(message.split())}".encode())
+        except OSError:
+            pass
 
     def _listen(self) -> None:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)

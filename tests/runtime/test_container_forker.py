@@ -73,6 +73,31 @@ def test_the_forker_leaves_no_zombie_shims(frt):
         time.sleep(0.01)
 
 
+def children_of(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def test_the_forker_keeps_the_next_shim_forked_with_its_namespaces_made(frt):
+    state = frt.run(ContainerConfig(image="busybox", command=["true"]))
+    frt.wait(state.id)
+    [forker] = forkers(frt.earlier_forkers)
+    deadline = time.monotonic() + 10
+    while len(children_of(forker)) != 1 or len(children_of(children_of(forker)[0])) != 1:
+        assert time.monotonic() < deadline, "no shim was forked ahead"
+        time.sleep(0.01)
+    [shim] = children_of(forker)
+    [init] = children_of(shim)
+    for kind in ("pid", "mnt", "uts", "ipc", "net"):
+        assert os.readlink(f"/proc/{init}/ns/{kind}") != os.readlink(f"/proc/self/ns/{kind}"), kind
+    # Nothing of a container yet: no cgroup of its own, no state.
+    assert os.readlink(f"/proc/{init}/ns/cgroup") == os.readlink(f"/proc/self/ns/cgroup")
+    assert [s.id for s in frt.list(all=True)] == [state.id]
+
+    frt.close()
+    assert not alive(shim) and not alive(init)
+
+
 def test_attach_passes_through_the_forker(frt):
     state, conn = frt.run(ContainerConfig(image="busybox", command=["echo", "attached"]), attach=True)
     frames = []
