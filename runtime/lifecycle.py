@@ -20,7 +20,7 @@ import socket
 import time
 
 from runtime import attach as attach_protocol
-from runtime import cgroups, exec as exec_module, logs, mounts, overlay, procinfo, seccomp, settings, shim, stats
+from runtime import cgroups, logs, mounts, overlay, procinfo, seccomp, settings, shim, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
 from runtime.imagestore import ImageStore
@@ -372,6 +372,9 @@ class Runtime:
         full_env.update(cfg.env)
         full_env.update(env or {})
         seccomp.prepare(f"{self.root}/cache")
+        # Imported here: a container start from the CLI has no use for it.
+        from runtime import exec as exec_module
+
         return exec_module.spawn(self.driver, state, argv, tty=tty, env=full_env,
                                  cwd=cwd or cfg.workdir or "/", user=parse_user(user or cfg.user),
                                  rows=rows, cols=cols)
