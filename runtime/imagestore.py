@@ -25,7 +25,8 @@ from runtime.records import Record
 
 __all__ = ["ImageStore", "ImageInfo", "ImportLimits"]
 
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
+# Compiled by re at its first use: only an import checks a name.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}"
 TMP_PREFIX = ".tmp-"
 
 
@@ -66,7 +67,7 @@ class ImageInfo(Record):
 
 
 def _check_name(name) -> None:
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
         raise InvalidArgument(
             f"invalid image name {name!r}: use up to 128 letters, digits and . _ : / @ -, starting with a letter or digit")
 
