@@ -6,9 +6,7 @@ import os
 import select
 import signal
 import sys
-import termios
 import time
-import tty as tty_mode
 
 from runtime import attach, terminal
 from runtime.config import ContainerConfig, parse_cpus, parse_env, parse_size
@@ -121,13 +119,29 @@ def cmd_run(args) -> int:
     return code
 
 
+def _raw(fd: int) -> list:
+    """Put our terminal in raw mode; its previous settings, for _restore."""
+    # Imported here: only -t on a terminal needs them.
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    tty.setraw(fd)
+    return saved
+
+
+def _restore(fd: int, saved: list) -> None:
+    import termios
+
+    termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
 def _attached(conn: attach.Attachment, interactive: bool, tty: bool) -> int | None:
     """Copy frames to our stdout/stderr and stdin to the container until it exits."""
     stdin = sys.stdin.fileno() if interactive else None
     saved = None
     if tty and stdin is not None and os.isatty(stdin):
-        saved = termios.tcgetattr(stdin)
-        tty_mode.setraw(stdin)
+        saved = _raw(stdin)
         conn.resize(*terminal.size(stdin))
         signal.signal(signal.SIGWINCH, lambda *_: conn.resize(*terminal.size(stdin)))
     try:
@@ -152,7 +166,7 @@ def _attached(conn: attach.Attachment, interactive: bool, tty: bool) -> int | No
                 out.flush()
     finally:
         if saved is not None:
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+            _restore(sys.stdin.fileno(), saved)
 
 
 def cmd_exec(args) -> int:
@@ -177,8 +191,7 @@ def _pump_exec(sess, args) -> None:
         sess.stdin = None
     saved = None
     if args.tty and stdin is not None and os.isatty(stdin):
-        saved = termios.tcgetattr(stdin)
-        tty_mode.setraw(stdin)
+        saved = _raw(stdin)
         signal.signal(signal.SIGWINCH, lambda *_: sess.resize(*terminal.size(stdin)))
     try:
         while outputs:
@@ -204,7 +217,7 @@ def _pump_exec(sess, args) -> None:
                 outputs[fd].flush()
     finally:
         if saved is not None:
-            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+            _restore(0, saved)
 
 
 def cmd_ps(args) -> int:

@@ -17,7 +17,6 @@ import os
 import re
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 from runtime import settings, treeops
 from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound
@@ -26,7 +25,8 @@ from runtime.records import Record
 
 __all__ = ["ImageStore", "ImageInfo", "ImportLimits"]
 
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}")
+# Compiled by re at its first use: only an import checks a name.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}"
 TMP_PREFIX = ".tmp-"
 
 
@@ -40,7 +40,7 @@ class ImageInfo(Record):
 
     def __init__(self, id: str, name: str, sha256: str, format: str, compression: str, layers: list[str],
                  size_bytes: int, file_count: int, devices_skipped: int, defaults: dict, created_at: str,
-                 path: Path | None = None, rootfs: Path | None = None):
+                 path: str | None = None, rootfs: str | None = None):
         self.id = id
         self.name = name
         self.sha256 = sha256
@@ -67,7 +67,7 @@ class ImageInfo(Record):
 
 
 def _check_name(name) -> None:
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
         raise InvalidArgument(
             f"invalid image name {name!r}: use up to 128 letters, digits and . _ : / @ -, starting with a letter or digit")
 
@@ -83,13 +83,13 @@ def _flock(fd: int) -> bool:
 class ImageStore:
     def __init__(self, root=None):
         self.root = settings.state_root(root)
-        self.images = self.root / "images"
-        self.images.mkdir(parents=True, exist_ok=True)
+        self.images = f"{self.root}/images"
+        os.makedirs(self.images, exist_ok=True)
         self.cleanup_partial()
 
     @contextmanager
     def _locked(self):
-        fd = os.open(self.images / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(f"{self.images}/.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -112,35 +112,39 @@ class ImageStore:
         finally:
             os.close(images_fd)
 
+    def _partial(self, prefix: str) -> list[str]:
+        """The names under images/ that start with prefix."""
+        return [name for name in os.listdir(self.images) if name.startswith(prefix)]
+
     def cleanup_partial(self) -> int:
         """Remove what killed imports and removals left behind; the number of directories removed."""
         removed = 0
         with self._locked():
-            for path in self.images.glob(TMP_PREFIX + "*"):
-                fd = os.open(path, treeops.DIR_FLAGS)
+            for name in self._partial(TMP_PREFIX):
+                fd = os.open(f"{self.images}/{name}", treeops.DIR_FLAGS)
                 try:
                     if _flock(fd):
-                        self._discard(path.name)
+                        self._discard(name)
                         removed += 1
                 finally:
                     os.close(fd)
         return removed
 
-    def _reserve(self, name: str) -> tuple[Path, int]:
+    def _reserve(self, name: str) -> tuple[str, int]:
         tag = _sha256(name.encode())[:16]
         with self._locked():
             if any(info.name == name for info in self.list()):
                 raise Conflict(f"image {name!r} already exists; remove it first")
-            for path in self.images.glob(f"{TMP_PREFIX}{tag}-*"):
-                fd = os.open(path, treeops.DIR_FLAGS)
+            for partial in self._partial(f"{TMP_PREFIX}{tag}-"):
+                fd = os.open(f"{self.images}/{partial}", treeops.DIR_FLAGS)
                 try:
                     if not _flock(fd):
                         raise Conflict(f"image {name!r} is being imported by another process")
-                    self._discard(path.name)
+                    self._discard(partial)
                 finally:
                     os.close(fd)
-            tmp = self.images / f"{TMP_PREFIX}{tag}-{os.urandom(8).hex()}"
-            tmp.mkdir(mode=0o700)
+            tmp = f"{self.images}/{TMP_PREFIX}{tag}-{os.urandom(8).hex()}"
+            os.mkdir(tmp, mode=0o700)
             fd = os.open(tmp, treeops.DIR_FLAGS)
             _flock(fd)
         return tmp, fd
@@ -169,10 +173,10 @@ class ImageStore:
         tmp, lock_fd = self._reserve(name)
         committed = False
         try:
-            (tmp / "rootfs").mkdir(mode=0o755)
-            (tmp / "spool").mkdir(mode=0o700)
-            rootfs_fd = os.open(tmp / "rootfs", treeops.DIR_FLAGS)
-            spool_fd = os.open(tmp / "spool", treeops.DIR_FLAGS)
+            os.mkdir(f"{tmp}/rootfs", mode=0o755)
+            os.mkdir(f"{tmp}/spool", mode=0o700)
+            rootfs_fd = os.open(f"{tmp}/rootfs", treeops.DIR_FLAGS)
+            spool_fd = os.open(f"{tmp}/spool", treeops.DIR_FLAGS)
             try:
                 result = unpack(src, rootfs_fd, spool_fd, limits)
             finally:
@@ -186,9 +190,10 @@ class ImageStore:
                 size_bytes=result.report.bytes, file_count=result.report.files,
                 devices_skipped=result.report.devices_skipped, defaults=result.defaults,
                 created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                path=self.images / image_id, rootfs=self.images / image_id / "rootfs")
+                path=f"{self.images}/{image_id}", rootfs=f"{self.images}/{image_id}/rootfs")
             record = {k: v for k, v in info.to_dict().items() if k not in ("path", "rootfs")}
-            (tmp / "image.json").write_text(json.dumps(record, indent=2) + "\n")
+            with open(f"{tmp}/image.json", "w") as f:
+                f.write(json.dumps(record, indent=2) + "\n")
             with self._locked():
                 if any(other.name == name for other in self.list()):
                     raise Conflict(f"image {name!r} already exists; remove it first")
@@ -201,17 +206,19 @@ class ImageStore:
             raise
         finally:
             if not committed:
-                self._discard(tmp.name)
+                self._discard(os.path.basename(tmp))
             os.close(lock_fd)
 
     def list(self) -> list[ImageInfo]:
         images = []
-        for path in self.images.iterdir():
-            if path.name.startswith("."):
+        for name in os.listdir(self.images):
+            if name.startswith("."):
                 continue
+            path = f"{self.images}/{name}"
             try:
-                record = json.loads((path / "image.json").read_text())
-                images.append(ImageInfo(**record, path=path, rootfs=path / "rootfs"))
+                with open(f"{path}/image.json") as f:
+                    record = json.load(f)
+                images.append(ImageInfo(**record, path=path, rootfs=f"{path}/rootfs"))
             except (OSError, ValueError, TypeError):
                 continue
         return sorted(images, key=lambda i: (i.created_at, i.name))
@@ -233,13 +240,18 @@ class ImageStore:
 
     def _users(self, image_id: str) -> list[str]:
         users = []
-        for state in sorted((self.root / "containers").glob("*/state.json")):
+        try:
+            containers = sorted(os.listdir(f"{self.root}/containers"))
+        except FileNotFoundError:
+            containers = []
+        for cid in containers:
             try:
-                data = json.loads(state.read_text())
+                with open(f"{self.root}/containers/{cid}/state.json") as f:
+                    data = json.load(f)
             except (OSError, ValueError):
                 continue
             if isinstance(data, dict) and data.get("image_id") == image_id:
-                users.append(str(data.get("name") or state.parent.name))
+                users.append(str(data.get("name") or cid))
         return users
 
     def remove(self, ref: str) -> ImageInfo:
@@ -249,12 +261,12 @@ class ImageStore:
             users = self._users(info.id)
             if users:
                 raise Conflict(f"image {info.name!r} is used by container {', '.join(users)}")
-            doomed = self.images / f"{TMP_PREFIX}rm-{info.id[:16]}-{os.urandom(4).hex()}"
-            os.rename(info.path, doomed)
-            fd = os.open(doomed, treeops.DIR_FLAGS)
+            doomed = f"{TMP_PREFIX}rm-{info.id[:16]}-{os.urandom(4).hex()}"
+            os.rename(info.path, f"{self.images}/{doomed}")
+            fd = os.open(f"{self.images}/{doomed}", treeops.DIR_FLAGS)
             _flock(fd)
         try:
-            self._discard(doomed.name)
+            self._discard(doomed)
         finally:
             os.close(fd)
         return info

@@ -20,7 +20,7 @@ import socket
 import time
 
 from runtime import attach as attach_protocol
-from runtime import cgroups, exec as exec_module, logs, mounts, overlay, procinfo, seccomp, settings, shim, stats
+from runtime import cgroups, logs, mounts, overlay, procinfo, seccomp, settings, shim, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
 from runtime.imagestore import ImageStore
@@ -82,8 +82,7 @@ class Runtime:
         image = self.images.get(cfg.image)
         cid = self.store.new_id()
         name = cfg.name or cid[:12]
-        directory = self.store.path(cid)
-        directory.mkdir(parents=True)
+        os.makedirs(self.store.path(cid))
         try:
             self.store.reserve_name(name, cid)
             overlay.container_dirs(self.root, cid)
@@ -114,8 +113,8 @@ class Runtime:
         user = parse_user(cfg.user or (defaults.get("user") if str(defaults.get("user", "")).replace(":", "").isdigit() else None))
         directory = self.store.path(state.id)
         return InitPlan(
-            lower=str(image.rootfs), upper=str(directory / "upper"), work=str(directory / "work"),
-            rootfs=str(directory / "rootfs"), hostname=env["HOSTNAME"], argv=argv, env=env,
+            lower=image.rootfs, upper=f"{directory}/upper", work=f"{directory}/work",
+            rootfs=f"{directory}/rootfs", hostname=env["HOSTNAME"], argv=argv, env=env,
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
             cgroup_files=self.driver.join_files(state.id),
@@ -134,7 +133,7 @@ class Runtime:
     def _start(self, state: ContainerState, image, attach: bool):
         cfg = ContainerConfig.from_dict(state.config)
         plan = self._plan(state, cfg, image)
-        seccomp.prepare(self.root / "cache")
+        seccomp.prepare(f"{self.root}/cache")
         self.driver.create(state.id, cgroups.Limits(**state.limits))
         shim.reap()
         client = shim_end = None
@@ -210,7 +209,7 @@ class Runtime:
 
     def inspect(self, ref: str) -> dict:
         data = self.get(ref).to_dict()
-        data["log_path"] = str(self.store.path(data["id"]) / logs.NAME)
+        data["log_path"] = f"{self.store.path(data['id'])}/{logs.NAME}"
         return data
 
     def wait(self, ref: str, timeout: float | None = None) -> ContainerState:
@@ -373,7 +372,10 @@ class Runtime:
             full_env["TERM"] = "xterm"
         full_env.update(cfg.env)
         full_env.update(env or {})
-        seccomp.prepare(self.root / "cache")
+        seccomp.prepare(f"{self.root}/cache")
+        # Imported here: a container start from the CLI has no use for it.
+        from runtime import exec as exec_module
+
         return exec_module.spawn(self.driver, state, argv, tty=tty, env=full_env,
                                  cwd=cwd or cfg.workdir or "/", user=parse_user(user or cfg.user),
                                  rows=rows, cols=cols)

@@ -11,15 +11,14 @@ import json
 import os
 import select
 import time
-from pathlib import Path
 
 MAX_BYTES = 1 << 20
 NAME = "log.jsonl"
 
 
 class LogWriter:
-    def __init__(self, directory: Path, max_bytes: int = MAX_BYTES):
-        self.path = Path(directory) / NAME
+    def __init__(self, directory: str | os.PathLike, max_bytes: int = MAX_BYTES):
+        self.path = f"{os.fspath(directory)}/{NAME}"
         self.max_bytes = max_bytes
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
         self.size = os.fstat(self.fd).st_size
@@ -29,7 +28,7 @@ class LogWriter:
         line = (json.dumps({"t": time.time(), "stream": stream, "data": text}) + "\n").encode("utf-8", "surrogatepass")
         if self.size and self.size + len(line) > self.max_bytes:
             os.close(self.fd)
-            os.rename(self.path, self.path.with_name(NAME + ".1"))
+            os.rename(self.path, self.path + ".1")
             self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
             self.size = 0
         os.write(self.fd, line)
@@ -45,18 +44,18 @@ def _entry(line: bytes) -> dict:
     return record
 
 
-def read(directory: Path, follow: bool = False, alive=lambda: False, poll_interval: float = 0.1):
+def read(directory: str | os.PathLike, follow: bool = False, alive=lambda: False, poll_interval: float = 0.1):
     """Entries oldest first. With follow, keeps reading while alive() says the
     writer may still add lines; the file is not a pipe, so following means
     re-reading after a short wait, as `tail -f` does."""
-    directory = Path(directory)
-    rotated = directory / (NAME + ".1")
-    if rotated.exists():
+    path = f"{os.fspath(directory)}/{NAME}"
+    rotated = path + ".1"
+    if os.path.exists(rotated):
         with open(rotated, "rb") as f:
             for line in f:
                 yield _entry(line)
     try:
-        f = open(directory / NAME, "rb")
+        f = open(path, "rb")
     except FileNotFoundError:
         return
     with f:

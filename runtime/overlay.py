@@ -7,7 +7,6 @@ the container runtime calls it inside the container's new one.
 """
 
 import os
-from pathlib import Path
 
 from runtime import syscalls
 from runtime.errors import InvalidArgument, NotPermitted
@@ -16,14 +15,14 @@ from runtime.errors import InvalidArgument, NotPermitted
 _SPECIAL = (",", ":", "\\")
 
 
-def container_dirs(root, container_id: str) -> dict[str, Path]:
+def container_dirs(root, container_id: str) -> dict[str, str]:
     """Create `<root>/containers/<id>/{upper,work,rootfs}`; their paths by name."""
     if not container_id or "/" in container_id or container_id in (".", ".."):
         raise InvalidArgument(f"invalid container id {container_id!r}")
-    base = Path(root) / "containers" / container_id
-    dirs = {name: base / name for name in ("upper", "work", "rootfs")}
+    base = f"{os.fspath(root)}/containers/{container_id}"
+    dirs = {name: f"{base}/{name}" for name in ("upper", "work", "rootfs")}
     for path in dirs.values():
-        path.mkdir(mode=0o755, parents=True, exist_ok=True)
+        os.makedirs(path, mode=0o755, exist_ok=True)
     return dirs
 
 

@@ -13,9 +13,8 @@ cannot both win, without a global lock or a scan of every record.
 import fcntl
 import json
 import os
-from contextlib import contextmanager
 import time
-from pathlib import Path
+from contextlib import contextmanager
 
 from runtime import syscalls, treeops
 from runtime.errors import Conflict, NotFound
@@ -66,12 +65,12 @@ class ContainerState(Record):
 
 
 class StateStore:
-    def __init__(self, root: Path):
-        self.dir = Path(root) / "containers"
-        self.names = self.dir / NAMES
+    def __init__(self, root: str | os.PathLike):
+        self.dir = f"{os.fspath(root)}/containers"
+        self.names = f"{self.dir}/{NAMES}"
 
-    def path(self, cid: str) -> Path:
-        return self.dir / cid
+    def path(self, cid: str) -> str:
+        return f"{self.dir}/{cid}"
 
     @staticmethod
     def new_id() -> str:
@@ -79,34 +78,34 @@ class StateStore:
         return os.urandom(32).hex()
 
     def reserve_name(self, name: str, cid: str) -> None:
-        self.names.mkdir(parents=True, exist_ok=True)
-        link = self.names / name
+        os.makedirs(self.names, exist_ok=True)
+        link = f"{self.names}/{name}"
         try:
             os.symlink(cid, link)
             return
         except FileExistsError:
             owner = os.readlink(link)
-        if (self.dir / owner / "state.json").exists():
+        if os.path.exists(f"{self.dir}/{owner}/state.json"):
             raise Conflict(f"the name {name!r} is already used by container {owner[:12]}")
         # A record removed by a crash mid-delete left its name behind.
-        tmp = self.names / f".{name}.{cid}"
+        tmp = f"{self.names}/.{name}.{cid}"
         os.symlink(cid, tmp)
         os.rename(tmp, link)
 
     def release_name(self, name: str, cid: str) -> None:
-        link = self.names / name
+        link = f"{self.names}/{name}"
         try:
             if os.readlink(link) == cid:
-                link.unlink()
+                os.unlink(link)
         except FileNotFoundError:
             pass
 
     def write(self, state: ContainerState) -> None:
         directory = self.path(state.id)
-        tmp = directory / f".state.{os.getpid()}.tmp"
+        tmp = f"{directory}/.state.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
             json.dump(state.to_dict(), f)
-        target = directory / "state.json"
+        target = f"{directory}/state.json"
         # Not a rename over the old record: ext4 (auto_da_alloc) then starts
         # writeback of the new file inside rename(), tens of ms on a busy
         # disk, twice per container run. Swapping the names is as atomic
@@ -120,7 +119,7 @@ class StateStore:
 
     def read(self, cid: str) -> ContainerState:
         try:
-            with open(self.path(cid) / "state.json") as f:
+            with open(f"{self.dir}/{cid}/state.json") as f:
                 return ContainerState.from_dict(json.load(f))
         except FileNotFoundError:
             raise NotFound(f"no such container: {cid}") from None
@@ -173,11 +172,11 @@ class StateStore:
         """A name, a full id or a unique id prefix -> the id."""
         if not ref or "/" in ref or ref.startswith("."):
             raise NotFound(f"no such container: {ref!r}")
-        if (self.dir / ref / "state.json").exists():
+        if os.path.exists(f"{self.dir}/{ref}/state.json"):
             return ref
         try:
-            cid = os.readlink(self.names / ref)
-            if (self.dir / cid / "state.json").exists():
+            cid = os.readlink(f"{self.names}/{ref}")
+            if os.path.exists(f"{self.dir}/{cid}/state.json"):
                 return cid
         except (FileNotFoundError, OSError):
             pass

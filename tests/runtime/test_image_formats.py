@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
 import zstandard
@@ -51,6 +52,7 @@ def rootfs_entries():
 
 
 def check_rootfs(rootfs) -> None:
+    rootfs = Path(rootfs)
     got = tree(rootfs)
     assert got[b"bin/sh"] == ("symlink", "/bin/busybox")
     assert got[b"usr/bin/passwd"] == ("file", 0, 0, 0o4755, b"setuid")
@@ -87,14 +89,14 @@ def test_gnu_tar_long_names_and_links_are_read(state_root):
     entries = [E(long_target, data=b"t"), E("k" * 130, "hardlink", link=long_target), *rootfs_entries()]
     info = ImageStore().import_archive(io.BytesIO(tar_bytes(entries, fmt=tarfile.GNU_FORMAT)), name="gnu")
     check_rootfs(info.rootfs)
-    assert (info.rootfs / ("k" * 130)).read_bytes() == b"t"
+    assert (Path(info.rootfs) / ("k" * 130)).read_bytes() == b"t"
 
 
 def test_ustar_prefix_field_joins_the_name(state_root):
     name = "p" * 90 + "/" + "n" * 90
     info = ImageStore().import_archive(io.BytesIO(tar_bytes([E(name, data=b"ok")], fmt=tarfile.USTAR_FORMAT)),
                                        name="ustar")
-    assert (info.rootfs / name).read_bytes() == b"ok"
+    assert (Path(info.rootfs) / name).read_bytes() == b"ok"
 
 
 def test_files_in_setgid_dirs_get_the_archive_owner(state_root):
@@ -121,7 +123,7 @@ def test_busybox_rootfs_runs_after_import(state_root, busybox_tar):
     out = subprocess.run(["chroot", str(info.rootfs), "/bin/sh", "-c", "echo $((6*7)); ls /bin | wc -l"],
                          check=True, capture_output=True, text=True).stdout.split()
     assert out[0] == "42" and int(out[1]) > 100
-    assert os.readlink(info.rootfs / "bin/ls") == "/bin/busybox"
+    assert os.readlink(Path(info.rootfs) / "bin/ls") == "/bin/busybox"
 
 
 LAYER1 = [E("etc", "dir"), E("etc/passwd", data=b"old"), E("usr/bin/tool", data=b"tool", mode=0o755),
@@ -178,5 +180,5 @@ def test_docker_save_with_shared_layer_symlink_is_followed_inside_the_archive(st
     rebuilt = [E(m.name, "symlink", link=f"../{first}") if m.name == second
                else E(m.name, data=d) if m.isfile() else E(m.name, "dir") for m, d in members]
     info = ImageStore().import_archive(io.BytesIO(tar_bytes(rebuilt)), name="shared")
-    assert (info.rootfs / "shared").read_bytes() == b"same"
+    assert (Path(info.rootfs) / "shared").read_bytes() == b"same"
     assert len(info.layers) == 2

@@ -7,6 +7,7 @@ import gzip
 import io
 import tarfile
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -122,9 +123,9 @@ def test_existing_symlink_is_replaced_not_written_through(state_root, sentinel):
     archive = tar_bytes([E("link", "symlink", link=f"{sentinel}/secret"), E("link", data=b"replaced"),
                          E("dirlink", "symlink", link=f"{sentinel}/dir"), E("dirlink", "dir", mode=0o700)])
     info = ImageStore().import_archive(io.BytesIO(archive), name="replaced")
-    assert (info.rootfs / "link").read_bytes() == b"replaced"
-    assert not (info.rootfs / "link").is_symlink()
-    assert (info.rootfs / "dirlink").is_dir() and not (info.rootfs / "dirlink").is_symlink()
+    assert (Path(info.rootfs) / "link").read_bytes() == b"replaced"
+    assert not (Path(info.rootfs) / "link").is_symlink()
+    assert (Path(info.rootfs) / "dirlink").is_dir() and not (Path(info.rootfs) / "dirlink").is_symlink()
     assert tree(sentinel) == before
 
 
@@ -133,7 +134,7 @@ def test_symlink_across_layers_is_replaced_by_a_later_file(state_root, sentinel)
     info = ImageStore().import_archive(
         io.BytesIO(layered([E("etc/passwd", "symlink", link=f"{sentinel}/secret")], [E("etc/passwd", data=b"root")])),
         name="relinked")
-    assert (info.rootfs / "etc/passwd").read_bytes() == b"root"
+    assert (Path(info.rootfs) / "etc/passwd").read_bytes() == b"root"
     assert tree(sentinel) == before
 
 

@@ -25,10 +25,15 @@ def image(state_root, busybox_tar):
     return ImageStore().import_archive(busybox_tar, name="busybox")
 
 
+def container_dirs(root, container_id: str) -> dict[str, Path]:
+    """overlay.container_dirs as Paths, for the file checks below; the runtime's paths are strings."""
+    return {name: Path(path) for name, path in overlay.container_dirs(root, container_id).items()}
+
+
 def test_container_dirs_are_made_under_the_container(state_root):
     dirs = overlay.container_dirs(state_root, "c1")
-    assert dirs == {name: state_root / "containers" / "c1" / name for name in ("upper", "work", "rootfs")}
-    assert all(path.is_dir() for path in dirs.values())
+    assert dirs == {name: str(state_root / "containers" / "c1" / name) for name in ("upper", "work", "rootfs")}
+    assert all(os.path.isdir(path) for path in dirs.values())
 
 
 @pytest.mark.parametrize("bad", ["", "..", "a/b"])
@@ -47,11 +52,11 @@ def test_overlay_options_name_the_three_dirs_and_refuse_separators():
 
 def test_writes_go_to_the_upper_dir_and_the_image_is_unchanged(state_root, image):
     before = tree(image.rootfs)
-    dirs = overlay.container_dirs(state_root, "c1")
+    dirs = container_dirs(state_root, "c1")
     overlay.mount_overlay(image.rootfs, dirs["upper"], dirs["work"], dirs["rootfs"])
     try:
         merged = dirs["rootfs"]
-        assert (merged / "etc/passwd").read_bytes() == (image.rootfs / "etc/passwd").read_bytes()
+        assert (merged / "etc/passwd").read_bytes() == (Path(image.rootfs) / "etc/passwd").read_bytes()
         (merged / "etc/passwd").write_text("changed\n")
         (merged / "tmp/new").write_text("new\n")
         os.unlink(merged / "bin/ls")
@@ -71,7 +76,7 @@ def test_writes_go_to_the_upper_dir_and_the_image_is_unchanged(state_root, image
 
 
 def test_mount_works_inside_a_new_mount_namespace(state_root, image):
-    dirs = overlay.container_dirs(state_root, "c2")
+    dirs = container_dirs(state_root, "c2")
 
     def in_namespace():
         syscalls.unshare(syscalls.CLONE_NEWNS)
@@ -84,4 +89,4 @@ def test_mount_works_inside_a_new_mount_namespace(state_root, image):
     assert status == 0, output
     assert not mounted(dirs["rootfs"])
     assert (dirs["upper"] / "hello").read_text() == "from the namespace\n"
-    assert not (image.rootfs / "hello").exists()
+    assert not (Path(image.rootfs) / "hello").exists()

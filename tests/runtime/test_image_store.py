@@ -107,7 +107,7 @@ def test_remove_is_refused_while_a_container_uses_the_image(state_root, busybox_
     with pytest.raises(Conflict, match="image 'busy' is used by container web1"):
         store.remove("busy")
     assert_error(cli("rm", "busy"), "image 'busy' is used by container web1")
-    assert store.get("busy").rootfs.is_dir()
+    assert Path(store.get("busy").rootfs).is_dir()
     (container / "state.json").unlink()
     container.rmdir()
     store.remove("busy")
