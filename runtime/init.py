@@ -13,8 +13,6 @@ import json
 import os
 import signal
 import socket
-# os.execvpe imports warnings when called: here, after pivot_root, the host's modules are out of reach.
-import warnings  # noqa: F401
 
 from runtime import capabilities, fds, loopback, mounts, overlay, seccomp, terminal
 from runtime import syscalls as sc
