@@ -95,6 +95,7 @@ def _config(args) -> ContainerConfig:
         memory_bytes=parse_size(args.memory) if args.memory is not None else None,
         cpus=parse_cpus(args.cpus) if args.cpus is not None else None,
         cpu_shares=args.cpu_shares, pids_limit=args.pids_limit, tty=args.tty, interactive=args.interactive,
+        volatile=args.rm,
     )
 
 

@@ -85,13 +85,13 @@ def hostname_from_name(name: str) -> str:
 
 class ContainerConfig(Record):
     __slots__ = ("image", "name", "command", "env", "hostname", "workdir", "user", "memory_bytes", "cpus",
-                 "cpu_shares", "pids_limit", "tty", "interactive", "labels")
+                 "cpu_shares", "pids_limit", "tty", "interactive", "labels", "volatile")
 
     def __init__(self, image: str, name: str | None = None, command: list[str] | None = None,
                  env: dict[str, str] | None = None, hostname: str | None = None, workdir: str | None = None,
                  user: str | None = None, memory_bytes: int | None = None, cpus: float | None = None,
                  cpu_shares: int | None = None, pids_limit: int | None = None, tty: bool = False,
-                 interactive: bool = False, labels: dict[str, str] | None = None):
+                 interactive: bool = False, labels: dict[str, str] | None = None, volatile: bool = False):
         self.image = image
         self.name = name
         self.command = command
@@ -106,6 +106,10 @@ class ContainerConfig(Record):
         self.tty = tty
         self.interactive = interactive
         self.labels = {} if labels is None else labels
+        # The writable layer is not synced to disk and not kept from one start
+        # to the next: for a container removed when it exits (`run --rm`, as
+        # podman does). Its exit then skips overlayfs's sync of the whole disk.
+        self.volatile = volatile
 
     def validate(self) -> None:
         if not self.image:

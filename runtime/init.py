@@ -27,11 +27,12 @@ class InitPlan(Record):
     """Everything pid 1 needs, computed by the launcher before it forks."""
 
     __slots__ = ("lower", "upper", "work", "rootfs", "hostname", "argv", "env", "workdir", "uid", "gid", "tty",
-                 "cgroup_version", "cgroup_files", "nameservers")
+                 "cgroup_version", "cgroup_files", "nameservers", "volatile")
 
     def __init__(self, lower: str, upper: str, work: str, rootfs: str, hostname: str, argv: list[str],
                  env: dict[str, str], workdir: str, uid: int | None, gid: int | None, tty: bool,
-                 cgroup_version: str, cgroup_files: list[str] | None = None, nameservers: list[str] | None = None):
+                 cgroup_version: str, cgroup_files: list[str] | None = None, nameservers: list[str] | None = None,
+                 volatile: bool = False):
         self.lower = lower
         self.upper = upper
         self.work = work
@@ -46,6 +47,7 @@ class InitPlan(Record):
         self.cgroup_version = cgroup_version
         self.cgroup_files = [] if cgroup_files is None else cgroup_files
         self.nameservers = [] if nameservers is None else nameservers
+        self.volatile = volatile
 
 
 def exec_command(argv: list[str], env: dict[str, str]) -> None:
@@ -149,7 +151,7 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         # cgroup namespace made next has this cgroup as its root.
         join_cgroup(plan.cgroup_files)
         sc.unshare(sc.CLONE_NEWCGROUP)
-        overlay.mount_overlay(plan.lower, plan.upper, plan.work, plan.rootfs)
+        overlay.mount_overlay(plan.lower, plan.upper, plan.work, plan.rootfs, plan.volatile)
         socket.sethostname(plan.hostname)
         mounts.build(plan.rootfs, plan.cgroup_version, cgroup_v1_mounts)
         mounts.write_etc(plan.hostname, plan.nameservers)

@@ -118,7 +118,7 @@ class Runtime:
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
             cgroup_files=self.driver.join_files(state.id),
-            nameservers=mounts.host_nameservers(),
+            nameservers=mounts.host_nameservers(), volatile=cfg.volatile,
         )
 
     def start(self, ref: str, attach: bool = False):
@@ -133,6 +133,8 @@ class Runtime:
     def _start(self, state: ContainerState, image, attach: bool):
         cfg = ContainerConfig.from_dict(state.config)
         plan = self._plan(state, cfg, image)
+        if cfg.volatile and state.started_at is not None:
+            overlay.reset_layer(self.root, state.id)
         seccomp.prepare(f"{self.root}/cache")
         self.driver.create(state.id, cgroups.Limits(**state.limits))
         shim.reap()

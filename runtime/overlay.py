@@ -8,7 +8,7 @@ the container runtime calls it inside the container's new one.
 
 import os
 
-from runtime import syscalls
+from runtime import syscalls, treeops
 from runtime.errors import InvalidArgument, NotPermitted
 
 # overlayfs splits its options on ',' and lowerdir on ':'; '\\' escapes them.
@@ -26,18 +26,31 @@ def container_dirs(root, container_id: str) -> dict[str, str]:
     return dirs
 
 
-def overlay_options(lower, upper, work) -> str:
+def reset_layer(root, container_id: str) -> None:
+    """Empty the container's upper and work dirs: a volatile layer that was
+    mounted once is not to be trusted (overlayfs refuses to mount it again)."""
+    dirs = container_dirs(root, container_id)
+    base = os.open(os.path.dirname(dirs["upper"]), treeops.DIR_FLAGS)
+    try:
+        for name in ("upper", "work"):
+            treeops.remove_dir(base, name.encode())
+            os.mkdir(name, 0o755, dir_fd=base)
+    finally:
+        os.close(base)
+
+
+def overlay_options(lower, upper, work, volatile: bool = False) -> str:
     """The overlayfs mount data for one read-only lower dir."""
     paths = {"lowerdir": os.fspath(lower), "upperdir": os.fspath(upper), "workdir": os.fspath(work)}
     for key, path in paths.items():
         if any(ch in path for ch in _SPECIAL):
             raise InvalidArgument(f"overlay {key} {path!r} contains one of , : \\")
-    return ",".join(f"{key}={path}" for key, path in paths.items())
+    return ",".join(f"{key}={path}" for key, path in paths.items()) + (",volatile" if volatile else "")
 
 
-def mount_overlay(lower, upper, work, target) -> None:
+def mount_overlay(lower, upper, work, target, volatile: bool = False) -> None:
     """Mount the overlay of lower (read-only) and upper at target."""
-    options = overlay_options(lower, upper, work)
+    options = overlay_options(lower, upper, work, volatile)
     try:
         syscalls.mount("overlay", target, "overlay", 0, options)
     except OSError as exc:
