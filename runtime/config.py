@@ -79,7 +79,8 @@ def check_hostname(hostname: str) -> str:
 
 def hostname_from_name(name: str) -> str:
     """A container name made into a valid hostname (names allow `_` and `.`)."""
-    label = re.sub(r"[^a-zA-Z0-9-]", "-", name)[:63].strip("-")
+    # No regex: every start derives a hostname, and a CLI start would compile one.
+    label = "".join(c if c.isascii() and (c.isalnum() or c == "-") else "-" for c in name)[:63].strip("-")
     return label or "container"
 
 
