@@ -7,7 +7,9 @@ process, next to the PSS of this (launching) process for reference.
 --like-worker first loads Django, Celery and the dashboard's tasks, as the
 runtime worker has, since a shim forked from it maps that heap too.
 --forker starts the shims through a forker (`Runtime(forker=True)`, as the
-dashboard's worker does), so they share its small heap instead."""
+dashboard's worker does), so they share its small heap instead; the forker
+and the spare shim it keeps forked ahead are reported, and shared out over
+the containers in a per-container figure."""
 
 import os
 import statistics
@@ -38,13 +40,23 @@ def remove_parent(parent: str) -> None:
         os.rmdir(path)
 
 
+def children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
 def forker_pid() -> int:
-    with open(f"/proc/self/task/{os.getpid()}/children") as f:
-        for pid in f.read().split():
-            with open(f"/proc/{pid}/cmdline", "rb") as cmd:
-                if b"runtime.forker" in cmd.read().split(b"\0"):
-                    return int(pid)
+    for pid in children(os.getpid()):
+        with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+            if b"runtime.forker" in cmd.read().split(b"\0"):
+                return pid
     raise RuntimeError("no forker running")
+
+
+def spare_pids(forker: int, shims: list[int]) -> list[int]:
+    """The shim the forker keeps forked ahead, and its waiting pid 1."""
+    spare = [p for p in children(forker) if p not in shims]
+    return spare + [c for p in spare for c in children(p)]
 
 
 def load_worker_heap(state_dir: str) -> None:
@@ -73,10 +85,17 @@ def main(count: int = 20, like_worker: bool = False, forker: bool = False) -> No
             shims = [rt.get(i).shim_pid for i in ids]
             values = [pss_kib(p) for p in shims]
             launcher = "a worker-like launcher" if like_worker else "one launcher"
+            once = 0
             if forker:
-                launcher += f" through a forker ({pss_kib(forker_pid()) / 1024:.2f} MiB itself, once per caller)"
+                pid = forker_pid()
+                spare = sum(pss_kib(p) for p in spare_pids(pid, shims))
+                once = pss_kib(pid) + spare
+                launcher += (f" through a forker ({pss_kib(pid) / 1024:.2f} MiB itself and {spare / 1024:.2f} MiB for "
+                             f"the shim it keeps forked ahead, once per caller)")
             print(f"shim PSS with {count} containers from {launcher}: median {statistics.median(values) / 1024:.2f} MiB, "
                   f"max {max(values) / 1024:.2f} MiB (launcher itself: {pss_kib(os.getpid()) / 1024:.2f} MiB)")
+            if forker:
+                print(f"  per container with the forker's share: {(sum(values) + once) / count / 1024:.2f} MiB")
         finally:
             for i in ids:
                 rt.delete(i, force=True)
