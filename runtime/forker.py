@@ -7,9 +7,9 @@ that opts in (`Runtime(forker=True)`) instead starts this module once, as
 a fresh interpreter that imports only the launch path, and sends it each
 start over a SOCK_SEQPACKET socket: one JSON request per start (plan,
 container id, interactive), with the attach socket, if any, passed along;
-one JSON reply `["ok", pid]` or `["error", message]`, as `shim.spawn`
-returns. Shims then share pages with this process only. A forker serves
-one Runtime: one state root and one cgroup parent.
+one JSON reply `["ok", pid]` or `["error", message]`, as
+`shim.WarmShim.start` returns. Shims then share pages with this process
+only. A forker serves one Runtime: one state root and one cgroup parent.
 
 Between starts it keeps one shim forked ahead (see runtime.shim.prefork):
 its pid 1 already has its namespaces and waits for a plan, so a start

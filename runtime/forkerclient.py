@@ -23,7 +23,7 @@ class Forker:
         self._stopper = None
 
     def spawn(self, plan, cid: str, interactive: bool, attach_sock: socket.socket | None) -> tuple[str, str]:
-        """As `shim.spawn`, performed by the forker."""
+        """As `shim.WarmShim.start`, with a shim the forker forked."""
         request = json.dumps({"plan": plan.to_dict(), "cid": cid, "interactive": interactive}).encode()
         fds = [attach_sock.fileno()] if attach_sock is not None else []
         with self._lock:

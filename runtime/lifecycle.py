@@ -18,6 +18,7 @@ import select
 import signal
 import socket
 import time
+from contextlib import contextmanager
 
 from runtime import attach as attach_protocol
 from runtime import cgroups, logs, mounts, overlay, procinfo, seccomp, settings, shim, stats
@@ -128,25 +129,51 @@ class Runtime:
         state = self.get(ref)
         if state.status in LIVE:
             raise Conflict(f"container {state.name} is already running")
-        return self._start(state, self.images.get(state.image_id), attach)
+        with self._spare_shim() as spare:
+            return self._start(state, self.images.get(state.image_id), attach, spare)
 
-    def _start(self, state: ContainerState, image, attach: bool):
+    def run(self, cfg: ContainerConfig, attach: bool = False):
+        """create + start; a failed start removes the container again."""
+        self._require_root()
+        cfg.validate()
+        with self._spare_shim() as spare:
+            state, image = self._create(cfg)
+            try:
+                return self._start(state, image, attach, spare)
+            except BaseException:
+                self.store.remove(state)
+                raise
+
+    @contextmanager
+    def _spare_shim(self):
+        """Without a forker, fork the shim first: its pid 1 makes the
+        container's namespaces while this process makes its directories and
+        cgroup. Discarded if the start fails before using it."""
+        spare = None
+        if self._forker is None:
+            shim.reap()
+            seccomp.prepare(f"{self.root}/cache")
+            spare = shim.prefork(self.store, self.driver)
+        try:
+            yield spare
+        finally:
+            if spare is not None and not spare.used:
+                spare.discard()
+
+    def _start(self, state: ContainerState, image, attach: bool, spare):
         cfg = ContainerConfig.from_dict(state.config)
         plan = self._plan(state, cfg, image)
         if cfg.volatile and state.started_at is not None:
             overlay.reset_layer(self.root, state.id)
-        seccomp.prepare(f"{self.root}/cache")
         self.driver.create(state.id, cgroups.Limits(**state.limits))
-        shim.reap()
         client = shim_end = None
         if attach:
             client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            if self._forker is not None:
-                kind, detail = self._forker.spawn(plan, state.id, cfg.interactive, shim_end)
+            if spare is not None:
+                kind, detail = spare.start(plan, state.id, cfg.interactive, shim_end)
             else:
-                kind, detail = shim.spawn(plan, self.store, state.id, self.driver,
-                                          interactive=cfg.interactive, attach_sock=shim_end)
+                kind, detail = self._forker.spawn(plan, state.id, cfg.interactive, shim_end)
         finally:
             if shim_end is not None:
                 shim_end.close()
@@ -159,15 +186,6 @@ class Runtime:
         if attach:
             return state, attach_protocol.Attachment(client)
         return state
-
-    def run(self, cfg: ContainerConfig, attach: bool = False):
-        """create + start; a failed start removes the container again."""
-        state, image = self._create(cfg)
-        try:
-            return self._start(state, image, attach)
-        except BaseException:
-            self.store.remove(state)
-            raise
 
     def attach(self, ref: str) -> attach_protocol.Attachment:
         state = self.get(ref)

@@ -13,9 +13,11 @@ A shim comes in two steps. `prefork` forks it, and it does at once what
 is the same for every container: it leaves the launcher's session and
 descriptors and forks pid 1 of a new pid namespace, which makes the rest
 of its namespaces and waits for its plan (init.container_init).
-`WarmShim.start` then gives it one container. `spawn` does both in a row;
-the forker keeps one shim forked ahead, so that a start from the
-dashboard's worker finds that work done.
+`WarmShim.start` then gives it one container. A Runtime forks its shim
+first thing in a start, so that pid 1 makes its namespaces while the
+Runtime makes the container's directories and cgroup; the forker keeps
+one forked ahead between starts, so that a start from the dashboard's
+worker finds that work done.
 
 One fork, not the classic double fork that re-parents at once: the
 intermediate process cost a millisecond per start. The launcher therefore
@@ -55,10 +57,12 @@ class WarmShim:
 
     def __init__(self, pid: int, channel: socket.socket, plan_channel: socket.socket):
         self.pid, self.channel, self.plan_channel = pid, channel, plan_channel
+        self.used = False
 
     def start(self, plan: init.InitPlan, cid: str, interactive: bool = False,
               attach_sock: socket.socket | None = None) -> tuple[str, str]:
         """Start the container; returns ("ok", pid) or ("error", message)."""
+        self.used = True
         try:
             # To pid 1 directly: it starts on the container while the shim reads its request.
             self.plan_channel.send(json.dumps({"plan": plan.to_dict(), "interactive": interactive}).encode())
@@ -109,12 +113,6 @@ def prefork(store: StateStore, driver) -> WarmShim:
     theirs.close()
     plan_theirs.close()
     return WarmShim(pid, ours, plan_ours)
-
-
-def spawn(plan: init.InitPlan, store: StateStore, cid: str, driver, interactive: bool = False,
-          attach_sock: socket.socket | None = None) -> tuple[str, str]:
-    """Start the shim and the container; returns ("ok", pid) or ("error", message)."""
-    return prefork(store, driver).start(plan, cid, interactive, attach_sock)
 
 
 def reap() -> None:
