@@ -6,7 +6,7 @@ makes each shim cost several times what it costs from the CLI. A caller
 that opts in (`Runtime(forker=True)`) instead starts this module once, as
 a fresh interpreter that imports only the launch path, and sends it each
 start over a SOCK_SEQPACKET socket: one JSON request per start (plan,
-container id, interactive), with the attach socket, if any, passed along;
+container record, interactive), with the attach socket, if any, passed along;
 one JSON reply `["ok", pid]` or `["error", message]`, as
 `shim.WarmShim.start` returns. Shims then share pages with this process
 only. A forker serves one Runtime: one state root and one cgroup parent.
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from runtime import cgroups, seccomp, shim
 from runtime.init import InitPlan
-from runtime.state import StateStore
+from runtime.state import ContainerState, StateStore
 
 MAX_MESSAGE = 1 << 20
 
@@ -49,8 +49,8 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
             try:
                 request = json.loads(message)
                 ready, warm = warm or shim.prefork(store, driver), None
-                reply = list(ready.start(InitPlan(**request["plan"]), request["cid"], request["interactive"],
-                                         attach_sock))
+                reply = list(ready.start(InitPlan(**request["plan"]), ContainerState.from_dict(request["state"]),
+                                         request["interactive"], attach_sock))
             except Exception as exc:  # noqa: BLE001 - the caller raises it as a failed start
                 reply = ["error", str(exc) or type(exc).__name__]
             finally:

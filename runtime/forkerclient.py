@@ -22,9 +22,9 @@ class Forker:
         self._sock = None
         self._stopper = None
 
-    def spawn(self, plan, cid: str, interactive: bool, attach_sock: socket.socket | None) -> tuple[str, str]:
+    def spawn(self, plan, state, interactive: bool, attach_sock: socket.socket | None) -> tuple[str, str]:
         """As `shim.WarmShim.start`, with a shim the forker forked."""
-        request = json.dumps({"plan": plan.to_dict(), "cid": cid, "interactive": interactive}).encode()
+        request = json.dumps({"plan": plan.to_dict(), "state": state.to_dict(), "interactive": interactive}).encode()
         fds = [attach_sock.fileno()] if attach_sock is not None else []
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:

@@ -171,9 +171,9 @@ class Runtime:
             client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             if spare is not None:
-                kind, detail = spare.start(plan, state.id, cfg.interactive, shim_end)
+                kind, detail = spare.start(plan, state, cfg.interactive, shim_end)
             else:
-                kind, detail = self._forker.spawn(plan, state.id, cfg.interactive, shim_end)
+                kind, detail = self._forker.spawn(plan, state, cfg.interactive, shim_end)
         finally:
             if shim_end is not None:
                 shim_end.close()

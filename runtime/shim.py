@@ -27,7 +27,7 @@ objects); a launcher that ignores SIGCHLD (the forker) has the kernel do it.
 
 The launcher sends the plan straight to the waiting pid 1, which makes
 the command's pipes and passes the shim its ends, and sends the shim the
-container's id with the attach socket, if any, so both work at once. The
+container's record with the attach socket, if any, so both work at once. The
 shim answers `ok <pid>` or `error <message>` (SOCK_SEQPACKET pairs, JSON
 requests). In the error case the shim has already removed the cgroup, and
 the launcher waits until it is gone.
@@ -44,7 +44,7 @@ import socket
 from runtime import attach, fds, init, logs, terminal
 from runtime import syscalls as sc
 from runtime.procinfo import start_time
-from runtime.state import StateStore, now_iso
+from runtime.state import ContainerState, StateStore, now_iso
 
 _CHUNK = 65536
 _MAX_MESSAGE = 1 << 20
@@ -59,9 +59,10 @@ class WarmShim:
         self.pid, self.channel, self.plan_channel = pid, channel, plan_channel
         self.used = False
 
-    def start(self, plan: init.InitPlan, cid: str, interactive: bool = False,
+    def start(self, plan: init.InitPlan, state: ContainerState, interactive: bool = False,
               attach_sock: socket.socket | None = None) -> tuple[str, str]:
-        """Start the container; returns ("ok", pid) or ("error", message)."""
+        """Start the container whose record is state (as on disk); returns
+        ("ok", pid) or ("error", message)."""
         self.used = True
         try:
             # To pid 1 directly: it starts on the container while the shim reads its request.
@@ -70,7 +71,7 @@ class WarmShim:
             pass  # pid 1 died waiting; the shim reports why
         finally:
             self.plan_channel.close()
-        request = json.dumps({"cid": cid, "tty": plan.tty}).encode()
+        request = json.dumps({"state": state.to_dict(), "tty": plan.tty}).encode()
         try:
             socket.send_fds(self.channel, [request], [attach_sock.fileno()] if attach_sock is not None else [])
             reply = self.channel.recv(_MAX_MESSAGE).decode(errors="replace")
@@ -140,7 +141,7 @@ def _wait_gone(pid: int) -> None:
 class _Shim:
     def __init__(self, store, driver, channel, plan_channel):
         self.store, self.driver, self.channel, self.plan_channel = store, driver, channel, plan_channel
-        self.cid = None
+        self.state = self.cid = None
         self.tty = False
         self.clients = []
         self.listener = None
@@ -213,7 +214,8 @@ class _Shim:
         if not message:
             return False
         request = json.loads(message)
-        self.cid, self.tty = request["cid"], request["tty"]
+        self.state, self.tty = ContainerState.from_dict(request["state"]), request["tty"]
+        self.cid = self.state.id
         self.clients = [socket.socket(fileno=fd) for fd in received]
         return True
 
@@ -235,12 +237,14 @@ class _Shim:
             return self._fail(pid, error.decode(errors="replace") or "the container's init died before exec")
         if self.master is not None:
             self.outputs = {self.master: attach.OUT}
-        self.store.update(
-            self.cid, status="running", pid=pid, pid_start_time=self.init_start_time, shim_pid=os.getpid(),
-            shim_start_time=self.start_time,
-            started_at=now_iso(), finished_at=None, exit_code=None, oom_killed=False,
-            namespaces=_namespaces(pid),
-        )
+        # Written over, not read and updated under the lock: nothing else
+        # changes a record that is not running, except its removal.
+        state = self.state
+        state.status, state.pid, state.pid_start_time = "running", pid, self.init_start_time
+        state.shim_pid, state.shim_start_time = os.getpid(), self.start_time
+        state.started_at, state.finished_at, state.exit_code, state.oom_killed = now_iso(), None, None, False
+        state.namespaces = _namespaces(pid)
+        self.store.write(state)
         try:
             self.channel.send(f"ok {pid}".encode())
         except OSError:
