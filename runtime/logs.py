@@ -17,13 +17,19 @@ NAME = "log.jsonl"
 
 
 class LogWriter:
+    """Opened at the first output: a container that prints nothing costs no
+    file to create and, on a journalled disk, none to remove."""
+
     def __init__(self, directory: str | os.PathLike, max_bytes: int = MAX_BYTES):
         self.path = f"{os.fspath(directory)}/{NAME}"
         self.max_bytes = max_bytes
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-        self.size = os.fstat(self.fd).st_size
+        self.fd = None
+        self.size = 0
 
     def write(self, stream: str, data: bytes) -> None:
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+            self.size = os.fstat(self.fd).st_size
         text = data.decode("utf-8", "surrogateescape")
         line = (json.dumps({"t": time.time(), "stream": stream, "data": text}) + "\n").encode("utf-8", "surrogatepass")
         if self.size and self.size + len(line) > self.max_bytes:
@@ -35,7 +41,8 @@ class LogWriter:
         self.size += len(line)
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self.fd is not None:
+            os.close(self.fd)
 
 
 def _entry(line: bytes) -> dict:
@@ -54,10 +61,15 @@ def read(directory: str | os.PathLike, follow: bool = False, alive=lambda: False
         with open(rotated, "rb") as f:
             for line in f:
                 yield _entry(line)
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        return
+    while True:
+        try:
+            f = open(path, "rb")
+            break
+        except FileNotFoundError:
+            # Nothing printed yet: the file appears with the first output.
+            if not follow or not alive():
+                return
+            select.select([], [], [], poll_interval)
     with f:
         pending = b""
         while True:
