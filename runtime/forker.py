@@ -13,7 +13,8 @@ only. A forker serves one Runtime: one state root and one cgroup parent.
 
 Between starts it keeps one shim forked ahead (see runtime.shim.prefork):
 its pid 1 already has its namespaces and waits for a plan, so a start
-does only what depends on the container. It serves one start at a time
+does only what depends on the container (a spare older than the host's
+last mount change is discarded). It serves one start at a time
 and exits when the caller's end of the socket closes, after discarding
 that idle pair. Running shims do not depend on it: they are session
 leaders, re-parented to the host's init when it exits. It ignores
@@ -23,6 +24,7 @@ SIGCHLD, so the kernel reaps the shims it forked as they exit.
 """
 
 import json
+import select
 import signal
 import socket
 import sys
@@ -39,6 +41,12 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
     store, driver = StateStore(root), cgroups.driver(cgroup_parent)
     # The filter is loaded by pid 1 from this process's copy, not the caller's.
     seccomp.prepare(Path(root) / "cache")
+    # The spare's pid 1 copied the host's mounts when it was made: a mount or
+    # unmount since (a disk under the state root, a cgroup hierarchy) makes it
+    # stale. mountinfo polls POLLPRI once the mount table has changed.
+    mount_table = open("/proc/self/mountinfo", "rb")
+    mount_events = select.poll()
+    mount_events.register(mount_table, select.POLLPRI)
     warm = None
     try:
         while True:
@@ -48,6 +56,9 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
             attach_sock = socket.socket(fileno=fds[0]) if fds else None
             try:
                 request = json.loads(message)
+                if warm is not None and mount_events.poll(0):
+                    warm.discard()
+                    warm = None
                 ready, warm = warm or shim.prefork(store, driver), None
                 reply = list(ready.start(InitPlan(**request["plan"]), ContainerState.from_dict(request["state"]),
                                          request["interactive"], attach_sock))
@@ -65,6 +76,7 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
     finally:
         if warm is not None:
             warm.discard()
+        mount_table.close()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import gc
 import os
 import select
 import signal
+import subprocess
 import time
 
 import pytest
@@ -78,18 +79,24 @@ def children_of(pid: int) -> list[int]:
         return [int(p) for p in f.read().split()]
 
 
-def test_the_forker_keeps_the_next_shim_forked_with_its_namespaces_made(frt):
-    state = frt.run(ContainerConfig(image="busybox", command=["true"]))
-    frt.wait(state.id)
-    [forker] = forkers(frt.earlier_forkers)
+def spare_init(forker: int) -> int:
+    """pid 1 of the spare shim, once the forker has forked it."""
     deadline = time.monotonic() + 10
     while len(children_of(forker)) != 1 or len(children_of(children_of(forker)[0])) != 1:
         assert time.monotonic() < deadline, "no shim was forked ahead"
         time.sleep(0.01)
+    return children_of(children_of(forker)[0])[0]
+
+
+def test_the_forker_keeps_the_next_shim_forked_with_its_namespaces_made(frt):
+    state = frt.run(ContainerConfig(image="busybox", command=["true"]))
+    frt.wait(state.id)
+    [forker] = forkers(frt.earlier_forkers)
+    init = spare_init(forker)
     [shim] = children_of(forker)
-    [init] = children_of(shim)
     kinds = ("pid", "mnt", "uts", "ipc", "net")
     # Forked is not yet ready: pid 1 makes its namespaces as soon as it runs.
+    deadline = time.monotonic() + 10
     while any(os.readlink(f"/proc/{init}/ns/{k}") == os.readlink(f"/proc/self/ns/{k}") for k in kinds):
         assert time.monotonic() < deadline, "the spare pid 1 never made its namespaces"
         time.sleep(0.01)
@@ -99,6 +106,27 @@ def test_the_forker_keeps_the_next_shim_forked_with_its_namespaces_made(frt):
 
     frt.close()
     assert not alive(shim) and not alive(init)
+
+
+def test_the_next_start_uses_the_spare(frt):
+    frt.wait(frt.run(ContainerConfig(image="busybox", command=["true"])).id)
+    [forker] = forkers(frt.earlier_forkers)
+    init = spare_init(forker)
+    assert sleeper(frt).pid == init
+
+
+def test_a_spare_made_before_a_host_mount_change_is_not_used(frt, tmp_path):
+    frt.wait(frt.run(ContainerConfig(image="busybox", command=["true"])).id)
+    [forker] = forkers(frt.earlier_forkers)
+    init = spare_init(forker)
+    (tmp_path / "mnt").mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "none", str(tmp_path / "mnt")], check=True)
+    try:
+        state = sleeper(frt)
+    finally:
+        subprocess.run(["umount", str(tmp_path / "mnt")], check=True)
+    assert state.status == "running" and state.pid != init
+    assert not alive(init)
 
 
 def test_attach_passes_through_the_forker(frt):
