@@ -47,6 +47,11 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
     mount_table = open("/proc/self/mountinfo", "rb")
     mount_events = select.poll()
     mount_events.register(mount_table, select.POLLPRI)
+
+    def spare() -> shim.WarmShim:
+        mount_events.poll(0)  # changes before this one are in the copy it makes
+        return shim.prefork(store, driver)
+
     warm = None
     try:
         while True:
@@ -59,7 +64,7 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
                 if warm is not None and mount_events.poll(0):
                     warm.discard()
                     warm = None
-                ready, warm = warm or shim.prefork(store, driver), None
+                ready, warm = warm or spare(), None
                 reply = list(ready.start(InitPlan(**request["plan"]), ContainerState.from_dict(request["state"]),
                                          request["interactive"], attach_sock))
             except Exception as exc:  # noqa: BLE001 - the caller raises it as a failed start
@@ -70,7 +75,7 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
             sock.send(json.dumps(reply).encode())
             # Between starts, so that the next one finds its shim forked and its namespaces made.
             try:
-                warm = shim.prefork(store, driver)
+                warm = spare()
             except Exception:  # noqa: BLE001 - the next start forks its own
                 warm = None
     finally:

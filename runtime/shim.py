@@ -27,10 +27,10 @@ objects); a launcher that ignores SIGCHLD (the forker) has the kernel do it.
 
 The launcher sends the plan straight to the waiting pid 1, which makes
 the command's pipes and passes the shim its ends, and sends the shim the
-container's record with the attach socket, if any, so both work at once. The
-shim answers `ok <pid>` or `error <message>` (SOCK_SEQPACKET pairs, JSON
-requests). In the error case the shim has already removed the cgroup, and
-the launcher waits until it is gone.
+container's record with the attach socket, if any, so both work at once.
+The shim answers `ok <pid>` or `error <message>` (SOCK_SEQPACKET pairs,
+JSON requests). In the error case the shim has already removed the
+cgroup, and the launcher waits until it is gone.
 """
 
 import errno
@@ -274,6 +274,8 @@ class _Shim:
         return fds[0] if fds else None
 
     def _fail(self, pid: int, message: str) -> bool:
+        # pid 1 may have started the command before the start failed (its record could not be written).
+        os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         self._reap_all()
         try:

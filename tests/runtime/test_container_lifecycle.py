@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -59,6 +60,46 @@ def test_bad_input_fails_and_leaves_nothing(rt, state_root, cgroup_parent, cfg, 
     assert rt.list(all=True) == []
     assert not [p for p in (state_root / "containers").glob("*") if p.name != ".names"]
     assert not mounts_under(state_root)
+
+
+def test_a_start_whose_record_cannot_be_written_leaves_no_process(rt, state_root, cgroup_parent):
+    state = rt.create(ContainerConfig(image="busybox", command=["sleep", "600"]))
+    directory = rt.store.path(state.id)
+    # Immutable: not even root can write the running record into it.
+    subprocess.run(["chattr", "+i", directory], check=True)
+    outcome = []
+    starter = threading.Thread(target=lambda: outcome.append(start_error(rt, state.id)))
+    try:
+        starter.start()
+        # Not a timing check: a shim that waited for the command instead of killing it would take 600 s.
+        starter.join(60)
+    finally:
+        subprocess.run(["chattr", "-i", directory], check=True)
+    assert not starter.is_alive() and isinstance(outcome[0], TerrariumError)
+    assert rt.get(state.id).status == "created"
+    assert not [p for p in all_pids() if b"sleep\x00600" in cmdline(p)]
+    assert not any(os.path.exists(f"/sys/fs/cgroup/{c}/{cgroup_parent}/{state.id}") for c in os.listdir("/sys/fs/cgroup"))
+    rt.delete(state.id)
+
+
+def start_error(rt, cid):
+    try:
+        rt.start(cid)
+    except TerrariumError as exc:
+        return exc
+    return None
+
+
+def all_pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def test_a_new_runtime_adopts_running_containers(rt):
