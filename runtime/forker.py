@@ -14,7 +14,7 @@ only. A forker serves one Runtime: one state root and one cgroup parent.
 Between starts it keeps one shim forked ahead (see runtime.shim.prefork):
 its pid 1 already has its namespaces and waits for a plan, so a start
 does only what depends on the container (a spare older than the host's
-last mount change is discarded). It serves one start at a time
+last mount change, or whose pid 1 died, is discarded). It serves one start at a time
 and exits when the caller's end of the socket closes, after discarding
 that idle pair. Running shims do not depend on it: they are session
 leaders, re-parented to the host's init when it exits. It ignores
@@ -61,7 +61,7 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
             attach_sock = socket.socket(fileno=fds[0]) if fds else None
             try:
                 request = json.loads(message)
-                if warm is not None and mount_events.poll(0):
+                if warm is not None and (mount_events.poll(0) or not warm.alive()):
                     warm.discard()
                     warm = None
                 ready, warm = warm or spare(), None

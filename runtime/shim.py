@@ -59,6 +59,13 @@ class WarmShim:
         self.pid, self.channel, self.plan_channel = pid, channel, plan_channel
         self.used = False
 
+    def alive(self) -> bool:
+        """False once the shim has left, as it does when its waiting pid 1 died."""
+        try:
+            return not _has_exited(self.pid)
+        except ProcessLookupError:
+            return False
+
     def start(self, plan: init.InitPlan, state: ContainerState, interactive: bool = False,
               attach_sock: socket.socket | None = None) -> tuple[str, str]:
         """Start the container whose record is state (as on disk); returns
@@ -127,6 +134,14 @@ def reap() -> None:
             _children.discard(pid)
 
 
+def _has_exited(pid: int) -> bool:
+    fd = os.pidfd_open(pid)
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    finally:
+        os.close(fd)
+
+
 def _wait_gone(pid: int) -> None:
     try:
         fd = os.pidfd_open(pid)
@@ -167,7 +182,9 @@ class _Shim:
             if self._receive_request():
                 self._report_error(str(exc))
             return
-        if not self._receive_request():
+        # A spare whose pid 1 died while it waited (its error pipe closed) is of no use: leave.
+        ready, _, _ = select.select([self.channel, self.error_r], [], [])
+        if self.channel not in ready or not self._receive_request():
             self._abandon(pid)
             return
         try:

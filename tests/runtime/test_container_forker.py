@@ -129,6 +129,20 @@ def test_a_spare_made_before_a_host_mount_change_is_not_used(frt, tmp_path):
     assert not alive(init)
 
 
+def test_a_spare_whose_pid_1_died_is_not_used(frt):
+    frt.wait(frt.run(ContainerConfig(image="busybox", command=["true"])).id)
+    [forker] = forkers(frt.earlier_forkers)
+    init = spare_init(forker)
+    [shim] = children_of(forker)
+    os.kill(init, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{shim}"):
+        assert time.monotonic() < deadline, "the spare shim stayed after its pid 1 died"
+        time.sleep(0.01)
+    state = sleeper(frt)
+    assert state.status == "running" and state.pid != init
+
+
 def test_attach_passes_through_the_forker(frt):
     state, conn = frt.run(ContainerConfig(image="busybox", command=["echo", "attached"]), attach=True)
     frames = []
