@@ -2,17 +2,19 @@
 /proc/<pid>/smaps_rollup), for N `sleep` containers started from this
 process, next to the PSS of this (launching) process for reference.
 
-    .venv/bin/python bench/overhead.py [N] [--like-worker] [--forker]
+    .venv/bin/python bench/overhead.py [N] [--like-worker] [--forker] [--cli]
 
 --like-worker first loads Django, Celery and the dashboard's tasks, as the
 runtime worker has, since a shim forked from it maps that heap too.
 --forker starts the shims through a forker (`Runtime(forker=True)`, as the
 dashboard's worker does), so they share its small heap instead; the forker
 and the spare shim it keeps forked ahead are reported, and shared out over
-the containers in a per-container figure."""
+the containers in a per-container figure. --cli starts each container from
+its own `python -m runtime run -d` process instead."""
 
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -69,7 +71,15 @@ def load_worker_heap(state_dir: str) -> None:
     import dashboard.images.tasks  # noqa: F401
 
 
-def main(count: int = 20, like_worker: bool = False, forker: bool = False) -> None:
+def start_from_cli(root: Path, parent: str) -> str:
+    """One `python -m runtime run -d` process per container, as a script or an admin starts them."""
+    env = dict(os.environ, TERRARIUM_ROOT=str(root), TERRARIUM_CGROUP_PARENT=parent)
+    return subprocess.run([sys.executable, "-m", "runtime", "run", "-d", "busybox", "sleep", "600"], env=env,
+                          check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent
+                          ).stdout.strip()
+
+
+def main(count: int = 20, like_worker: bool = False, forker: bool = False, cli: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if like_worker:
             load_worker_heap(tmp)
@@ -81,10 +91,15 @@ def main(count: int = 20, like_worker: bool = False, forker: bool = False) -> No
         ids = []
         try:
             for _ in range(count):
-                ids.append(rt.run(ContainerConfig(image="busybox", command=["sleep", "600"])).id)
+                if cli:
+                    ids.append(start_from_cli(root, parent))
+                else:
+                    ids.append(rt.run(ContainerConfig(image="busybox", command=["sleep", "600"])).id)
             shims = [rt.get(i).shim_pid for i in ids]
             values = [pss_kib(p) for p in shims]
             launcher = "a worker-like launcher" if like_worker else "one launcher"
+            if cli:
+                launcher = "one CLI process each (each shim shares its pages with nobody once its CLI exits)"
             once = 0
             if forker:
                 pid = forker_pid()
@@ -105,4 +120,5 @@ def main(count: int = 20, like_worker: bool = False, forker: bool = False) -> No
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    main(int(args[0]) if args else 20, like_worker="--like-worker" in sys.argv, forker="--forker" in sys.argv)
+    main(int(args[0]) if args else 20, like_worker="--like-worker" in sys.argv, forker="--forker" in sys.argv,
+         cli="--cli" in sys.argv)
