@@ -10,7 +10,8 @@ runtime worker has, since a shim forked from it maps that heap too.
 dashboard's worker does), so they share its small heap instead; the forker
 and the spare shim it keeps forked ahead are reported, and shared out over
 the containers in a per-container figure. --cli starts each container from
-its own `python -m runtime run -d` process instead."""
+its own `python -m runtime run -d` process instead (their shims come from
+the node's shared forker, which the CLI starts when none runs)."""
 
 import os
 import statistics
@@ -22,7 +23,7 @@ import glob
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime import busybox  # noqa: E402
+from runtime import busybox, sharedforker  # noqa: E402
 from runtime.config import ContainerConfig  # noqa: E402
 from runtime.imagestore import ImageStore  # noqa: E402
 from runtime.lifecycle import Runtime  # noqa: E402
@@ -53,6 +54,11 @@ def forker_pid() -> int:
             if b"runtime.forker" in cmd.read().split(b"\0"):
                 return pid
     raise RuntimeError("no forker running")
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
 def spare_pids(forker: int, shims: list[int]) -> list[int]:
@@ -99,22 +105,24 @@ def main(count: int = 20, like_worker: bool = False, forker: bool = False, cli: 
             values = [pss_kib(p) for p in shims]
             launcher = "a worker-like launcher" if like_worker else "one launcher"
             if cli:
-                launcher = "one CLI process each (each shim shares its pages with nobody once its CLI exits)"
+                launcher = "one CLI process each"
             once = 0
-            if forker:
-                pid = forker_pid()
+            if forker or cli:
+                pid = forker_pid() if forker else parent_of(shims[0])
                 spare = sum(pss_kib(p) for p in spare_pids(pid, shims))
                 once = pss_kib(pid) + spare
-                launcher += (f" through a forker ({pss_kib(pid) / 1024:.2f} MiB itself and {spare / 1024:.2f} MiB for "
-                             f"the shim it keeps forked ahead, once per caller)")
+                launcher += (f" through {'a' if forker else 'the shared'} forker ({pss_kib(pid) / 1024:.2f} MiB itself "
+                             f"and {spare / 1024:.2f} MiB for the shim it keeps forked ahead, once per "
+                             f"{'caller' if forker else 'node'})")
             print(f"shim PSS with {count} containers from {launcher}: median {statistics.median(values) / 1024:.2f} MiB, "
                   f"max {max(values) / 1024:.2f} MiB (launcher itself: {pss_kib(os.getpid()) / 1024:.2f} MiB)")
-            if forker:
+            if forker or cli:
                 print(f"  per container with the forker's share: {(sum(values) + once) / count / 1024:.2f} MiB")
         finally:
             for i in ids:
                 rt.delete(i, force=True)
             rt.close()
+            sharedforker.stop(str(root), parent)
             remove_parent(parent)
 
 

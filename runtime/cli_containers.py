@@ -17,7 +17,9 @@ def _runtime(args):
     # Imported here: the images commands build this module's parsers too.
     from runtime.lifecycle import Runtime
 
-    return Runtime(root=args.root)
+    # The node's shared forker: the shims of containers started from separate
+    # commands then share its pages, not each its own copy of a CLI's.
+    return Runtime(root=args.root, shared_forker=True)
 
 
 def register(commands) -> None:

@@ -1,89 +1,183 @@
-"""The forker: a small long-lived process that forks shims for a big caller.
+"""The forker: a small long-lived process that forks shims for others.
 
 A shim forked straight from a Celery worker maps the worker's whole heap
 (Django, Celery, the dashboard) and shares it among few processes, which
-makes each shim cost several times what it costs from the CLI. A caller
-that opts in (`Runtime(forker=True)`) instead starts this module once, as
-a fresh interpreter that imports only the launch path, and sends it each
-start over a SOCK_SEQPACKET socket: one JSON request per start (plan,
-container record, interactive), with the attach socket, if any, passed along;
-one JSON reply `["ok", pid]` or `["error", message]`, as
-`shim.WarmShim.start` returns. Shims then share pages with this process
-only. A forker serves one Runtime: one state root and one cgroup parent.
+makes each shim cost several times what it costs from the CLI; a shim
+forked by a CLI process that then exits shares its pages with nobody. A
+forker is a fresh interpreter that imports only the launch path; the shims
+it forks share its pages, and each other's. Requests are JSON over
+SOCK_SEQPACKET (plan, container record, interactive), with the attach
+socket, if any, passed along; the reply is `["ok", pid]` or
+`["error", message]`, as `shim.WarmShim.start` returns. A forker serves
+one state root and one cgroup parent.
 
-Between starts it keeps one shim forked ahead (see runtime.shim.prefork):
-its pid 1 already has its namespaces and waits for a plan, so a start
-does only what depends on the container (a spare older than the host's
-last mount change, or whose pid 1 died, is discarded). It serves one start at a time
-and exits when the caller's end of the socket closes, after discarding
-that idle pair. Running shims do not depend on it: they are session
-leaders, re-parented to the host's init when it exits. It ignores
+Two ways to run one. A caller's own (`Runtime(forker=True)`, the
+dashboard's worker): started on first use over a socket pair, it exits
+when the caller's end closes (`serve`). The node's shared one
+(`Runtime(shared_forker=True)`, the CLI): an abstract unix socket that only
+root may use, started by the first caller that finds none, leaving after
+IDLE_S without a start (`listen`).
+
+Between starts a forker keeps one shim forked ahead (see
+runtime.shim.prefork): its pid 1 already has its namespaces and waits for
+a plan, so a start does only what depends on the container (a spare older
+than the host's last mount change, or whose pid 1 died, is discarded). It
+serves one start at a time. Running shims do not depend on it: they are
+session leaders, re-parented to the host's init when it exits. It ignores
 SIGCHLD, so the kernel reaps the shims it forked as they exit.
 
     python -m runtime.forker <fd> <state root> <cgroup parent>
+    python -m runtime.forker --listen <ready fd> <state root> <cgroup parent>
 """
 
 import json
+import os
 import select
 import signal
 import socket
 import sys
+import time
+import zlib
 from pathlib import Path
 
-from runtime import cgroups, seccomp, shim
+from runtime import attach, cgroups, seccomp, shim
 from runtime.init import InitPlan
 from runtime.state import ContainerState, StateStore
 
 MAX_MESSAGE = 1 << 20
+# The shared forker leaves after this long without a start.
+IDLE_S = float(os.environ.get("TERRARIUM_FORKER_IDLE_S", "300"))
+# A client that connected has this long to send its request.
+CLIENT_TIMEOUT_S = 10
+
+
+class _Starts:
+    """Starts containers from a shim forked ahead: the part both modes share."""
+
+    def __init__(self, root: str, cgroup_parent: str):
+        self.root, self.cgroup_parent = os.path.realpath(root), cgroup_parent
+        self.store, self.driver = StateStore(root), cgroups.driver(cgroup_parent)
+        # The filter is loaded by pid 1 from this process's copy, not the caller's.
+        seccomp.prepare(Path(root) / "cache")
+        # The spare's pid 1 copied the host's mounts when it was made: a mount or
+        # unmount since (a disk under the state root, a cgroup hierarchy) makes it
+        # stale. mountinfo polls POLLPRI once the mount table has changed.
+        self.mount_table = open("/proc/self/mountinfo", "rb")
+        self.mount_events = select.poll()
+        self.mount_events.register(self.mount_table, select.POLLPRI)
+        self.warm = None
+
+    def _spare(self) -> shim.WarmShim:
+        self.mount_events.poll(0)  # changes before this one are in the copy it makes
+        return shim.prefork(self.store, self.driver)
+
+    def start(self, message: bytes, fds: list[int]) -> bytes:
+        """One request in, its JSON reply out."""
+        attach_sock = socket.socket(fileno=fds[0]) if fds else None
+        try:
+            request = json.loads(message)
+            if "root" in request and (os.path.realpath(request["root"]), request["cgroup_parent"]) != \
+                    (self.root, self.cgroup_parent):
+                raise ValueError("this forker serves another state root or cgroup parent")
+            if self.warm is not None and (self.mount_events.poll(0) or not self.warm.alive()):
+                self.warm.discard()
+                self.warm = None
+            ready, self.warm = self.warm or self._spare(), None
+            reply = list(ready.start(InitPlan(**request["plan"]), ContainerState.from_dict(request["state"]),
+                                     request["interactive"], attach_sock))
+        except Exception as exc:  # noqa: BLE001 - the caller raises it as a failed start
+            reply = ["error", str(exc) or type(exc).__name__]
+        finally:
+            if attach_sock is not None:
+                attach_sock.close()
+        return json.dumps(reply).encode()
+
+    def refill(self) -> None:
+        """Between starts, so that the next one finds its shim forked and its namespaces made."""
+        if self.warm is not None:
+            return
+        try:
+            self.warm = self._spare()
+        except Exception:  # noqa: BLE001 - the next start forks its own
+            self.warm = None
+
+    def close(self) -> None:
+        if self.warm is not None:
+            self.warm.discard()
+        self.mount_table.close()
 
 
 def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
-    store, driver = StateStore(root), cgroups.driver(cgroup_parent)
-    # The filter is loaded by pid 1 from this process's copy, not the caller's.
-    seccomp.prepare(Path(root) / "cache")
-    # The spare's pid 1 copied the host's mounts when it was made: a mount or
-    # unmount since (a disk under the state root, a cgroup hierarchy) makes it
-    # stale. mountinfo polls POLLPRI once the mount table has changed.
-    mount_table = open("/proc/self/mountinfo", "rb")
-    mount_events = select.poll()
-    mount_events.register(mount_table, select.POLLPRI)
-
-    def spare() -> shim.WarmShim:
-        mount_events.poll(0)  # changes before this one are in the copy it makes
-        return shim.prefork(store, driver)
-
-    warm = None
+    """One caller's own forker, over a socket pair: until the caller closes its end."""
+    starts = _Starts(root, cgroup_parent)
     try:
         while True:
             message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1)
             if not message:
                 return
-            attach_sock = socket.socket(fileno=fds[0]) if fds else None
-            try:
-                request = json.loads(message)
-                if warm is not None and (mount_events.poll(0) or not warm.alive()):
-                    warm.discard()
-                    warm = None
-                ready, warm = warm or spare(), None
-                reply = list(ready.start(InitPlan(**request["plan"]), ContainerState.from_dict(request["state"]),
-                                         request["interactive"], attach_sock))
-            except Exception as exc:  # noqa: BLE001 - the caller raises it as a failed start
-                reply = ["error", str(exc) or type(exc).__name__]
-            finally:
-                if attach_sock is not None:
-                    attach_sock.close()
-            sock.send(json.dumps(reply).encode())
-            # Between starts, so that the next one finds its shim forked and its namespaces made.
-            try:
-                warm = spare()
-            except Exception:  # noqa: BLE001 - the next start forks its own
-                warm = None
+            sock.send(starts.start(message, fds))
+            starts.refill()
     finally:
-        if warm is not None:
-            warm.discard()
-        mount_table.close()
+        starts.close()
+
+
+def shared_address(root: str, cgroup_parent: str) -> bytes:
+    """The abstract socket of a node's shared forker for this state root and
+    cgroup parent: named by the root's device and inode (a path could be too
+    long for a socket name), visible only in the host's network namespace."""
+    st = os.stat(root)
+    return f"\0terrarium-forker-{st.st_dev:x}-{st.st_ino:x}-{zlib.crc32(cgroup_parent.encode()):08x}".encode()
+
+
+def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
+    """The node's shared forker, for short-lived callers (the CLI): one
+    request per connection, from root only; leaves after IDLE_S without a
+    start, or when asked (`quit`). Writes to ready_fd once it listens, or
+    closes it unwritten if another one already does."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    try:
+        listener.bind(shared_address(root, cgroup_parent))
+    except OSError:
+        os.close(ready_fd)
+        return
+    listener.listen(16)
+    starts = _Starts(root, cgroup_parent)
+    os.write(ready_fd, b"ready")
+    os.close(ready_fd)
+    last_start = time.monotonic()
+    try:
+        while True:
+            listener.settimeout(max(0.0, last_start + IDLE_S - time.monotonic()))
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                return
+            with conn:
+                if not attach.peer_is_root(conn):
+                    continue
+                conn.settimeout(CLIENT_TIMEOUT_S)
+                try:
+                    message, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, 1)
+                except OSError:
+                    continue
+                if message == b"quit":
+                    conn.send(b"bye")
+                    return
+                if message:
+                    conn.send(starts.start(message, fds))
+                    last_start = time.monotonic()
+            starts.refill()
+    finally:
+        starts.close()
+        listener.close()
 
 
 if __name__ == "__main__":
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2], sys.argv[3])
+    if sys.argv[1] == "--listen":
+        # Started by a caller that exits at once: leave it, so that it need not reap us.
+        if os.fork():
+            os._exit(0)
+        listen(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    else:
+        serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2], sys.argv[3])

@@ -8,7 +8,9 @@ plus start time), so a recycled pid is never signalled.
 
 The one process a Runtime may own is its forker (`forker=True`, for
 long-lived callers with a big heap; see runtime.forker), stopped by
-`close()` or when the Runtime is garbage collected.
+`close()` or when the Runtime is garbage collected. `shared_forker=True`
+(the CLI) uses the node's shared forker instead, started if none runs and
+leaving by itself when idle.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ UNKNOWN_EXIT = 255
 
 
 class Runtime:
-    def __init__(self, root=None, cgroup_parent=None, forker: bool = False):
+    def __init__(self, root=None, cgroup_parent=None, forker: bool = False, shared_forker: bool = False):
         self.root = settings.state_root(root)
         self.cgroup_parent = settings.cgroup_parent(cgroup_parent)
         self._forker = None
@@ -44,6 +46,10 @@ class Runtime:
             from runtime.forkerclient import Forker
 
             self._forker = Forker(self.root, self.cgroup_parent)
+        elif shared_forker:
+            from runtime.sharedforker import SharedForker
+
+            self._forker = SharedForker(self.root, self.cgroup_parent)
         self.store = StateStore(self.root)
         self._driver = None
         self._images = None

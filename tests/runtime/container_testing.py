@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from runtime import sharedforker
 from runtime.config import ContainerConfig
 from runtime.imagestore import ImageStore
 from runtime.lifecycle import Runtime
@@ -50,6 +51,8 @@ def rt(state_root, cgroup_parent, busybox_tar):
     yield runtime
     for state in runtime.list(all=True):
         runtime.delete(state.id, force=True)
+    # The CLI's containers came from the node's shared forker for this root: it leaves with the test.
+    sharedforker.stop(str(state_root), cgroup_parent)
     assert not mounts_under(state_root), "mounts left under the state root"
     assert not [p for p in runtime.seen_pids if alive(p)], "container or shim processes left"
     assert not runtime.list(all=True)

@@ -1,0 +1,94 @@
+"""The node's shared forker: containers started from separate CLI commands
+get their shims from one forker, which only root may use and which leaves
+when idle or asked."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from container_testing import alive, rt  # noqa: F401  (rt is a fixture)
+
+from runtime import sharedforker
+from runtime.forker import shared_address
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "runtime", *args], capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def forker_of(rt, cid: str) -> int:
+    return parent_of(rt.get(cid).shim_pid)
+
+
+def listening(state_root, cgroup_parent) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+        try:
+            sock.connect(shared_address(str(state_root), cgroup_parent))
+        except ConnectionRefusedError:
+            return False
+    return True
+
+
+def test_containers_from_separate_commands_share_one_forker(rt, state_root, cgroup_parent):
+    first, second = (cli("run", "-d", "busybox", "sleep", "60").stdout.strip() for _ in range(2))
+    forker = forker_of(rt, first)
+    assert forker == forker_of(rt, second)
+    with open(f"/proc/{forker}/cmdline", "rb") as f:
+        assert b"--listen" in f.read().split(b"\0")
+
+    sharedforker.stop(str(state_root), cgroup_parent)
+    assert not alive(forker) and not listening(state_root, cgroup_parent)
+    # Running containers do not depend on it; the next command starts another.
+    assert rt.get(first).status == rt.get(second).status == "running"
+    third = cli("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    assert rt.get(third).status == "running" and forker_of(rt, third) != forker
+
+
+def test_two_commands_that_find_no_forker_start_one(rt, state_root, cgroup_parent):
+    commands = [subprocess.Popen([sys.executable, "-m", "runtime", "run", "-d", "busybox", "sleep", "60"],
+                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    ids = [c.communicate(timeout=60)[0].strip() for c in commands]
+    assert all(c.returncode == 0 for c in commands)
+    assert forker_of(rt, ids[0]) == forker_of(rt, ids[1])
+
+
+def test_the_shared_forker_leaves_when_idle(rt, state_root, cgroup_parent):
+    env = dict(os.environ, TERRARIUM_FORKER_IDLE_S="0.5")
+    assert cli("run", "--rm", "busybox", "true", env=env).returncode == 0
+    deadline = time.monotonic() + 10
+    while listening(state_root, cgroup_parent):
+        assert time.monotonic() < deadline, "the idle forker stayed"
+        time.sleep(0.05)
+
+
+def test_only_root_may_use_the_shared_forker(rt, state_root, cgroup_parent):
+    assert cli("run", "--rm", "busybox", "true").returncode == 0
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        answer = b"closed"
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+                sock.connect(shared_address(str(state_root), cgroup_parent))
+                sock.send(b"quit")
+                answer = sock.recv(16) or answer
+        except OSError:
+            pass
+        finally:
+            os.write(w, answer)
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        answer = f.read()
+    os.waitpid(pid, 0)
+    assert answer == b"closed" and listening(state_root, cgroup_parent)
