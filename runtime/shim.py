@@ -71,16 +71,18 @@ class WarmShim:
         """Start the container whose record is state (as on disk); returns
         ("ok", pid) or ("error", message)."""
         self.used = True
-        try:
-            # To pid 1 directly: it starts on the container while the shim reads its request.
-            self.plan_channel.send(json.dumps({"plan": plan.to_dict(), "interactive": interactive}).encode())
-        except OSError:
-            pass  # pid 1 died waiting; the shim reports why
-        finally:
-            self.plan_channel.close()
         request = json.dumps({"state": state.to_dict(), "tty": plan.tty}).encode()
         try:
+            # The shim's request first: pid 1 could otherwise reach execve, which
+            # closes its error pipe, before the shim knows it has a container.
             socket.send_fds(self.channel, [request], [attach_sock.fileno()] if attach_sock is not None else [])
+            # Then the plan, to pid 1 directly: it starts on the container while the shim reads its request.
+            self.plan_channel.send(json.dumps({"plan": plan.to_dict(), "interactive": interactive}).encode())
+        except OSError:
+            pass  # the shim or pid 1 died waiting; the reply, or its absence, says so
+        finally:
+            self.plan_channel.close()
+        try:
             reply = self.channel.recv(_MAX_MESSAGE).decode(errors="replace")
         except OSError:
             reply = ""
@@ -164,6 +166,7 @@ class _Shim:
         self.stdin_w = None
         self.master = None
         self.init_sock = self.error_r = None
+        self.early_error = b""
         self.start_time = self.init_start_time = None
 
     def run(self) -> None:
@@ -182,9 +185,16 @@ class _Shim:
             if self._receive_request():
                 self._report_error(str(exc))
             return
-        # A spare whose pid 1 died while it waited (its error pipe closed) is of no use: leave.
         ready, _, _ = select.select([self.channel, self.error_r], [], [])
-        if self.channel not in ready or not self._receive_request():
+        if self.channel not in ready:
+            # pid 1 is gone before its plan came: killed (nothing on its error
+            # pipe), then this spare is of no use and leaves; or it failed, and
+            # the start it was for reports why.
+            self.early_error = self._read_error()
+            if not self.early_error:
+                self._abandon(pid)
+                return
+        if not self._receive_request():
             self._abandon(pid)
             return
         try:
@@ -246,10 +256,7 @@ class _Shim:
             self.master = self._receive_master(self.init_sock)
         else:
             self._receive_stdio()
-        error = b""
-        while chunk := os.read(self.error_r, 4096):
-            error += chunk
-        os.close(self.error_r)
+        error = self.early_error or self._read_error()
         if error or (self.tty and self.master is None) or (not self.tty and not self.outputs):
             return self._fail(pid, error.decode(errors="replace") or "the container's init died before exec")
         if self.master is not None:
@@ -268,6 +275,14 @@ class _Shim:
             pass  # the launcher died meanwhile; the container runs on, and is recorded
         self.channel.close()
         return True
+
+    def _read_error(self) -> bytes:
+        """What pid 1 wrote before it exited, or b"" at its successful execve; read once."""
+        error = b""
+        while chunk := os.read(self.error_r, 4096):
+            error += chunk
+        os.close(self.error_r)
+        return error
 
     def _receive_stdio(self) -> None:
         """Our ends of the pipes pid 1 made for the command: stdout, stderr, and stdin if interactive."""
