@@ -15,8 +15,8 @@ Two ways to run one. A caller's own (`Runtime(forker=True)`, the
 dashboard's worker): started on first use over a socket pair, it exits
 when the caller's end closes (`serve`). The node's shared one
 (`Runtime(shared_forker=True)`, the CLI): an abstract unix socket that only
-root may use, started by the first caller that finds none, leaving after
-IDLE_S without a start (`listen`).
+root may use, started by the first caller that finds none, leaving when
+idle (`listen`).
 
 Between starts a forker keeps one shim forked ahead (see
 runtime.shim.prefork): its pid 1 already has its namespaces and waits for
@@ -45,8 +45,8 @@ from runtime.init import InitPlan
 from runtime.state import ContainerState, StateStore
 
 MAX_MESSAGE = 1 << 20
-# The shared forker leaves after this long without a start.
-IDLE_S = float(os.environ.get("TERRARIUM_FORKER_IDLE_S", "300"))
+# The shared forker leaves after this many seconds without a start.
+IDLE_ENV, IDLE_DEFAULT_S = "TERRARIUM_FORKER_IDLE_S", 300.0
 # A client that connected has this long to send its request.
 CLIENT_TIMEOUT_S = 10
 
@@ -131,9 +131,10 @@ def shared_address(root: str, cgroup_parent: str) -> bytes:
 
 def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
     """The node's shared forker, for short-lived callers (the CLI): one
-    request per connection, from root only; leaves after IDLE_S without a
-    start, or when asked (`quit`). Writes to ready_fd once it listens, or
+    request per connection, from root only; leaves after $TERRARIUM_FORKER_IDLE_S
+    seconds (default 300) without a start, or when asked (`quit`). Writes to ready_fd once it listens, or
     closes it unwritten if another one already does."""
+    idle_s = float(os.environ.get(IDLE_ENV, IDLE_DEFAULT_S))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     try:
         listener.bind(shared_address(root, cgroup_parent))
@@ -147,7 +148,7 @@ def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
     last_start = time.monotonic()
     try:
         while True:
-            listener.settimeout(max(0.0, last_start + IDLE_S - time.monotonic()))
+            listener.settimeout(max(0.0, last_start + idle_s - time.monotonic()))
             try:
                 conn, _ = listener.accept()
             except TimeoutError:

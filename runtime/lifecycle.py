@@ -180,6 +180,9 @@ class Runtime:
                 kind, detail = spare.start(plan, state, cfg.interactive, shim_end)
             else:
                 kind, detail = self._forker.spawn(plan, state, cfg.interactive, shim_end)
+        except (OSError, TerrariumError) as exc:
+            # A forker that cannot be started or reached: nothing ran, the cgroup goes.
+            kind, detail = "error", str(exc)
         finally:
             if shim_end is not None:
                 shim_end.close()

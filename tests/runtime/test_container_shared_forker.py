@@ -92,3 +92,10 @@ def test_only_root_may_use_the_shared_forker(rt, state_root, cgroup_parent):
         answer = f.read()
     os.waitpid(pid, 0)
     assert answer == b"closed" and listening(state_root, cgroup_parent)
+
+
+def test_a_forker_that_cannot_start_fails_the_command_and_leaves_nothing(rt, state_root, cgroup_parent):
+    result = cli("run", "--rm", "busybox", "true", env=dict(os.environ, TERRARIUM_FORKER_IDLE_S="never"))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [result.stderr.strip()] and "cannot reach the node's forker" in result.stderr
+    assert rt.list(all=True) == [] and not listening(state_root, cgroup_parent)
