@@ -37,14 +37,12 @@ import signal
 import socket
 import sys
 import time
-import zlib
-from pathlib import Path
 
 from runtime import attach, cgroups, seccomp, shim
-from runtime.init import InitPlan
+from runtime.plan import InitPlan
+from runtime.sharedforker import MAX_MESSAGE, shared_address
 from runtime.state import ContainerState, StateStore
 
-MAX_MESSAGE = 1 << 20
 # The shared forker leaves after this many seconds without a start.
 IDLE_ENV, IDLE_DEFAULT_S = "TERRARIUM_FORKER_IDLE_S", 300.0
 # A client that connected has this long to send its request.
@@ -58,7 +56,7 @@ class _Starts:
         self.root, self.cgroup_parent = os.path.realpath(root), cgroup_parent
         self.store, self.driver = StateStore(root), cgroups.driver(cgroup_parent)
         # The filter is loaded by pid 1 from this process's copy, not the caller's.
-        seccomp.prepare(Path(root) / "cache")
+        seccomp.prepare(os.path.join(root, "cache"))
         # The spare's pid 1 copied the host's mounts when it was made: a mount or
         # unmount since (a disk under the state root, a cgroup hierarchy) makes it
         # stale. mountinfo polls POLLPRI once the mount table has changed.
@@ -119,14 +117,6 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
             starts.refill()
     finally:
         starts.close()
-
-
-def shared_address(root: str, cgroup_parent: str) -> bytes:
-    """The abstract socket of a node's shared forker for this state root and
-    cgroup parent: named by the root's device and inode (a path could be too
-    long for a socket name), visible only in the host's network namespace."""
-    st = os.stat(root)
-    return f"\0terrarium-forker-{st.st_dev:x}-{st.st_ino:x}-{zlib.crc32(cgroup_parent.encode()):08x}".encode()
 
 
 def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:

@@ -9,7 +9,7 @@ import sys
 import threading
 import weakref
 
-from runtime.forker import MAX_MESSAGE
+from runtime.sharedforker import MAX_MESSAGE
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -16,38 +16,11 @@ import socket
 
 from runtime import capabilities, fds, loopback, mounts, overlay, seccomp, terminal
 from runtime import syscalls as sc
-from runtime.records import Record
+from runtime.plan import InitPlan
 
 START_FAILED = 127
 MAX_PLAN = 1 << 20
 UNSHARE_FLAGS = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET
-
-
-class InitPlan(Record):
-    """Everything pid 1 needs, computed by the launcher before it forks."""
-
-    __slots__ = ("lower", "upper", "work", "rootfs", "hostname", "argv", "env", "workdir", "uid", "gid", "tty",
-                 "cgroup_version", "cgroup_files", "nameservers", "volatile")
-
-    def __init__(self, lower: str, upper: str, work: str, rootfs: str, hostname: str, argv: list[str],
-                 env: dict[str, str], workdir: str, uid: int | None, gid: int | None, tty: bool,
-                 cgroup_version: str, cgroup_files: list[str] | None = None, nameservers: list[str] | None = None,
-                 volatile: bool = False):
-        self.lower = lower
-        self.upper = upper
-        self.work = work
-        self.rootfs = rootfs
-        self.hostname = hostname
-        self.argv = argv
-        self.env = env
-        self.workdir = workdir
-        self.uid = uid
-        self.gid = gid
-        self.tty = tty
-        self.cgroup_version = cgroup_version
-        self.cgroup_files = [] if cgroup_files is None else cgroup_files
-        self.nameservers = [] if nameservers is None else nameservers
-        self.volatile = volatile
 
 
 def exec_command(argv: list[str], env: dict[str, str]) -> None:

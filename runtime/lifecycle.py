@@ -23,11 +23,11 @@ import time
 from contextlib import contextmanager
 
 from runtime import attach as attach_protocol
-from runtime import cgroups, logs, mounts, overlay, procinfo, seccomp, settings, shim, stats
+from runtime import cgroups, logs, mounts, overlay, procinfo, settings, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
 from runtime.imagestore import ImageStore
-from runtime.init import InitPlan
+from runtime.plan import InitPlan
 from runtime.state import ContainerState, StateStore, now_iso
 
 LIVE = ("running", "paused")
@@ -41,6 +41,7 @@ class Runtime:
         self.root = settings.state_root(root)
         self.cgroup_parent = settings.cgroup_parent(cgroup_parent)
         self._forker = None
+        self._forks_shims = False
         if forker:
             # Imported only here: subprocess and threading would slow every CLI command.
             from runtime.forkerclient import Forker
@@ -157,9 +158,13 @@ class Runtime:
         cgroup. Discarded if the start fails before using it."""
         spare = None
         if self._forker is None:
+            # Imported here: a CLI command goes through the shared forker and needs neither.
+            from runtime import seccomp, shim
+
             shim.reap()
             seccomp.prepare(f"{self.root}/cache")
             spare = shim.prefork(self.store, self.driver)
+            self._forks_shims = True
         try:
             yield spare
         finally:
@@ -259,7 +264,10 @@ class Runtime:
                     os.close(fd)
         else:
             self._wait_pid_gone(state.pid, deadline)
-        shim.reap()
+        if self._forks_shims:
+            from runtime import shim
+
+            shim.reap()
         return self.get(state.id)
 
     @staticmethod
@@ -401,9 +409,10 @@ class Runtime:
             full_env["TERM"] = "xterm"
         full_env.update(cfg.env)
         full_env.update(env or {})
+        # Imported here: a container start from the CLI has no use for them.
+        from runtime import exec as exec_module, seccomp
+
         seccomp.prepare(f"{self.root}/cache")
-        # Imported here: a container start from the CLI has no use for it.
-        from runtime import exec as exec_module
 
         return exec_module.spawn(self.driver, state, argv, tty=tty, env=full_env,
                                  cwd=cwd or cfg.workdir or "/", user=parse_user(user or cfg.user),

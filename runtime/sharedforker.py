@@ -12,11 +12,21 @@ import select
 import socket
 import struct
 import sys
+import zlib
 
 from runtime.errors import TerrariumError
-from runtime.forker import MAX_MESSAGE, shared_address
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A request or a reply, on any forker's socket.
+MAX_MESSAGE = 1 << 20
+
+
+def shared_address(root: str, cgroup_parent: str) -> bytes:
+    """The abstract socket of a node's shared forker for this state root and
+    cgroup parent: named by the root's device and inode (a path could be too
+    long for a socket name), visible only in the host's network namespace."""
+    st = os.stat(root)
+    return f"\0terrarium-forker-{st.st_dev:x}-{st.st_ino:x}-{zlib.crc32(cgroup_parent.encode()):08x}".encode()
 
 
 class SharedForker:

@@ -43,6 +43,7 @@ import socket
 
 from runtime import attach, fds, init, logs, terminal
 from runtime import syscalls as sc
+from runtime.plan import InitPlan
 from runtime.procinfo import start_time
 from runtime.state import ContainerState, StateStore, now_iso
 
@@ -66,7 +67,7 @@ class WarmShim:
         except ProcessLookupError:
             return False
 
-    def start(self, plan: init.InitPlan, state: ContainerState, interactive: bool = False,
+    def start(self, plan: InitPlan, state: ContainerState, interactive: bool = False,
               attach_sock: socket.socket | None = None) -> tuple[str, str]:
         """Start the container whose record is state (as on disk); returns
         ("ok", pid) or ("error", message)."""

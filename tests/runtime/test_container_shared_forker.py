@@ -11,7 +11,7 @@ import time
 from container_testing import alive, rt  # noqa: F401  (rt is a fixture)
 
 from runtime import sharedforker
-from runtime.forker import shared_address
+from runtime.sharedforker import shared_address
 
 
 def cli(*args, env=None):
