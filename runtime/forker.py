@@ -40,6 +40,7 @@ import time
 
 from runtime import attach, cgroups, seccomp, shim
 from runtime.plan import InitPlan
+from runtime.procinfo import set_name
 from runtime.sharedforker import MAX_MESSAGE, shared_address
 from runtime.state import ContainerState, StateStore
 
@@ -164,6 +165,7 @@ def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
 
 
 if __name__ == "__main__":
+    set_name("terrarium-fork")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     if sys.argv[1] == "--listen":
         # Started by a caller that exits at once: leave it, so that it need not reap us.

@@ -17,6 +17,7 @@ import socket
 from runtime import capabilities, fds, loopback, mounts, overlay, seccomp, terminal
 from runtime import syscalls as sc
 from runtime.plan import InitPlan
+from runtime.procinfo import set_name
 
 START_FAILED = 127
 MAX_PLAN = 1 << 20
@@ -110,6 +111,7 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
     plan_channel; the command's pipes, or for a tty the master of a PTY from
     the container's devpts, go to the shim over shim_channel."""
     try:
+        set_name("terrarium-init")
         # The same for every container, so a pre-forked init has done this
         # before its container is chosen. Private at once: no mount event
         # must propagate from the container to the host or back.

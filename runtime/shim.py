@@ -44,7 +44,7 @@ import socket
 from runtime import attach, fds, init, logs, terminal
 from runtime import syscalls as sc
 from runtime.plan import InitPlan
-from runtime.procinfo import start_time
+from runtime.procinfo import set_name, start_time
 from runtime.state import ContainerState, StateStore, now_iso
 
 _CHUNK = 65536
@@ -174,6 +174,7 @@ class _Shim:
         # A full collection would touch, and so copy, every page shared with the launcher.
         gc.disable()
         try:
+            set_name("terrarium-shim")
             for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
                 signal.signal(sig, signal.SIG_IGN)
             # A launcher that ignores SIGCHLD would have pid 1's exit status discarded.

@@ -100,6 +100,8 @@ def test_the_forker_keeps_the_next_shim_forked_with_its_namespaces_made(frt):
     while any(os.readlink(f"/proc/{init}/ns/{k}") == os.readlink(f"/proc/self/ns/{k}") for k in kinds):
         assert time.monotonic() < deadline, "the spare pid 1 never made its namespaces"
         time.sleep(0.01)
+    assert [open(f"/proc/{p}/comm").read().strip() for p in (forker, shim, init)] == \
+        ["terrarium-fork", "terrarium-shim", "terrarium-init"]
     # Nothing of a container yet: no cgroup of its own, no state.
     assert os.readlink(f"/proc/{init}/ns/cgroup") == os.readlink(f"/proc/self/ns/cgroup")
     assert [s.id for s in frt.list(all=True)] == [state.id]
