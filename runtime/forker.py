@@ -122,9 +122,10 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
 
 def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
     """The node's shared forker, for short-lived callers (the CLI): one
-    request per connection, from root only; leaves after $TERRARIUM_FORKER_IDLE_S
-    seconds (default 300) without a start, or when asked (`quit`). Writes to ready_fd once it listens, or
-    closes it unwritten if another one already does."""
+    request per connection, from root only; leaves after
+    $TERRARIUM_FORKER_IDLE_S seconds (default 300) without a start, or when
+    asked (`quit`). Writes to ready_fd once it listens, or closes it
+    unwritten if another one already does."""
     idle_s = float(os.environ.get(IDLE_ENV, IDLE_DEFAULT_S))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     try:
@@ -153,15 +154,23 @@ def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
                 except OSError:
                     continue
                 if message == b"quit":
-                    conn.send(b"bye")
+                    _reply(conn, b"bye")
                     return
                 if message:
-                    conn.send(starts.start(message, fds))
+                    _reply(conn, starts.start(message, fds))
                     last_start = time.monotonic()
             starts.refill()
     finally:
         starts.close()
         listener.close()
+
+
+def _reply(conn: socket.socket, data: bytes) -> None:
+    # A command interrupted meanwhile (Ctrl-C) must not take the forker with it.
+    try:
+        conn.send(data)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
