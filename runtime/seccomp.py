@@ -13,6 +13,7 @@ used only when that key matches exactly, so a changed profile or library
 can never load a stale program.
 """
 
+import _thread
 import ctypes
 import errno
 import os
@@ -52,6 +53,8 @@ class _SockFprog(ctypes.Structure):
 
 
 _program: tuple[bytes, ctypes.Array, _SockFprog] | None = None
+# threading.Lock is this; the threading module would cost every CLI start.
+_building = _thread.allocate_lock()
 
 
 def _libseccomp() -> ctypes.CDLL:
@@ -144,20 +147,24 @@ def _cached_build(cache_dir) -> bytes:
         os.rename(tmp, path)
     except OSError:
         # A cache that cannot be written only costs the next process a build.
-        if os.path.exists(tmp):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
     return code
 
 
 def prepare(cache_dir=None) -> bytes:
     """Build the default program once per process (or take it from cache_dir)
-    and keep it for `apply_default_profile`."""
+    and keep it for `apply_default_profile`. Threads that start containers
+    at once wait for the first one's build."""
     global _program
-    if _program is None:
-        code = build() if cache_dir is None else _cached_build(cache_dir)
-        buffer = ctypes.create_string_buffer(code, len(code))
-        fprog = _SockFprog(len(code) // 8, ctypes.addressof(buffer))
-        _program = (code, buffer, fprog)
+    with _building:
+        if _program is None:
+            code = build() if cache_dir is None else _cached_build(cache_dir)
+            buffer = ctypes.create_string_buffer(code, len(code))
+            fprog = _SockFprog(len(code) // 8, ctypes.addressof(buffer))
+            _program = (code, buffer, fprog)
     return _program[0]
 
 

@@ -1,5 +1,8 @@
 """The compiled seccomp program kept on disk between processes."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 from runtime import seccomp
 
 
@@ -17,3 +20,21 @@ def test_a_cache_file_with_another_key_is_rebuilt(tmp_path):
     cached.write_bytes(b"1.0.0 [another profile]\n" + b"\0" * 8)
     assert seccomp._cached_build(tmp_path) == seccomp.build()
     assert cached.read_bytes().endswith(seccomp.build())
+
+
+def test_threads_preparing_at_once_share_one_build(tmp_path, monkeypatch):
+    monkeypatch.setattr(seccomp, "_program", None)
+    real_build, builds = seccomp.build, []
+
+    def slow_build():
+        # Long enough that every thread arrives while the first one builds.
+        builds.append(1)
+        time.sleep(0.2)
+        return real_build()
+
+    monkeypatch.setattr(seccomp, "build", slow_build)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        programs = list(pool.map(lambda _: seccomp.prepare(tmp_path / "cache"), range(20)))
+    assert programs == [real_build()] * 20 and len(builds) == 1
+    assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".tmp")] and \
+        not [p for p in (tmp_path / "cache").iterdir() if p.name.endswith(".tmp")]
