@@ -154,24 +154,28 @@ def _cached_build(cache_dir) -> bytes:
     return code
 
 
+def _compiled(code: bytes) -> tuple[bytes, ctypes.Array, _SockFprog]:
+    buffer = ctypes.create_string_buffer(code, len(code))
+    return code, buffer, _SockFprog(len(code) // 8, ctypes.addressof(buffer))
+
+
 def prepare(cache_dir=None) -> bytes:
     """Build the default program once per process (or take it from cache_dir)
     and keep it for `apply_default_profile`. Threads that start containers
     at once wait for the first one's build."""
     global _program
-    with _building:
-        if _program is None:
-            code = build() if cache_dir is None else _cached_build(cache_dir)
-            buffer = ctypes.create_string_buffer(code, len(code))
-            fprog = _SockFprog(len(code) // 8, ctypes.addressof(buffer))
-            _program = (code, buffer, fprog)
+    if _program is None:
+        with _building:
+            if _program is None:
+                _program = _compiled(build() if cache_dir is None else _cached_build(cache_dir))
     return _program[0]
 
 
 def apply_default_profile() -> None:
     """Load the default filter into the calling process; it then holds across execve and fork."""
-    prepare()
-    fprog = _program[2]
+    # Not through prepare(): this runs in forked children, and a child forked
+    # while another thread of its parent held the lock would wait for ever.
+    fprog = (_program or _compiled(build()))[2]
     # Without CAP_SYS_ADMIN the kernel only accepts a filter under
     # no_new_privs; capabilities.apply_default() has usually set it already.
     syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)

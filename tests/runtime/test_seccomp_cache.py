@@ -1,5 +1,8 @@
 """The compiled seccomp program kept on disk between processes."""
 
+import os
+import select
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,3 +41,26 @@ def test_threads_preparing_at_once_share_one_build(tmp_path, monkeypatch):
     assert programs == [real_build()] * 20 and len(builds) == 1
     assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".tmp")] and \
         not [p for p in (tmp_path / "cache").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_child_forked_while_another_thread_prepares_still_loads_the_filter():
+    seccomp.prepare()
+    # As if another thread of the launcher were building when this one forked pid 1.
+    with seccomp._building:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                seccomp.apply_default_profile()
+            finally:
+                os._exit(0)
+    pidfd = os.pidfd_open(pid)
+    exited = False
+    try:
+        exited = bool(select.select([pidfd], [], [], 30)[0])
+    finally:
+        os.close(pidfd)
+        if not exited:
+            os.kill(pid, signal.SIGKILL)
+        status = os.waitpid(pid, 0)[1]
+    assert exited, "the child waited for a lock no thread of it holds"
+    assert os.waitstatus_to_exitcode(status) == 0
