@@ -122,17 +122,23 @@ def _populate_dev(root_fd: int) -> None:
     _mount_at(root_fd, "dev/mqueue", "mqueue", "mqueue", _NOSUID_NODEV_NOEXEC)
 
 
+def _opened(tops: dict[str, int], paths):
+    """(fd, fd of its top, the rest) of each of paths that this kernel has; the caller closes fd."""
+    for path in paths:
+        top, _, rest = path.partition("/")
+        try:
+            fd = open_beneath(tops[top], rest, directory=False)
+        except FileNotFoundError:
+            continue
+        yield fd, tops[top], rest
+
+
 def _mask(root_fd: int) -> None:
     # From the proc and sysfs just mounted: no path in them is the image's to redirect.
     tops = {top: open_beneath(root_fd, top) for top in ("proc", "sys")}
     null = open_beneath(root_fd, "dev/null", directory=False)
     try:
-        for path in MASKED_PATHS:
-            top, _, rest = path.partition("/")
-            try:
-                fd = open_beneath(tops[top], rest, directory=False)
-            except FileNotFoundError:
-                continue
+        for fd, _, _ in _opened(tops, MASKED_PATHS):
             try:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
                     sc.mount("tmpfs", _fd_path(fd), "tmpfs", sc.MS_RDONLY | _NOSUID_NODEV_NOEXEC, "size=0")
@@ -140,17 +146,12 @@ def _mask(root_fd: int) -> None:
                     sc.mount(_fd_path(null), _fd_path(fd), None, sc.MS_BIND)
             finally:
                 os.close(fd)
-        for path in READONLY_PATHS:
-            top, _, rest = path.partition("/")
-            try:
-                fd = open_beneath(tops[top], rest, directory=False)
-            except FileNotFoundError:
-                continue
+        for fd, top_fd, rest in _opened(tops, READONLY_PATHS):
             try:
                 sc.mount(_fd_path(fd), _fd_path(fd), None, sc.MS_BIND | sc.MS_REC)
             finally:
                 os.close(fd)
-            _remount_readonly(tops[top], rest, _NOSUID_NODEV_NOEXEC)
+            _remount_readonly(top_fd, rest, _NOSUID_NODEV_NOEXEC)
     finally:
         os.close(null)
         for fd in tops.values():
