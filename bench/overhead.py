@@ -23,7 +23,7 @@ import glob
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime import busybox, sharedforker  # noqa: E402
+from runtime import busybox, procinfo, sharedforker  # noqa: E402
 from runtime.config import ContainerConfig  # noqa: E402
 from runtime.imagestore import ImageStore  # noqa: E402
 from runtime.lifecycle import Runtime  # noqa: E402
@@ -42,29 +42,17 @@ def remove_parent(parent: str) -> None:
     for path in glob.glob(f"/sys/fs/cgroup/*/{parent}") + glob.glob(f"/sys/fs/cgroup/{parent}"):
         os.rmdir(path)
 
-
-def children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(p) for p in f.read().split()]
-
-
 def forker_pid() -> int:
-    for pid in children(os.getpid()):
+    for pid in procinfo.children(os.getpid()):
         with open(f"/proc/{pid}/cmdline", "rb") as cmd:
             if b"runtime.forker" in cmd.read().split(b"\0"):
                 return pid
     raise RuntimeError("no forker running")
 
-
-def parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
-
-
 def spare_pids(forker: int, shims: list[int]) -> list[int]:
     """The shim the forker keeps forked ahead, and its waiting pid 1."""
-    spare = [p for p in children(forker) if p not in shims]
-    return spare + [c for p in spare for c in children(p)]
+    spare = [p for p in procinfo.children(forker) if p not in shims]
+    return spare + [c for p in spare for c in procinfo.children(p)]
 
 
 def load_worker_heap(state_dir: str) -> None:
@@ -108,7 +96,7 @@ def main(count: int = 20, like_worker: bool = False, forker: bool = False, cli: 
                 launcher = "one CLI process each"
             once = 0
             if forker or cli:
-                pid = forker_pid() if forker else parent_of(shims[0])
+                pid = forker_pid() if forker else procinfo.parent(shims[0])
                 spare = sum(pss_kib(p) for p in spare_pids(pid, shims))
                 once = pss_kib(pid) + spare
                 launcher += (f" through {'a' if forker else 'the shared'} forker ({pss_kib(pid) / 1024:.2f} MiB itself "

@@ -6,10 +6,10 @@ makes each shim cost several times what it costs from the CLI; a shim
 forked by a CLI process that then exits shares its pages with nobody. A
 forker is a fresh interpreter that imports only the launch path; the shims
 it forks share its pages, and each other's. Requests are JSON over
-SOCK_SEQPACKET (plan, container record, interactive), with the attach
+SOCK_SEQPACKET (plan, container record, interactive, and the state root
+and cgroup parent, checked: a forker serves one of each), with the attach
 socket, if any, passed along; the reply is `["ok", pid]` or
-`["error", message]`, as `shim.WarmShim.start` returns. A forker serves
-one state root and one cgroup parent.
+`["error", message]`, as `shim.WarmShim.start` returns.
 
 Two ways to run one. A caller's own (`Runtime(forker=True)`, the
 dashboard's worker): started on first use over a socket pair, it exits
@@ -75,8 +75,7 @@ class _Starts:
         attach_sock = socket.socket(fileno=fds[0]) if fds else None
         try:
             request = json.loads(message)
-            if "root" in request and (os.path.realpath(request["root"]), request["cgroup_parent"]) != \
-                    (self.root, self.cgroup_parent):
+            if (os.path.realpath(request["root"]), request["cgroup_parent"]) != (self.root, self.cgroup_parent):
                 raise ValueError("this forker serves another state root or cgroup parent")
             if self.warm is not None and (self.mount_events.poll(0) or not self.warm.alive()):
                 self.warm.discard()

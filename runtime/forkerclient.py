@@ -1,7 +1,6 @@
 """The caller's side of `runtime.forker`: starts it on first use, again
 after it died, and stops it on `close()` or when garbage collected."""
 
-import json
 import os
 import socket
 import subprocess
@@ -9,7 +8,7 @@ import sys
 import threading
 import weakref
 
-from runtime.sharedforker import MAX_MESSAGE
+from runtime.sharedforker import MAX_MESSAGE, start_reply, start_request
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -24,7 +23,7 @@ class Forker:
 
     def spawn(self, plan, state, interactive: bool, attach_sock: socket.socket | None) -> tuple[str, str]:
         """As `shim.WarmShim.start`, with a shim the forker forked."""
-        request = json.dumps({"plan": plan.to_dict(), "state": state.to_dict(), "interactive": interactive}).encode()
+        request = start_request(plan, state, interactive, *self._args)
         fds = [attach_sock.fileno()] if attach_sock is not None else []
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
@@ -36,10 +35,7 @@ class Forker:
                 self._start()
                 socket.send_fds(self._sock, [request], fds)
             reply = self._sock.recv(MAX_MESSAGE)
-        if not reply:
-            return "error", "the container's supervisor died"
-        kind, detail = json.loads(reply)
-        return kind, str(detail)
+        return start_reply(reply)
 
     def _start(self) -> None:
         self.close()

@@ -13,6 +13,18 @@ def _stat_fields(pid: int) -> list[bytes] | None:
     return data[data.rindex(b")") + 2:].split()
 
 
+def parent(pid: int) -> int | None:
+    """Field 4 of /proc/<pid>/stat, the parent's pid; None if gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[1])
+
+
+def children(pid: int) -> list[int]:
+    """The pids pid forked (its main thread's children)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
 def start_time(pid: int) -> int | None:
     """Field 22 of /proc/<pid>/stat (clock ticks after boot), None if gone."""
     fields = _stat_fields(pid)

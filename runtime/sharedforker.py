@@ -17,7 +17,7 @@ import zlib
 from runtime.errors import TerrariumError
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# A request or a reply, on any forker's socket.
+# A request or a reply, on any forker's socket; both forkers speak the same.
 MAX_MESSAGE = 1 << 20
 
 
@@ -29,21 +29,30 @@ def shared_address(root: str, cgroup_parent: str) -> bytes:
     return f"\0terrarium-forker-{st.st_dev:x}-{st.st_ino:x}-{zlib.crc32(cgroup_parent.encode()):08x}".encode()
 
 
+def start_request(plan, state, interactive: bool, root: str, cgroup_parent: str) -> bytes:
+    """A start as any forker reads it; the root and parent let it refuse one meant for another."""
+    return json.dumps({"plan": plan.to_dict(), "state": state.to_dict(), "interactive": interactive,
+                       "root": root, "cgroup_parent": cgroup_parent}).encode()
+
+
+def start_reply(reply: bytes) -> tuple[str, str]:
+    """("ok", pid) or ("error", message) from a forker's reply; nothing means it died."""
+    if not reply:
+        return "error", "the container's supervisor died"
+    kind, detail = json.loads(reply)
+    return kind, str(detail)
+
+
 class SharedForker:
     def __init__(self, root: str, cgroup_parent: str):
         self.root, self.cgroup_parent = root, cgroup_parent
 
     def spawn(self, plan, state, interactive: bool, attach_sock: socket.socket | None) -> tuple[str, str]:
         """As `shim.WarmShim.start`, with a shim the shared forker forked."""
-        request = json.dumps({"plan": plan.to_dict(), "state": state.to_dict(), "interactive": interactive,
-                              "root": self.root, "cgroup_parent": self.cgroup_parent}).encode()
+        request = start_request(plan, state, interactive, self.root, self.cgroup_parent)
         with self._connect() as sock:
             socket.send_fds(sock, [request], [attach_sock.fileno()] if attach_sock is not None else [])
-            reply = sock.recv(MAX_MESSAGE)
-        if not reply:
-            return "error", "the container's supervisor died"
-        kind, detail = json.loads(reply)
-        return kind, str(detail)
+            return start_reply(sock.recv(MAX_MESSAGE))
 
     def close(self) -> None:
         """Nothing to stop: the shared forker outlives its callers, and leaves when idle."""

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from runtime import procinfo
 from runtime.config import ContainerConfig
 from runtime.errors import TerrariumError
 from runtime.imagestore import ImageStore
@@ -28,12 +29,6 @@ def forkers(ignore=()) -> list[int]:
                     if b"runtime.forker" in cmd.read().split(b"\0") and pid not in ignore:
                         found.append(pid)
     return found
-
-
-def parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
-
 
 def sleeper(rt):
     return rt.run(ContainerConfig(image="busybox", command=["sleep", "600"]))
@@ -61,7 +56,7 @@ def test_containers_run_and_stop_through_the_forker(frt):
     state = sleeper(frt)
     [forker] = forkers(frt.earlier_forkers)
     # The forker, not the caller, forked it and reaps it.
-    assert parent_of(state.shim_pid) == forker
+    assert procinfo.parent(state.shim_pid) == forker
     assert frt.stop(state.id, timeout=5).status == "exited"
 
 
@@ -73,19 +68,13 @@ def test_the_forker_leaves_no_zombie_shims(frt):
         assert time.monotonic() < deadline, "the forker never reaped the shim"
         time.sleep(0.01)
 
-
-def children_of(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(p) for p in f.read().split()]
-
-
 def spare_init(forker: int) -> int:
     """pid 1 of the spare shim, once the forker has forked it."""
     deadline = time.monotonic() + 10
-    while len(children_of(forker)) != 1 or len(children_of(children_of(forker)[0])) != 1:
+    while len(procinfo.children(forker)) != 1 or len(procinfo.children(procinfo.children(forker)[0])) != 1:
         assert time.monotonic() < deadline, "no shim was forked ahead"
         time.sleep(0.01)
-    return children_of(children_of(forker)[0])[0]
+    return procinfo.children(procinfo.children(forker)[0])[0]
 
 
 def test_the_forker_keeps_the_next_shim_forked_with_its_namespaces_made(frt):
@@ -93,7 +82,7 @@ def test_the_forker_keeps_the_next_shim_forked_with_its_namespaces_made(frt):
     frt.wait(state.id)
     [forker] = forkers(frt.earlier_forkers)
     init = spare_init(forker)
-    [shim] = children_of(forker)
+    [shim] = procinfo.children(forker)
     kinds = ("pid", "mnt", "uts", "ipc", "net")
     # Forked is not yet ready: pid 1 makes its namespaces as soon as it runs.
     deadline = time.monotonic() + 10
@@ -135,7 +124,7 @@ def test_a_spare_whose_pid_1_died_is_not_used(frt):
     frt.wait(frt.run(ContainerConfig(image="busybox", command=["true"])).id)
     [forker] = forkers(frt.earlier_forkers)
     init = spare_init(forker)
-    [shim] = children_of(forker)
+    [shim] = procinfo.children(forker)
     os.kill(init, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while os.path.exists(f"/proc/{shim}"):

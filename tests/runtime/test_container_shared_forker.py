@@ -10,7 +10,7 @@ import time
 
 from container_testing import alive, rt  # noqa: F401  (rt is a fixture)
 
-from runtime import sharedforker
+from runtime import procinfo, sharedforker
 from runtime.sharedforker import shared_address
 
 
@@ -18,14 +18,8 @@ def cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "runtime", *args], capture_output=True, text=True, timeout=60,
                           env=env)
 
-
-def parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
-
-
 def forker_of(rt, cid: str) -> int:
-    return parent_of(rt.get(cid).shim_pid)
+    return procinfo.parent(rt.get(cid).shim_pid)
 
 
 def listening(state_root, cgroup_parent) -> bool:
