@@ -39,16 +39,25 @@ def screen(page, pane=".shell-pane:not([hidden])"):
     return page.locator(f"{pane} .xterm-rows")
 
 
+def open_shell(page, container) -> None:
+    page.goto(f"/containers/{container.pk}/")
+    page.get_by_role("button", name="Open shell").click()
+    expect(page.locator(".shell-tab .shell-status")).to_have_text("connected")
+
+
+def type_line(page, text: str, terminal=".shell-pane:not([hidden]) .xterm") -> None:
+    """Focus the terminal and type one command line."""
+    page.locator(terminal).click()
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
 def test_student_opens_a_shell_computes_and_finds_it_again_after_reload(
     agent_process, running_container, owner, browser_context
 ):
     page = browser_context(owner)
-    page.goto(f"/containers/{running_container.pk}/")
-    page.get_by_role("button", name="Open shell").click()
-    expect(page.locator(".shell-tab .shell-status")).to_have_text("connected")
-    page.locator(".shell-pane:not([hidden]) .xterm").click()
-    page.keyboard.type("echo $((6*7))")
-    page.keyboard.press("Enter")
+    open_shell(page, running_container)
+    type_line(page, "echo $((6*7))")
     expect(screen(page)).to_contain_text(re.compile(r"echo \$\(\(6\*7\)\)\s*42"))
     key = ShellSession.objects.get(container=running_container).key
 
@@ -58,9 +67,7 @@ def test_student_opens_a_shell_computes_and_finds_it_again_after_reload(
     expect(screen(page)).to_contain_text(re.compile(r"echo \$\(\(6\*7\)\)\s*42"))
     assert page.locator(".shell-tab").get_attribute("data-session") == key
 
-    page.locator(".shell-pane:not([hidden]) .xterm").click()
-    page.keyboard.type("stty size")
-    page.keyboard.press("Enter")
+    type_line(page, "stty size")
     # The PTY has the geometry the window gave the terminal, after reattaching too.
     rows = screen(page).locator(":scope > div").count()
     assert rows > 10
@@ -71,12 +78,8 @@ def test_teacher_watches_a_students_shell_from_the_sessions_list(
     agent_process, running_container, owner, teacher, browser_context
 ):
     student = browser_context(owner)
-    student.goto(f"/containers/{running_container.pk}/")
-    student.get_by_role("button", name="Open shell").click()
-    expect(student.locator(".shell-tab .shell-status")).to_have_text("connected")
-    student.locator(".shell-pane:not([hidden]) .xterm").click()
-    student.keyboard.type("echo visible-$((2+3))")
-    student.keyboard.press("Enter")
+    open_shell(student, running_container)
+    type_line(student, "echo visible-$((2+3))")
     expect(screen(student)).to_contain_text("visible-5")
 
     watcher = browser_context(teacher)
@@ -85,10 +88,7 @@ def test_teacher_watches_a_students_shell_from_the_sessions_list(
     watcher.get_by_role("link", name="Watch").click()
     expect(watcher.locator(".shell-status")).to_have_text("watching")
     expect(screen(watcher, "#terminal")).to_contain_text("visible-5")
-    watcher.locator("#terminal .xterm").click()
-    watcher.keyboard.type("echo from-teacher")
-    watcher.keyboard.press("Enter")
-    student.keyboard.type("echo after-$((3+4))")
-    student.keyboard.press("Enter")
+    type_line(watcher, "echo from-teacher", terminal="#terminal .xterm")
+    type_line(student, "echo after-$((3+4))")
     expect(screen(watcher, "#terminal")).to_contain_text("after-7")
     expect(screen(student)).not_to_contain_text("from-teacher")

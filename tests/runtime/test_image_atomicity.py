@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,14 +43,28 @@ def visible_images(images: Path) -> list[str]:
     return [p.name for p in images.iterdir() if not p.name.startswith(".")]
 
 
-def kill_halfway(state_root: Path, archive: bytes) -> Path:
-    """SIGKILL an import after half its archive; the partial directory it left."""
-    proc = start_import(state_root, "victim")
+@contextmanager
+def halfway(state_root: Path, name: str, archive: bytes):
+    """An import of name fed half its archive, and the partial directory it
+    has on disk by then; killed if still running at the end of the block."""
+    proc = start_import(state_root, name)
     try:
         proc.stdin.write(archive[:len(archive) // 2])
         proc.stdin.flush()
-        partial = wait_for_partial(state_root / "images")
+        yield proc, wait_for_partial(state_root / "images")
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def rest(archive: bytes) -> bytes:
+    return archive[len(archive) // 2:]
+
+
+def kill_halfway(state_root: Path, archive: bytes) -> Path:
+    """SIGKILL an import after half its archive; the partial directory it left."""
+    with halfway(state_root, "victim", archive) as (proc, partial):
         proc.kill()
         proc.communicate()
     assert proc.returncode == -signal.SIGKILL
@@ -78,18 +93,10 @@ def test_store_start_removes_leftovers(state_root):
 
 def test_two_imports_of_one_name_one_wins_the_other_gets_conflict(state_root):
     archive = many_files(count=100, size=4096)
-    first = start_import(state_root, "shared-name")
-    try:
-        first.stdin.write(archive[:len(archive) // 2])
-        first.stdin.flush()
-        wait_for_partial(state_root / "images")
+    with halfway(state_root, "shared-name", archive) as (first, _):
         with pytest.raises(Conflict, match="image 'shared-name' is being imported by another process"):
             ImageStore().import_archive(io.BytesIO(archive), name="shared-name")
-        out, err = first.communicate(archive[len(archive) // 2:])
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.communicate()
+        out, err = first.communicate(rest(archive))
     assert first.returncode == 0, err
     image_id = out.decode().strip()
     assert ImageStore().get("shared-name").id == image_id
@@ -100,17 +107,9 @@ def test_two_imports_of_one_name_one_wins_the_other_gets_conflict(state_root):
 
 def test_other_names_import_while_one_is_in_progress(state_root):
     archive = many_files(count=60, size=4096)
-    first = start_import(state_root, "slow")
-    try:
-        first.stdin.write(archive[:len(archive) // 2])
-        first.stdin.flush()
-        wait_for_partial(state_root / "images")
+    with halfway(state_root, "slow", archive) as (first, _):
         assert ImageStore().import_archive(io.BytesIO(archive), name="fast").name == "fast"
-        first.communicate(archive[len(archive) // 2:])
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.communicate()
+        first.communicate(rest(archive))
     assert sorted(i.name for i in ImageStore().list()) == ["fast", "slow"]
 
 
