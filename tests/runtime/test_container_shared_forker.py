@@ -55,9 +55,10 @@ def test_two_commands_that_find_no_forker_start_one(rt, state_root, cgroup_paren
 
 
 def test_the_shared_forker_leaves_when_idle(rt, state_root, cgroup_parent):
-    env = dict(os.environ, TERRARIUM_FORKER_IDLE_S="0.5")
+    env = dict(os.environ, TERRARIUM_FORKER_IDLE_S="3")
     assert cli("run", "--rm", "busybox", "true", env=env).returncode == 0
-    deadline = time.monotonic() + 10
+    assert listening(state_root, cgroup_parent)
+    deadline = time.monotonic() + 20
     while listening(state_root, cgroup_parent):
         assert time.monotonic() < deadline, "the idle forker stayed"
         time.sleep(0.05)
