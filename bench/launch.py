@@ -85,12 +85,12 @@ def main() -> None:
         os.makedirs(HUGETLB, exist_ok=True)
         subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", HUGETLB], check=True)
     tmp = Path(tempfile.mkdtemp())
+    root = tmp / "root"
+    parent = f"terrarium-bench-{os.getpid()}"
     try:
-        root = tmp / "root"
         tar = busybox.write_tarball(tmp / "busybox.tar")
         ImageStore(root).import_archive(tar, name="busybox")
         bundle = make_bundle(tmp, tar)
-        parent = f"terrarium-bench-{os.getpid()}"
         rt = Runtime(root=root, cgroup_parent=parent)
         worker = Runtime(root=root, cgroup_parent=parent, forker=True)
         cfg = lambda: ContainerConfig(image="busybox", command=["true"])  # noqa: E731
@@ -141,12 +141,14 @@ def main() -> None:
         done = time.perf_counter() - t
         for s in states:
             rt.delete(s.id)
-        # The CLI runs started the node's shared forker for this root; a benchmark leaves nothing.
-        sharedforker.stop(str(root), parent)
-        remove_parent(parent)
         print(f"100 containers started at once from one process: all running after {started * 1000:.0f} ms, "
               f"all exited after {done * 1000:.0f} ms")
     finally:
+        # A benchmark leaves nothing, also when it stops early (a closed pipe, Ctrl-C):
+        # not the node's shared forker the CLI runs started for this root, nor the cgroup parent.
+        if root.exists():
+            sharedforker.stop(str(root), parent)
+        remove_parent(parent)
         shutil.rmtree(tmp, ignore_errors=True)
         if mounted_hugetlb:
             subprocess.run(["umount", HUGETLB], check=True)
