@@ -10,7 +10,7 @@ import time
 import pytest
 from container_testing import alive, mounts_under, rt  # noqa: F401  (rt is a fixture)
 
-from runtime import shim
+from runtime import procinfo, shim
 from runtime.config import ContainerConfig
 from runtime.errors import Conflict, InvalidArgument, NotFound, TerrariumError
 from runtime.lifecycle import Runtime
@@ -112,8 +112,12 @@ def test_a_new_runtime_adopts_running_containers(rt):
 
 def test_a_reused_pid_is_not_signalled(rt):
     state = rt.run(ContainerConfig(image="busybox", command=["sleep", "60"]))
+    # Start times count clock ticks (10 ms): a decoy started in the same tick as
+    # pid 1 (forked when the start began) would pass for it.
+    time.sleep(0.05)
     decoy = subprocess.Popen(["sleep", "60"])
     try:
+        assert procinfo.start_time(decoy.pid) != state.pid_start_time
         # A record pointing at a process with another start time: pid reused.
         rt.store.update(state.id, pid=decoy.pid, shim_pid=decoy.pid)
         with pytest.raises(Conflict):
