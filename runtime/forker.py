@@ -5,11 +5,20 @@ A shim forked straight from a Celery worker maps the worker's whole heap
 makes each shim cost several times what it costs from the CLI; a shim
 forked by a CLI process that then exits shares its pages with nobody. A
 forker is a fresh interpreter that imports only the launch path; the shims
-it forks share its pages, and each other's. Requests are JSON over
-SOCK_SEQPACKET (plan, container record, interactive, and the state root
-and cgroup parent, checked: a forker serves one of each), with the attach
-socket, if any, passed along; the reply is `["ok", pid]` or
-`["error", message]`, as `shim.WarmShim.start` returns.
+it forks share its pages, and each other's.
+
+It keeps one shim forked ahead (see runtime.shim.prefork): its pid 1
+already has its namespaces and waits for a plan. A caller asks for it
+(`{"spare": [state root, cgroup parent]}`, checked: a forker serves one of
+each) and gets `["ok", shim pid]` with the shim's and pid 1's sockets
+(SCM_RIGHTS), or `["error", message]`; the caller then starts its
+container with the shim directly (runtime.shimclient), and the forker
+forks the next spare meanwhile. So the forker does nothing per start but
+hand over two descriptors. A spare older than the host's last mount
+change, or whose pid 1 died, is discarded first. Running shims do not
+depend on the forker: they are session leaders, re-parented to the host's
+init when it exits. It ignores SIGCHLD, so the kernel reaps the shims it
+forked as they exit.
 
 Two ways to run one. A caller's own (`Runtime(forker=True)`, the
 dashboard's worker): started on first use over a socket pair, it exits
@@ -17,14 +26,6 @@ when the caller's end closes (`serve`). The node's shared one
 (`Runtime(shared_forker=True)`, the CLI): an abstract unix socket that only
 root may use, started by the first caller that finds none, leaving when
 idle (`listen`).
-
-Between starts a forker keeps one shim forked ahead (see
-runtime.shim.prefork): its pid 1 already has its namespaces and waits for
-a plan, so a start does only what depends on the container (a spare older
-than the host's last mount change, or whose pid 1 died, is discarded). It
-serves one start at a time. Running shims do not depend on it: they are
-session leaders, re-parented to the host's init when it exits. It ignores
-SIGCHLD, so the kernel reaps the shims it forked as they exit.
 
     python -m runtime.forker <fd> <state root> <cgroup parent>
     python -m runtime.forker --listen <ready fd> <state root> <cgroup parent>
@@ -39,19 +40,18 @@ import sys
 import time
 
 from runtime import attach, cgroups, seccomp, shim
-from runtime.plan import InitPlan
 from runtime.procinfo import set_name
 from runtime.sharedforker import MAX_MESSAGE, shared_address
-from runtime.state import ContainerState, StateStore
+from runtime.state import StateStore
 
-# The shared forker leaves after this many seconds without a start.
+# The shared forker leaves after this many seconds without a request.
 IDLE_ENV, IDLE_DEFAULT_S = "TERRARIUM_FORKER_IDLE_S", 300.0
 # A client that connected has this long to send its request.
 CLIENT_TIMEOUT_S = 10
 
 
-class _Starts:
-    """Starts containers from a shim forked ahead: the part both modes share."""
+class _Spares:
+    """Shims forked ahead, handed over one per start: the part both modes share."""
 
     def __init__(self, root: str, cgroup_parent: str):
         self.root, self.cgroup_parent = os.path.realpath(root), cgroup_parent
@@ -70,33 +70,37 @@ class _Starts:
         self.mount_events.poll(0)  # changes before this one are in the copy it makes
         return shim.prefork(self.store, self.driver)
 
-    def start(self, message: bytes, fds: list[int]) -> bytes:
-        """One request in, its JSON reply out."""
-        attach_sock = socket.socket(fileno=fds[0]) if fds else None
+    def hand_over(self, sock: socket.socket, message: bytes) -> None:
+        """Answer one request: the spare's pid with its two sockets, or an
+        error. The caller starts its container with the shim itself; this
+        process keeps no end of either socket."""
         try:
-            request = json.loads(message)
-            if (os.path.realpath(request["root"]), request["cgroup_parent"]) != (self.root, self.cgroup_parent):
+            root, cgroup_parent = json.loads(message)["spare"]
+            if (os.path.realpath(root), cgroup_parent) != (self.root, self.cgroup_parent):
                 raise ValueError("this forker serves another state root or cgroup parent")
             if self.warm is not None and (self.mount_events.poll(0) or not self.warm.alive()):
                 self.warm.discard()
                 self.warm = None
             ready, self.warm = self.warm or self._spare(), None
-            reply = list(ready.start(InitPlan(**request["plan"]), ContainerState.from_dict(request["state"]),
-                                     request["interactive"], attach_sock))
         except Exception as exc:  # noqa: BLE001 - the caller raises it as a failed start
-            reply = ["error", str(exc) or type(exc).__name__]
+            _reply(sock, json.dumps(["error", str(exc) or type(exc).__name__]).encode())
+            return
+        try:
+            socket.send_fds(sock, [json.dumps(["ok", ready.pid]).encode()],
+                            [ready.channel.fileno(), ready.plan_channel.fileno()])
+        except OSError:
+            pass  # the caller is gone: closing our ends below makes the spare leave
         finally:
-            if attach_sock is not None:
-                attach_sock.close()
-        return json.dumps(reply).encode()
+            ready.channel.close()
+            ready.plan_channel.close()
 
     def refill(self) -> None:
-        """Between starts, so that the next one finds its shim forked and its namespaces made."""
+        """Between requests, so that the next one finds its shim forked and its namespaces made."""
         if self.warm is not None:
             return
         try:
             self.warm = self._spare()
-        except Exception:  # noqa: BLE001 - the next start forks its own
+        except Exception:  # noqa: BLE001 - the next request forks its own
             self.warm = None
 
     def close(self) -> None:
@@ -107,16 +111,13 @@ class _Starts:
 
 def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
     """One caller's own forker, over a socket pair: until the caller closes its end."""
-    starts = _Starts(root, cgroup_parent)
+    spares = _Spares(root, cgroup_parent)
     try:
-        while True:
-            message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1)
-            if not message:
-                return
-            sock.send(starts.start(message, fds))
-            starts.refill()
+        while message := sock.recv(MAX_MESSAGE):
+            spares.hand_over(sock, message)
+            spares.refill()
     finally:
-        starts.close()
+        spares.close()
 
 
 def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
@@ -133,7 +134,7 @@ def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
         os.close(ready_fd)
         return
     listener.listen(16)
-    starts = _Starts(root, cgroup_parent)
+    spares = _Spares(root, cgroup_parent)
     os.write(ready_fd, b"ready")
     os.close(ready_fd)
     last_start = time.monotonic()
@@ -149,18 +150,18 @@ def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
                     continue
                 conn.settimeout(CLIENT_TIMEOUT_S)
                 try:
-                    message, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, 1)
+                    message = conn.recv(MAX_MESSAGE)
                 except OSError:
                     continue
                 if message == b"quit":
                     _reply(conn, b"bye")
                     return
                 if message:
-                    _reply(conn, starts.start(message, fds))
+                    spares.hand_over(conn, message)
                     last_start = time.monotonic()
-            starts.refill()
+            spares.refill()
     finally:
-        starts.close()
+        spares.close()
         listener.close()
 
 

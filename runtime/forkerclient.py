@@ -8,7 +8,8 @@ import sys
 import threading
 import weakref
 
-from runtime.sharedforker import MAX_MESSAGE, start_reply, start_request
+from runtime.sharedforker import receive_spare, spare_request
+from runtime.shimclient import WarmShim
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,21 +22,19 @@ class Forker:
         self._sock = None
         self._stopper = None
 
-    def spawn(self, plan, state, interactive: bool, attach_sock: socket.socket | None) -> tuple[str, str]:
-        """As `shim.WarmShim.start`, with a shim the forker forked."""
-        request = start_request(plan, state, interactive, *self._args)
-        fds = [attach_sock.fileno()] if attach_sock is not None else []
+    def take(self) -> WarmShim:
+        """A shim forked ahead by the forker, for the caller to start its container with."""
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._start()
             try:
-                socket.send_fds(self._sock, [request], fds)
+                self._sock.send(spare_request(*self._args))
+                return receive_spare(self._sock)
             except (BrokenPipeError, ConnectionResetError):
-                # It died after the check but before it read anything: nothing was started.
+                # It died since the check: start it again, once.
                 self._start()
-                socket.send_fds(self._sock, [request], fds)
-            reply = self._sock.recv(MAX_MESSAGE)
-        return start_reply(reply)
+                self._sock.send(spare_request(*self._args))
+                return receive_spare(self._sock)
 
     def _start(self) -> None:
         self.close()
@@ -44,7 +43,7 @@ class Forker:
         path = os.pathsep.join(p for p in (_PACKAGE_DIR, os.environ.get("PYTHONPATH")) if p)
         try:
             # Its own session: a terminal's Ctrl-C meant for the caller must not kill it mid-start.
-            proc = subprocess.Popen([sys.executable, "-m", "runtime.forker", str(theirs.fileno()), *self._args],
+            proc = subprocess.Popen([sys.executable, "-P", "-m", "runtime.forker", str(theirs.fileno()), *self._args],
                                     pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True, env={**os.environ, "PYTHONPATH": path})

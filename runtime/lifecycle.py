@@ -34,6 +34,8 @@ LIVE = ("running", "paused")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Exit code recorded when the shim died too, so the real status is lost.
 UNKNOWN_EXIT = 255
+# Held exit channels are checked for exited containers from this many on.
+EXIT_CHANNELS_PRUNED_AT = 64
 
 
 class Runtime:
@@ -56,6 +58,8 @@ class Runtime:
         self._images = None
         self._previous = {}
         self._states = {}
+        # Container id -> the channel its shim closes once it has recorded the exit.
+        self._exits = {}
 
     def close(self) -> None:
         """Stop the forker, if any; containers keep running. The Runtime stays usable."""
@@ -155,13 +159,14 @@ class Runtime:
     def _spare_shim(self):
         """Without a forker, fork the shim first: its pid 1 makes the
         container's namespaces while this process makes its directories and
-        cgroup. Discarded if the start fails before using it."""
+        cgroup. Discarded if the start fails before using it. (A forker
+        hands one over, forked ahead, when the start needs it.)"""
         spare = None
         if self._forker is None:
             # Imported here: a CLI command goes through the shared forker and needs neither.
-            from runtime import seccomp, shim
+            from runtime import seccomp, shim, shimclient
 
-            shim.reap()
+            shimclient.reap()
             seccomp.prepare(f"{self.root}/cache")
             spare = shim.prefork(self.store, self.driver)
             self._forks_shims = True
@@ -181,10 +186,9 @@ class Runtime:
         if attach:
             client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            if spare is not None:
-                kind, detail = spare.start(plan, state, cfg.interactive, shim_end)
-            else:
-                kind, detail = self._forker.spawn(plan, state, cfg.interactive, shim_end)
+            if spare is None:
+                spare = self._forker.take()
+            kind, detail = spare.start(plan, state, cfg.interactive, shim_end)
         except (OSError, TerrariumError) as exc:
             # A forker that cannot be started or reached: nothing ran, the cgroup goes.
             kind, detail = "error", str(exc)
@@ -196,10 +200,24 @@ class Runtime:
             if client is not None:
                 client.close()
             raise TerrariumError(f"cannot start container {state.name}: {detail}")
+        self._hold_exit_channel(state.id, spare.exit_channel)
         state = self.store.read(state.id)
         if attach:
             return state, attach_protocol.Attachment(client)
         return state
+
+    def _hold_exit_channel(self, cid: str, channel: socket.socket) -> None:
+        previous = self._exits.pop(cid, None)
+        if previous is not None:
+            previous.close()
+        if len(self._exits) >= EXIT_CHANNELS_PRUNED_AT:
+            # Containers nobody waited for: those that have exited give theirs back.
+            done, _, _ = select.select(list(self._exits.values()), [], [], 0)
+            for key, held in list(self._exits.items()):
+                if held in done:
+                    self._exits.pop(key, None)
+                    held.close()
+        self._exits[cid] = channel
 
     def attach(self, ref: str) -> attach_protocol.Attachment:
         state = self.get(ref)
@@ -247,28 +265,49 @@ class Runtime:
         return data
 
     def wait(self, ref: str, timeout: float | None = None) -> ContainerState:
-        """Until the container has exited (its shim wrote the record and left)."""
+        """Until the container has exited: its shim recorded the exit (and left,
+        or, started from here, closed the channel it keeps until then)."""
         state = self.get(ref)
-        if state.status not in LIVE:
-            return state
-        deadline = None if timeout is None else time.monotonic() + timeout
+        channel = self._exits.pop(state.id, None)
+        try:
+            if state.status not in LIVE:
+                return state
+            if channel is not None:
+                # Started here: the shim closes the channel once the exit is
+                # recorded, a process teardown before its pid is seen to end.
+                if not select.select([channel], [], [], timeout)[0]:
+                    self._exits.setdefault(state.id, channel)
+                    channel = None
+                    return state
+                if self._forks_shims:
+                    from runtime import shimclient
+
+                    shimclient.collect(state.shim_pid)
+            else:
+                self._wait_exit(state, timeout)
+            return self.get(state.id)
+        finally:
+            if channel is not None:
+                channel.close()
+            if self._forks_shims:
+                from runtime import shimclient
+
+                # Our own children: reaped now, not left zombies until the next start.
+                shimclient.reap()
+
+    def _wait_exit(self, state: ContainerState, timeout: float | None) -> None:
+        """The shim's exit if it is the recorded one, else pid 1's."""
         if procinfo.is_same(state.shim_pid, state.shim_start_time):
             try:
                 fd = os.pidfd_open(state.shim_pid)
             except ProcessLookupError:
-                fd = None
-            if fd is not None:
-                try:
-                    select.select([fd], [], [], timeout)
-                finally:
-                    os.close(fd)
+                return
+            try:
+                select.select([fd], [], [], timeout)
+            finally:
+                os.close(fd)
         else:
-            self._wait_pid_gone(state.pid, deadline)
-        if self._forks_shims:
-            from runtime import shim
-
-            shim.reap()
-        return self.get(state.id)
+            self._wait_pid_gone(state.pid, None if timeout is None else time.monotonic() + timeout)
 
     @staticmethod
     def _wait_pid_gone(pid: int, deadline: float | None) -> None:
@@ -383,6 +422,9 @@ class Runtime:
                 raise Conflict(f"container {state.name} is running: stop it first or force the removal")
             self.kill(state.id, signal.SIGKILL)
             state = self.wait(state.id)
+        channel = self._exits.pop(state.id, None)
+        if channel is not None:
+            channel.close()
         self._destroy_cgroup(state.id)
         self.store.remove(state)
 

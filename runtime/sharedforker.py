@@ -6,6 +6,7 @@ each holding a private copy of its CLI's heap. The first caller that finds
 no forker starts one, and waits until it listens.
 """
 
+import errno
 import json
 import os
 import select
@@ -15,6 +16,7 @@ import sys
 import zlib
 
 from runtime.errors import TerrariumError
+from runtime.shimclient import WarmShim
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A request or a reply, on any forker's socket; both forkers speak the same.
@@ -29,30 +31,38 @@ def shared_address(root: str, cgroup_parent: str) -> bytes:
     return f"\0terrarium-forker-{st.st_dev:x}-{st.st_ino:x}-{zlib.crc32(cgroup_parent.encode()):08x}".encode()
 
 
-def start_request(plan, state, interactive: bool, root: str, cgroup_parent: str) -> bytes:
-    """A start as any forker reads it; the root and parent let it refuse one meant for another."""
-    return json.dumps({"plan": plan.to_dict(), "state": state.to_dict(), "interactive": interactive,
-                       "root": root, "cgroup_parent": cgroup_parent}).encode()
+def spare_request(root: str, cgroup_parent: str) -> bytes:
+    """Asks any forker for a spare shim; the root and parent let it refuse one meant for another."""
+    return json.dumps({"spare": [root, cgroup_parent]}).encode()
 
 
-def start_reply(reply: bytes) -> tuple[str, str]:
-    """("ok", pid) or ("error", message) from a forker's reply; nothing means it died."""
-    if not reply:
-        return "error", "the container's supervisor died"
-    kind, detail = json.loads(reply)
-    return kind, str(detail)
+def receive_spare(sock: socket.socket) -> WarmShim:
+    """The spare a forker handed over on sock: its pid, with the shim's and pid 1's sockets."""
+    try:
+        message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
+    except OSError:
+        message, fds = b"", []
+    if not message:
+        for fd in fds:
+            os.close(fd)
+        raise ConnectionResetError(errno.ECONNRESET, "the forker died")
+    kind, detail = json.loads(message)
+    if kind != "ok" or len(fds) != 2:
+        for fd in fds:
+            os.close(fd)
+        raise TerrariumError(str(detail))
+    return WarmShim(int(detail), socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]))
 
 
 class SharedForker:
     def __init__(self, root: str, cgroup_parent: str):
         self.root, self.cgroup_parent = root, cgroup_parent
 
-    def spawn(self, plan, state, interactive: bool, attach_sock: socket.socket | None) -> tuple[str, str]:
-        """As `shim.WarmShim.start`, with a shim the shared forker forked."""
-        request = start_request(plan, state, interactive, self.root, self.cgroup_parent)
+    def take(self) -> WarmShim:
+        """A shim forked ahead by the shared forker, for the caller to start its container with."""
         with self._connect() as sock:
-            socket.send_fds(sock, [request], [attach_sock.fileno()] if attach_sock is not None else [])
-            return start_reply(sock.recv(MAX_MESSAGE))
+            sock.send(spare_request(self.root, self.cgroup_parent))
+            return receive_spare(sock)
 
     def close(self) -> None:
         """Nothing to stop: the shared forker outlives its callers, and leaves when idle."""
@@ -82,7 +92,7 @@ def _start(root: str, cgroup_parent: str) -> None:
         # Its own session and no stdio of ours: `$(python -m runtime run -d ...)`
         # must not wait for the forker to close our stdout.
         pid = os.posix_spawn(
-            sys.executable, [sys.executable, "-m", "runtime.forker", "--listen", str(ready_w), root, cgroup_parent],
+            sys.executable, [sys.executable, "-P", "-m", "runtime.forker", "--listen", str(ready_w), root, cgroup_parent],
             {**os.environ, "PYTHONPATH": path}, setsid=True,
             file_actions=[(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)],
         )

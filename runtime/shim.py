@@ -21,7 +21,7 @@ worker finds that work done.
 
 One fork, not the classic double fork that re-parents at once: the
 intermediate process cost a millisecond per start. The launcher therefore
-reaps its own shims: `reap()` collects those that have exited, and the
+reaps its own shims: `shimclient.reap()` collects those that have exited, and the
 Runtime calls it on every start and wait (as subprocess reaps its Popen
 objects); a launcher that ignores SIGCHLD (the forker) has the kernel do it.
 
@@ -30,7 +30,9 @@ the command's pipes and passes the shim its ends, and sends the shim the
 container's record with the attach socket, if any, so both work at once.
 The shim answers `ok <pid>` or `error <message>` (SOCK_SEQPACKET pairs,
 JSON requests). In the error case the shim has already removed the
-cgroup, and the launcher waits until it is gone.
+cgroup, and the launcher waits until it is gone. After `ok` it keeps the
+channel open until it has recorded the exit, so the launcher learns of
+the exit at once (runtime.shimclient).
 """
 
 import errno
@@ -43,70 +45,12 @@ import socket
 
 from runtime import attach, fds, init, logs, terminal
 from runtime import syscalls as sc
-from runtime.plan import InitPlan
 from runtime.procinfo import set_name, start_time
+from runtime.shimclient import WarmShim, track
 from runtime.state import ContainerState, StateStore, now_iso
 
 _CHUNK = 65536
 _MAX_MESSAGE = 1 << 20
-
-_children: set[int] = set()
-
-
-class WarmShim:
-    """The launcher's end of a pre-forked shim, good for one container."""
-
-    def __init__(self, pid: int, channel: socket.socket, plan_channel: socket.socket):
-        self.pid, self.channel, self.plan_channel = pid, channel, plan_channel
-        self.used = False
-
-    def alive(self) -> bool:
-        """False once the shim has left, as it does when its waiting pid 1 died."""
-        try:
-            return not _has_exited(self.pid)
-        except ProcessLookupError:
-            return False
-
-    def start(self, plan: InitPlan, state: ContainerState, interactive: bool = False,
-              attach_sock: socket.socket | None = None) -> tuple[str, str]:
-        """Start the container whose record is state (as on disk); returns
-        ("ok", pid) or ("error", message)."""
-        self.used = True
-        request = json.dumps({"state": state.to_dict(), "tty": plan.tty}).encode()
-        try:
-            # The shim's request first: pid 1 could otherwise reach execve, which
-            # closes its error pipe, before the shim knows it has a container.
-            socket.send_fds(self.channel, [request], [attach_sock.fileno()] if attach_sock is not None else [])
-            # Then the plan, to pid 1 directly: it starts on the container while the shim reads its request.
-            self.plan_channel.send(json.dumps({"plan": plan.to_dict(), "interactive": interactive}).encode())
-        except OSError:
-            pass  # the shim or pid 1 died waiting; the reply, or its absence, says so
-        finally:
-            self.plan_channel.close()
-        try:
-            reply = self.channel.recv(_MAX_MESSAGE).decode(errors="replace")
-        except OSError:
-            reply = ""
-        finally:
-            self.channel.close()
-        kind, _, detail = reply.partition(" ")
-        if kind == "ok":
-            return "ok", detail
-        # No process outlives a failed start.
-        _wait_gone(self.pid)
-        reap()
-        if kind == "error":
-            return "error", detail
-        return "error", "the container's supervisor died"
-
-    def discard(self) -> None:
-        """Not needed after all: the shim and its waiting pid 1 are gone when this returns."""
-        self.plan_channel.close()
-        self.channel.close()
-        _wait_gone(self.pid)
-        reap()
-
-
 def prefork(store: StateStore, driver) -> WarmShim:
     """Fork a shim whose pid 1 waits in its new namespaces for `WarmShim.start`."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
@@ -120,40 +64,12 @@ def prefork(store: StateStore, driver) -> WarmShim:
             _Shim(store, driver, theirs, plan_theirs).run()
         finally:
             os._exit(0)
-    _children.add(pid)
+    # A launcher that ignores SIGCHLD (the forker) has the kernel reap them.
+    if signal.getsignal(signal.SIGCHLD) is not signal.SIG_IGN:
+        track(pid)
     theirs.close()
     plan_theirs.close()
     return WarmShim(pid, ours, plan_ours)
-
-
-def reap() -> None:
-    """Collect the shims this process forked that have exited."""
-    for pid in list(_children):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _children.discard(pid)
-
-
-def _has_exited(pid: int) -> bool:
-    fd = os.pidfd_open(pid)
-    try:
-        return bool(select.select([fd], [], [], 0)[0])
-    finally:
-        os.close(fd)
-
-
-def _wait_gone(pid: int) -> None:
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        select.select([fd], [], [])
-    finally:
-        os.close(fd)
 
 
 class _Shim:
@@ -275,7 +191,6 @@ class _Shim:
             self.channel.send(f"ok {pid}".encode())
         except OSError:
             pass  # the launcher died meanwhile; the container runs on, and is recorded
-        self.channel.close()
         return True
 
     def _read_error(self) -> bytes:
@@ -448,6 +363,8 @@ class _Shim:
             self.store.update(self.cid, status="exited", exit_code=code, oom_killed=oom, finished_at=now_iso(), pid=None)
         except Exception:  # noqa: BLE001 - deleted while running: nothing left to record into
             pass
+        # The launcher's Runtime.wait watches for this end-of-file.
+        self.channel.close()
         log.close()
         for client in self.clients:
             try:

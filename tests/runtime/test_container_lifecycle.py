@@ -10,7 +10,7 @@ import time
 import pytest
 from container_testing import alive, mounts_under, rt  # noqa: F401  (rt is a fixture)
 
-from runtime import procinfo, shim
+from runtime import procinfo, shimclient
 from runtime.config import ContainerConfig
 from runtime.errors import Conflict, InvalidArgument, NotFound, TerrariumError
 from runtime.lifecycle import Runtime
@@ -166,7 +166,7 @@ def test_stats_many_notices_an_exit_nobody_recorded(rt):
         # a zombie still counts in its cgroup.
         deadline = time.monotonic() + 10
         while alive(pid) or os.path.exists(f"/proc/{pid}"):
-            shim.reap()
+            shimclient.reap()
             assert time.monotonic() < deadline, f"process {pid} was never reaped"
             time.sleep(0.01)
     assert state.id not in rt.stats_many()

@@ -1,0 +1,122 @@
+"""The launcher's side of a shim forked ahead (see runtime.shim).
+
+Kept apart from the shim itself so that a launcher handed its shim by a
+forker (the CLI, the dashboard's worker) imports none of the supervisor's
+code. A `WarmShim` is good for one container: `start` sends the shim the
+container's record and pid 1 its plan, then reads the shim's answer.
+After `ok`, the shim keeps its end of the channel open until it has
+recorded the container's exit: `exit_channel` is readable (end-of-file)
+from then on, which is how `Runtime.wait` learns of the exit without
+waiting for the shim's own exit, a process teardown later.
+"""
+
+import json
+import os
+import select
+import socket
+
+_MAX_MESSAGE = 1 << 20
+
+# Shims this process forked itself and has not reaped yet.
+_children: set[int] = set()
+
+
+def track(pid: int) -> None:
+    """A shim this process forked: `reap` collects it once it has exited."""
+    _children.add(pid)
+
+
+class WarmShim:
+    """A shim with its pid 1 waiting for a plan, as `shim.prefork` or a forker made it."""
+
+    def __init__(self, pid: int, channel: socket.socket, plan_channel: socket.socket):
+        self.pid, self.channel, self.plan_channel = pid, channel, plan_channel
+        self.used = False
+        self.exit_channel = None
+
+    def alive(self) -> bool:
+        """False once the shim has left, as it does when its waiting pid 1 died."""
+        try:
+            return not _has_exited(self.pid)
+        except ProcessLookupError:
+            return False
+
+    def start(self, plan, state, interactive: bool = False,
+              attach_sock: socket.socket | None = None) -> tuple[str, str]:
+        """Start the container whose record is state (as on disk); returns
+        ("ok", pid) or ("error", message). After ("ok", pid) the caller owns
+        `exit_channel` and closes it."""
+        self.used = True
+        request = json.dumps({"state": state.to_dict(), "tty": plan.tty}).encode()
+        try:
+            # The shim's request first: pid 1 could otherwise reach execve, which
+            # closes its error pipe, before the shim knows it has a container.
+            socket.send_fds(self.channel, [request], [attach_sock.fileno()] if attach_sock is not None else [])
+            # Then the plan, to pid 1 directly: it starts on the container while the shim reads its request.
+            self.plan_channel.send(json.dumps({"plan": plan.to_dict(), "interactive": interactive}).encode())
+        except OSError:
+            pass  # the shim or pid 1 died waiting; the reply, or its absence, says so
+        finally:
+            self.plan_channel.close()
+        try:
+            reply = self.channel.recv(_MAX_MESSAGE).decode(errors="replace")
+        except OSError:
+            reply = ""
+        kind, _, detail = reply.partition(" ")
+        if kind == "ok":
+            self.exit_channel = self.channel
+            return "ok", detail
+        self.channel.close()
+        # No process outlives a failed start.
+        _wait_gone(self.pid)
+        reap()
+        if kind == "error":
+            return "error", detail
+        return "error", "the container's supervisor died"
+
+    def discard(self) -> None:
+        """Not needed after all: the shim and its waiting pid 1 are gone when this returns."""
+        self.plan_channel.close()
+        self.channel.close()
+        _wait_gone(self.pid)
+        reap()
+
+
+def reap() -> None:
+    """Collect the shims this process forked that have exited."""
+    for pid in list(_children):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _children.discard(pid)
+
+
+def collect(pid: int) -> None:
+    """Wait for one shim this process forked to exit, and reap it."""
+    if pid in _children:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        _children.discard(pid)
+
+
+def _has_exited(pid: int) -> bool:
+    fd = os.pidfd_open(pid)
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    finally:
+        os.close(fd)
+
+
+def _wait_gone(pid: int) -> None:
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        select.select([fd], [], [])
+    finally:
+        os.close(fd)
