@@ -1,7 +1,8 @@
 """Capability sets of a container process: Docker's default 14, nothing more.
 
-`apply_default()` is one of the last steps before execve, in the container's
-init and in every exec'd process. The order inside it matters:
+`apply_default()` is one of the last steps before execve in every exec'd
+process; a container's init does its first two steps (`drop_bounding`)
+ahead and the rest (`reduce_to`) last. The order matters:
 
 1. drop every capability not kept from the bounding set (needs CAP_SETPCAP,
    so it comes while the process still has all of root's capabilities);
@@ -125,13 +126,20 @@ def _plan(keep: tuple[str, ...]) -> tuple[int, tuple[int, ...]]:
 _plan(DEFAULT_CAPS)
 
 
-def apply_default(keep=DEFAULT_CAPS, uid: int | None = None, gid: int | None = None,
-                  groups: list[int] | None = None) -> None:
-    """Reduce the calling process to `keep`, optionally as uid:gid; see the module docstring for the order."""
-    kept, dropped = _plan(tuple(keep))
+def drop_bounding(keep=DEFAULT_CAPS) -> None:
+    """Steps 1 and 2. They change only what an execve can gain, not what
+    this process may do now, so a spare container init does them before
+    it knows its container (the kept set is the same for every container)."""
+    _, dropped = _plan(tuple(keep))
     for cap in dropped:
         syscalls.prctl(syscalls.PR_CAPBSET_DROP, cap)
     syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
+
+
+def reduce_to(keep=DEFAULT_CAPS, uid: int | None = None, gid: int | None = None,
+              groups: list[int] | None = None) -> None:
+    """Steps 3 to 5, after `drop_bounding`."""
+    kept, _ = _plan(tuple(keep))
     os.setgroups(groups or [])
     if gid is not None:
         os.setresgid(gid, gid, gid)
@@ -140,3 +148,10 @@ def apply_default(keep=DEFAULT_CAPS, uid: int | None = None, gid: int | None = N
     effective = kept if os.geteuid() == 0 else 0
     syscalls.capset(effective, effective, 0)
     syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def apply_default(keep=DEFAULT_CAPS, uid: int | None = None, gid: int | None = None,
+                  groups: list[int] | None = None) -> None:
+    """Reduce the calling process to `keep`, optionally as uid:gid; see the module docstring for the order."""
+    drop_bounding(keep)
+    reduce_to(keep, uid, gid, groups)

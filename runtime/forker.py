@@ -22,7 +22,8 @@ forked as they exit.
 
 Two ways to run one. A caller's own (`Runtime(forker=True)`, the
 dashboard's worker): started on first use over a socket pair, it exits
-when the caller's end closes (`serve`). The node's shared one
+when the caller's end closes (`serve`); it also removes the directories
+of containers the caller deleted, between hand-overs (`SWEEP`). The node's shared one
 (`Runtime(shared_forker=True)`, the CLI): an abstract unix socket that only
 root may use, started by the first caller that finds none, leaving when
 idle (`listen`).
@@ -41,13 +42,16 @@ import time
 
 from runtime import attach, cgroups, seccomp, shim
 from runtime.procinfo import set_name
-from runtime.sharedforker import MAX_MESSAGE, shared_address
+from runtime.sharedforker import MAX_MESSAGE, SWEEP, shared_address
 from runtime.state import StateStore
 
 # The shared forker leaves after this many seconds without a request.
 IDLE_ENV, IDLE_DEFAULT_S = "TERRARIUM_FORKER_IDLE_S", 300.0
 # A client that connected has this long to send its request.
 CLIENT_TIMEOUT_S = 10
+# The trash is emptied after the next hand-over, or after this many quiet
+# seconds since a SWEEP note: a removal never delays a start.
+SWEEP_DELAY_S = 0.05
 
 
 class _Spares:
@@ -110,13 +114,30 @@ class _Spares:
 
 
 def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
-    """One caller's own forker, over a socket pair: until the caller closes its end."""
+    """One caller's own forker, over a socket pair: until the caller closes
+    its end. It also empties the state root's trash (see StateStore.remove)."""
     spares = _Spares(root, cgroup_parent)
+    # A forker that was killed may have left some; each note adds more.
+    sweep_due = True
     try:
-        while message := sock.recv(MAX_MESSAGE):
+        while True:
+            if sweep_due and not select.select([sock], [], [], SWEEP_DELAY_S)[0]:
+                spares.store.empty_trash()
+                sweep_due = False
+                continue
+            message = sock.recv(MAX_MESSAGE)
+            if not message:
+                return
+            if message == SWEEP:
+                sweep_due = True
+                continue
             spares.hand_over(sock, message)
             spares.refill()
+            if sweep_due:
+                spares.store.empty_trash()
+                sweep_due = False
     finally:
+        spares.store.empty_trash()
         spares.close()
 
 

@@ -8,13 +8,16 @@ import sys
 import threading
 import weakref
 
-from runtime.sharedforker import receive_spare, spare_request
+from runtime.sharedforker import SWEEP, receive_spare, spare_request
 from runtime.shimclient import WarmShim
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Forker:
+    # Deleted containers go to the trash, which this forker empties (see runtime.forker.serve).
+    collects_trash = True
+
     def __init__(self, root, cgroup_parent: str):
         self._args = [str(root), cgroup_parent]
         self._lock = threading.Lock()
@@ -35,6 +38,19 @@ class Forker:
                 self._start()
                 self._sock.send(spare_request(*self._args))
                 return receive_spare(self._sock)
+
+    def sweep_later(self) -> None:
+        """Tell the forker that containers were moved into the trash; it empties
+        it between hand-overs. A note lost with a dying forker leaves the trash
+        to the next one, which empties it when it starts."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
+                return
+            try:
+                self._sock.send(SWEEP)
+            except OSError:
+                self._start()
 
     def _start(self) -> None:
         self.close()

@@ -106,19 +106,25 @@ def make_stdio(shim_channel: socket.socket, interactive: bool) -> list[int]:
     return [in_r, out_w, err_w]
 
 
-def container_init(plan_channel: socket.socket, shim_channel: socket.socket, error_fd: int) -> None:
+def container_init(plan_channel: socket.socket, shim_channel: socket.socket, error_fd: int, stage_dir: str) -> None:
     """The ordered steps of a container start. The plan comes over
     plan_channel; the command's pipes, or for a tty the master of a PTY from
-    the container's devpts, go to the shim over shim_channel."""
+    the container's devpts, go to the shim over shim_channel. stage_dir is
+    an empty host directory to build /proc, /sys and /dev on ahead (in this
+    process's own mount namespace; the host never sees those mounts)."""
     try:
         set_name("terrarium-init")
         # The same for every container, so a pre-forked init has done this
         # before its container is chosen. Private at once: no mount event
-        # must propagate from the container to the host or back.
+        # must propagate from the container to the host or back. /proc,
+        # /sys and /dev with their masks are mounted here too, and moved
+        # into the rootfs once it is known.
         sc.unshare(UNSHARE_FLAGS)
         mounts.make_private()
         loopback.bring_up()
         cgroup_v1_mounts = mounts.host_cgroup_v1_mounts()
+        staged = mounts.stage(stage_dir)
+        capabilities.drop_bounding()
         reset_signals()
         plan, interactive = receive_plan(plan_channel)
         stdio = None if plan.tty else make_stdio(shim_channel, interactive)
@@ -126,9 +132,10 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         # cgroup namespace made next has this cgroup as its root.
         join_cgroup(plan.cgroup_files)
         sc.unshare(sc.CLONE_NEWCGROUP)
-        overlay.mount_overlay(plan.lower, plan.upper, plan.work, plan.rootfs, plan.volatile)
+        rootfs = f"{staged}/{mounts.STAGED_ROOT}"
+        overlay.mount_overlay(plan.lower, plan.upper, plan.work, rootfs, plan.volatile)
         socket.sethostname(plan.hostname)
-        mounts.build(plan.rootfs, plan.cgroup_version, cgroup_v1_mounts)
+        mounts.build(rootfs, staged, plan.cgroup_version, cgroup_v1_mounts)
         mounts.write_etc(plan.hostname, plan.nameservers)
         os.makedirs(plan.workdir, exist_ok=True)
         os.chdir(plan.workdir)
@@ -143,7 +150,7 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
                 os.dup2(fd, target, inheritable=True)
         shim_channel.close()
         fds.close_all_except(error_fd)
-        capabilities.apply_default(uid=plan.uid, gid=plan.gid)
+        capabilities.reduce_to(uid=plan.uid, gid=plan.gid)
         seccomp.apply_default_profile()
         exec_command(plan.argv, plan.env)
     except BaseException as exc:  # noqa: BLE001 - pid 1 must report, never unwind into the shim's code

@@ -126,7 +126,7 @@ class Runtime:
         directory = self.store.path(state.id)
         return InitPlan(
             lower=image.rootfs, upper=f"{directory}/upper", work=f"{directory}/work",
-            rootfs=f"{directory}/rootfs", hostname=env["HOSTNAME"], argv=argv, env=env,
+            hostname=env["HOSTNAME"], argv=argv, env=env,
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
             cgroup_files=self.driver.join_files(state.id),
@@ -426,7 +426,12 @@ class Runtime:
         if channel is not None:
             channel.close()
         self._destroy_cgroup(state.id)
-        self.store.remove(state)
+        # A worker's delete returns once the container is gone from every
+        # listing; its forker removes the files between starts.
+        later = self._forker is not None and self._forker.collects_trash
+        self.store.remove(state, later=later)
+        if later:
+            self._forker.sweep_later()
 
     def _destroy_cgroup(self, cid: str) -> None:
         try:

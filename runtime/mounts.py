@@ -31,6 +31,8 @@ MASKED_PATHS = (
     "proc/scsi", "sys/firmware", "sys/devices/virtual/powercap",
 )
 READONLY_PATHS = ("proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger")
+# In the staging tmpfs (see stage): the container's rootfs mount point.
+STAGED_ROOT = "root"
 
 
 def _fd_path(fd: int) -> str:
@@ -163,22 +165,49 @@ def make_private() -> None:
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
 
 
-def build(rootfs: str, cgroup_version: str, cgroup_v1_mounts: list[tuple[str, str, str]]) -> None:
-    """Mount /proc, /sys, /sys/fs/cgroup, /dev, masks; then pivot_root into rootfs.
+def stage(directory: str) -> str:
+    """Mount what every container's /proc, /sys and /dev hold, masks
+    included, on a tmpfs at directory, before the container is known: a
+    spare's pid 1 does this while it waits for its plan, and `build` then
+    moves each tree into the rootfs with one mount call; the rootfs itself
+    is mounted on its STAGED_ROOT directory. Needs the pid,
+    net and ipc namespaces made (proc, sysfs and mqueue show the mounter's)
+    and a private mount namespace (the tmpfs covers directory in it only).
+    Returns directory."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    sc.mount("tmpfs", directory, "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=700,size=16k")
+    old_umask = os.umask(0)
+    stage_fd = os.open(directory, _DIR)
+    try:
+        _mount_at(stage_fd, "proc", "proc", "proc", _NOSUID_NODEV_NOEXEC)
+        _mount_at(stage_fd, "sys", "sysfs", "sysfs", _NOSUID_NODEV_NOEXEC | sc.MS_RDONLY)
+        _mount_at(stage_fd, "dev", "tmpfs", "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME, "mode=755,size=65536k")
+        _populate_dev(stage_fd)
+        _mask(stage_fd)
+        os.mkdir(STAGED_ROOT, 0o755, dir_fd=stage_fd)
+    finally:
+        os.close(stage_fd)
+        os.umask(old_umask)
+    return directory
+
+
+def build(rootfs: str, staged: str, cgroup_version: str, cgroup_v1_mounts: list[tuple[str, str, str]]) -> None:
+    """Move the staged /proc, /sys and /dev into rootfs, mount /sys/fs/cgroup,
+    then pivot_root into rootfs.
 
     rootfs must already be a mount point (the overlay) in a private mount
-    namespace. cgroup_v1_mounts is host_cgroup_v1_mounts() (unused on v2),
-    read beforehand. Afterwards the host's mounts are unreachable and cwd is /.
+    namespace; staged is what `stage` returned, in the same namespace; the
+    cgroup namespace must be made, since the cgroup mounts show its root.
+    cgroup_v1_mounts is host_cgroup_v1_mounts() (unused on v2), read
+    beforehand. Afterwards the host's mounts are unreachable and cwd is /.
     """
     old_umask = os.umask(0)
     root_fd = os.open(rootfs, _DIR)
     try:
-        _mount_at(root_fd, "proc", "proc", "proc", _NOSUID_NODEV_NOEXEC)
-        _mount_at(root_fd, "sys", "sysfs", "sysfs", _NOSUID_NODEV_NOEXEC | sc.MS_RDONLY)
+        for name in ("proc", "sys", "dev"):
+            # A move takes the tree's submounts along: the masks, devpts, shm, mqueue.
+            _mount_at(root_fd, name, f"{staged}/{name}", None, sc.MS_MOVE)
         _mount_cgroups(root_fd, cgroup_version, cgroup_v1_mounts)
-        _mount_at(root_fd, "dev", "tmpfs", "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME, "mode=755,size=65536k")
-        _populate_dev(root_fd)
-        _mask(root_fd)
         os.fchdir(root_fd)
     finally:
         os.close(root_fd)

@@ -16,11 +16,13 @@ _SPECIAL = (",", ":", "\\")
 
 
 def container_dirs(root, container_id: str) -> dict[str, str]:
-    """Create `<root>/containers/<id>/{upper,work,rootfs}`; their paths by name."""
+    """Create `<root>/containers/<id>/{upper,work}`; their paths by name. (The
+    overlay is mounted in the container's own mount namespace, on a directory
+    of its pid 1's, see mounts.stage: the host has no mount point for it.)"""
     if not container_id or "/" in container_id or container_id in (".", ".."):
         raise InvalidArgument(f"invalid container id {container_id!r}")
     base = f"{os.fspath(root)}/containers/{container_id}"
-    dirs = {name: f"{base}/{name}" for name in ("upper", "work", "rootfs")}
+    dirs = {name: f"{base}/{name}" for name in ("upper", "work")}
     for path in dirs.values():
         os.makedirs(path, mode=0o755, exist_ok=True)
     return dirs

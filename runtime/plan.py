@@ -7,17 +7,16 @@ from runtime.records import Record
 class InitPlan(Record):
     """Everything pid 1 needs, computed by the launcher before it forks."""
 
-    __slots__ = ("lower", "upper", "work", "rootfs", "hostname", "argv", "env", "workdir", "uid", "gid", "tty",
+    __slots__ = ("lower", "upper", "work", "hostname", "argv", "env", "workdir", "uid", "gid", "tty",
                  "cgroup_version", "cgroup_files", "nameservers", "volatile")
 
-    def __init__(self, lower: str, upper: str, work: str, rootfs: str, hostname: str, argv: list[str],
+    def __init__(self, lower: str, upper: str, work: str, hostname: str, argv: list[str],
                  env: dict[str, str], workdir: str, uid: int | None, gid: int | None, tty: bool,
                  cgroup_version: str, cgroup_files: list[str] | None = None, nameservers: list[str] | None = None,
                  volatile: bool = False):
         self.lower = lower
         self.upper = upper
         self.work = work
-        self.rootfs = rootfs
         self.hostname = hostname
         self.argv = argv
         self.env = env

@@ -21,6 +21,8 @@ from runtime.shimclient import WarmShim
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A request or a reply, on any forker's socket; both forkers speak the same.
 MAX_MESSAGE = 1 << 20
+# A caller's own forker only: a note, with no reply, that containers were moved into the trash.
+SWEEP = b"sweep"
 
 
 def shared_address(root: str, cgroup_parent: str) -> bytes:
@@ -55,6 +57,9 @@ def receive_spare(sock: socket.socket) -> WarmShim:
 
 
 class SharedForker:
+    # A deleting command removes the directory itself: nothing may be left when it exits.
+    collects_trash = False
+
     def __init__(self, root: str, cgroup_parent: str):
         self.root, self.cgroup_parent = root, cgroup_parent
 

@@ -50,6 +50,8 @@ from runtime.shimclient import WarmShim, track
 from runtime.state import ContainerState, StateStore, now_iso
 
 _CHUNK = 65536
+# Under the state root: where each pid 1 builds /proc, /sys and /dev ahead (see mounts.stage).
+STAGE_DIR = "stage"
 _MAX_MESSAGE = 1 << 20
 def prefork(store: StateStore, driver) -> WarmShim:
     """Fork a shim whose pid 1 waits in its new namespaces for `WarmShim.start`."""
@@ -141,7 +143,7 @@ class _Shim:
                 self.init_sock.close()
                 self.channel.close()
                 os.close(self.error_r)
-                init.container_init(self.plan_channel, init_end, error_w)
+                init.container_init(self.plan_channel, init_end, error_w, f"{self.store.root}/{STAGE_DIR}")
         finally:
             self.plan_channel.close()
         init_end.close()

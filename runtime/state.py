@@ -21,6 +21,7 @@ from runtime.errors import Conflict, NotFound
 from runtime.records import Record
 
 NAMES = ".names"
+TRASH = ".trash"
 
 
 def now_iso() -> str:
@@ -66,8 +67,10 @@ class ContainerState(Record):
 
 class StateStore:
     def __init__(self, root: str | os.PathLike):
-        self.dir = f"{os.fspath(root)}/containers"
+        self.root = os.fspath(root)
+        self.dir = f"{self.root}/containers"
         self.names = f"{self.dir}/{NAMES}"
+        self.trash = f"{self.dir}/{TRASH}"
 
     def path(self, cid: str) -> str:
         return f"{self.dir}/{cid}"
@@ -194,17 +197,40 @@ class StateStore:
             raise Conflict(f"container id prefix {ref!r} is ambiguous")
         raise NotFound(f"no such container: {ref}")
 
-    def remove(self, state: ContainerState) -> None:
+    def remove(self, state: ContainerState, later: bool = False) -> None:
+        """Remove the container's directory and name. later=True only moves
+        the directory into the trash (one rename: the container is gone for
+        every reader at once) for `empty_trash` to remove off the caller's
+        path; the dashboard worker's forker does that."""
+        if later:
+            os.makedirs(self.trash, exist_ok=True)
+            try:
+                os.rename(self.path(state.id), f"{self.trash}/{state.id}")
+            except FileNotFoundError:
+                pass
+        else:
+            self._remove_under(self.dir, state.id)
+        self.release_name(state.name, state.id)
+
+    def empty_trash(self) -> None:
+        """Remove what `remove(later=True)` left, and what a crash left there."""
+        try:
+            names = os.listdir(self.trash)
+        except FileNotFoundError:
+            return
+        for name in names:
+            self._remove_under(self.trash, name)
+
+    @staticmethod
+    def _remove_under(directory: str, name: str) -> None:
         # treeops, not shutil: shutil's import (bz2, lzma) would cost every CLI start.
         try:
-            fd = os.open(self.dir, treeops.DIR_FLAGS)
+            fd = os.open(directory, treeops.DIR_FLAGS)
         except FileNotFoundError:
-            fd = None
-        if fd is not None:
-            try:
-                treeops.remove_dir(fd, state.id.encode())
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
-        self.release_name(state.name, state.id)
+            return
+        try:
+            treeops.remove_dir(fd, name.encode())
+        except OSError:
+            pass
+        finally:
+            os.close(fd)

@@ -11,7 +11,7 @@ import pytest
 
 from runtime import procinfo
 from runtime.config import ContainerConfig
-from runtime.errors import TerrariumError
+from runtime.errors import NotFound, TerrariumError
 from runtime.imagestore import ImageStore
 from runtime.lifecycle import Runtime
 
@@ -181,3 +181,40 @@ def test_no_forker_is_left_after_close_or_garbage_collection(state_root, cgroup_
     del rt
     gc.collect()
     assert not forkers(earlier)
+
+
+def trash_emptied(frt) -> None:
+    deadline = time.monotonic() + 10
+    while os.path.exists(frt.store.trash) and os.listdir(frt.store.trash):
+        assert time.monotonic() < deadline, "the forker never emptied the trash"
+        time.sleep(0.01)
+
+
+def test_a_deleted_container_is_gone_at_once_and_its_files_soon_after(frt):
+    state = frt.run(ContainerConfig(image="busybox", name="short", command=["sh", "-c", "echo x > /kept"]))
+    frt.wait(state.id)
+    frt.delete(state.id)
+    # Gone for every reader when delete returns: no record, no name, no directory.
+    assert not os.path.exists(frt.store.path(state.id)) and frt.list(all=True) == []
+    with pytest.raises(NotFound):
+        frt.get("short")
+    # The files go from the trash between starts, or once the forker is idle.
+    trash_emptied(frt)
+
+
+def test_a_killed_forkers_trash_is_emptied_by_the_next_one(frt):
+    state = sleeper(frt)
+    [forker] = forkers(frt.earlier_forkers)
+    pidfd = os.pidfd_open(forker)
+    os.kill(forker, signal.SIGKILL)
+    select.select([pidfd], [], [])
+    os.close(pidfd)
+    frt.delete(state.id, force=True)
+    # delete found it dead and started another, which empties what was left.
+    # (Its command line shows once its execve is through: Popen returns a little earlier.)
+    deadline = time.monotonic() + 10
+    while not forkers(frt.earlier_forkers):
+        assert time.monotonic() < deadline, "no forker was started again"
+        time.sleep(0.01)
+    assert forkers(frt.earlier_forkers) != [forker]
+    trash_emptied(frt)

@@ -2,7 +2,9 @@
 
 import os
 
-from container_testing import rt, run, sh  # noqa: F401  (rt is a fixture)
+from container_testing import mounts_under, rt, run, sh  # noqa: F401  (rt is a fixture)
+
+from runtime.config import ContainerConfig
 
 
 def test_command_runs_as_pid_1(rt):
@@ -80,6 +82,16 @@ def test_host_files_and_mounts_are_not_visible(rt, tmp_path):
     assert "host-secret" not in listing and "No such file" in listing
     assert not any(p.startswith(("/tmp/", "/home", "/boot", "/var")) for p in points)
     assert {"/", "/proc", "/sys", "/dev", "/dev/pts"} <= points
+
+
+def test_the_host_sees_no_mount_of_a_container_or_of_a_spare(rt, state_root):
+    # A running container, and the spare shim a start forks: their pid 1s
+    # mount the overlay, /proc, /sys and /dev in their own namespaces only.
+    state = rt.run(ContainerConfig(image="busybox", command=["sleep", "60"]))
+    assert rt.get(state.id).status == "running"
+    assert not mounts_under(state_root)
+    with open(f"/proc/{state.pid}/mountinfo") as f:
+        assert any(line.split()[4] == "/" and "overlay" in line for line in f)
 
 
 def test_processes_of_the_host_are_not_visible(rt):

@@ -32,7 +32,7 @@ def container_dirs(root, container_id: str) -> dict[str, Path]:
 
 def test_container_dirs_are_made_under_the_container(state_root):
     dirs = overlay.container_dirs(state_root, "c1")
-    assert dirs == {name: str(state_root / "containers" / "c1" / name) for name in ("upper", "work", "rootfs")}
+    assert dirs == {name: str(state_root / "containers" / "c1" / name) for name in ("upper", "work")}
     assert all(os.path.isdir(path) for path in dirs.values())
 
 
@@ -50,12 +50,13 @@ def test_overlay_options_name_the_three_dirs_and_refuse_separators():
             overlay.overlay_options(bad, "/u", "/w")
 
 
-def test_writes_go_to_the_upper_dir_and_the_image_is_unchanged(state_root, image):
+def test_writes_go_to_the_upper_dir_and_the_image_is_unchanged(state_root, image, tmp_path):
     before = tree(image.rootfs)
     dirs = container_dirs(state_root, "c1")
-    overlay.mount_overlay(image.rootfs, dirs["upper"], dirs["work"], dirs["rootfs"])
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    overlay.mount_overlay(image.rootfs, dirs["upper"], dirs["work"], merged)
     try:
-        merged = dirs["rootfs"]
         assert (merged / "etc/passwd").read_bytes() == (Path(image.rootfs) / "etc/passwd").read_bytes()
         (merged / "etc/passwd").write_text("changed\n")
         (merged / "tmp/new").write_text("new\n")
@@ -63,8 +64,8 @@ def test_writes_go_to_the_upper_dir_and_the_image_is_unchanged(state_root, image
         assert (merged / "etc/passwd").read_text() == "changed\n"
         assert not os.path.lexists(merged / "bin/ls")
     finally:
-        syscalls.umount2(dirs["rootfs"])
-    assert not mounted(dirs["rootfs"])
+        syscalls.umount2(merged)
+    assert not mounted(merged)
     assert tree(image.rootfs) == before
     upper = dirs["upper"]
     assert (upper / "etc/passwd").read_text() == "changed\n" and (upper / "tmp/new").read_text() == "new\n"
@@ -75,18 +76,20 @@ def test_writes_go_to_the_upper_dir_and_the_image_is_unchanged(state_root, image
     ImageStore().remove("busybox")
 
 
-def test_mount_works_inside_a_new_mount_namespace(state_root, image):
+def test_mount_works_inside_a_new_mount_namespace(state_root, image, tmp_path):
     dirs = container_dirs(state_root, "c2")
+    merged = tmp_path / "merged"
+    merged.mkdir()
 
     def in_namespace():
         syscalls.unshare(syscalls.CLONE_NEWNS)
         syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
-        overlay.mount_overlay(image.rootfs, dirs["upper"], dirs["work"], dirs["rootfs"])
-        (dirs["rootfs"] / "hello").write_text("from the namespace\n")
-        assert mounted(dirs["rootfs"])
+        overlay.mount_overlay(image.rootfs, dirs["upper"], dirs["work"], merged)
+        (merged / "hello").write_text("from the namespace\n")
+        assert mounted(merged)
 
     status, output = run_forked(in_namespace)
     assert status == 0, output
-    assert not mounted(dirs["rootfs"])
+    assert not mounted(merged)
     assert (dirs["upper"] / "hello").read_text() == "from the namespace\n"
     assert not (Path(image.rootfs) / "hello").exists()
