@@ -1,13 +1,18 @@
 """The caller's side of `runtime.forker`: starts it on first use, again
-after it died, and stops it on `close()` or when garbage collected."""
+after it died, and stops it on `close()` or when garbage collected. After
+each start the Runtime asks for the next spare (`ask_ahead`), so a start
+finds its shim already handed over; it is checked against host mount
+changes since, as the forker checks its own."""
 
 import os
+import select
 import socket
 import subprocess
 import sys
 import threading
 import weakref
 
+from runtime.errors import TerrariumError
 from runtime.sharedforker import SWEEP, receive_spare, spare_request
 from runtime.shimclient import WarmShim
 
@@ -24,20 +29,65 @@ class Forker:
         self._proc = None
         self._sock = None
         self._stopper = None
+        # Whether the next spare was asked for already; and the host's mount
+        # table changes since (see runtime.forker: a spare copies the mounts).
+        self._asked = False
+        self._mount_table = open("/proc/self/mountinfo", "rb")
+        self._mount_events = select.poll()
+        self._mount_events.register(self._mount_table, select.POLLPRI)
 
     def take(self) -> WarmShim:
         """A shim forked ahead by the forker, for the caller to start its container with."""
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                self._start()
+            spare = self._asked_for()
+            if spare is None:
+                if self._proc is None or self._proc.poll() is not None:
+                    self._start()
+                try:
+                    spare = self._ask()
+                except (BrokenPipeError, ConnectionResetError):
+                    # It died since the check: start it again, once.
+                    self._start()
+                    spare = self._ask()
+            return spare
+
+    def ask_ahead(self) -> None:
+        """Ask for the next spare now, once a start is through: the forker
+        forks it while this container runs, and hands it over at once, so
+        the next start finds it already here."""
+        with self._lock:
+            if self._asked:
+                return
             try:
-                self._sock.send(spare_request(*self._args))
-                return receive_spare(self._sock)
-            except (BrokenPipeError, ConnectionResetError):
-                # It died since the check: start it again, once.
+                self._send_ask()
+            except OSError:
+                # The forker died after handing the last one over: a new one makes the next.
                 self._start()
-                self._sock.send(spare_request(*self._args))
-                return receive_spare(self._sock)
+                self._send_ask()
+
+    def _send_ask(self) -> None:
+        self._mount_events.poll(0)
+        self._sock.send(spare_request(*self._args))
+        self._asked = True
+
+    def _ask(self) -> WarmShim:
+        self._mount_events.poll(0)
+        self._sock.send(spare_request(*self._args))
+        return receive_spare(self._sock)
+
+    def _asked_for(self) -> WarmShim | None:
+        """The spare asked for after the last start, unless it is stale or dead (then discarded) or lost."""
+        if not self._asked:
+            return None
+        self._asked = False
+        try:
+            spare = receive_spare(self._sock)
+        except (OSError, TerrariumError):
+            return None
+        if self._mount_events.poll(0) or not spare.alive():
+            spare.discard()
+            return None
+        return spare
 
     def sweep_later(self) -> None:
         """Tell the forker that containers were moved into the trash; it empties
@@ -72,9 +122,11 @@ class Forker:
         self._stopper = weakref.finalize(self, _stop, ours, proc)
 
     def close(self) -> None:
+        """Stop the forker; a spare asked for and not taken leaves with it."""
         if self._stopper is not None:
             self._stopper()
         self._proc = self._sock = self._stopper = None
+        self._asked = False
 
 
 def _stop(sock: socket.socket, proc: subprocess.Popen) -> None:

@@ -200,6 +200,8 @@ class Runtime:
             if client is not None:
                 client.close()
             raise TerrariumError(f"cannot start container {state.name}: {detail}")
+        if self._forker is not None:
+            self._forker.ask_ahead()
         self._hold_exit_channel(state.id, spare.exit_channel)
         state = self.store.read(state.id)
         if attach:

@@ -69,6 +69,9 @@ class SharedForker:
             sock.send(spare_request(self.root, self.cgroup_parent))
             return receive_spare(sock)
 
+    def ask_ahead(self) -> None:
+        """Nothing: a command makes one start, and the shared forker keeps a spare anyway."""
+
     def close(self) -> None:
         """Nothing to stop: the shared forker outlives its callers, and leaves when idle."""
 
