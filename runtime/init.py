@@ -90,8 +90,9 @@ def receive_plan(plan_channel: socket.socket) -> tuple[InitPlan, bool]:
     return InitPlan(**request["plan"]), request["interactive"]
 
 
-def make_stdio(shim_channel: socket.socket, interactive: bool) -> list[int]:
-    """The command's stdin, stdout and stderr; the shim gets the other ends."""
+def make_pipes(interactive: bool) -> tuple[list[int], list[int]]:
+    """The command's stdin, stdout and stderr, and the ends the shim gets:
+    stdout's and stderr's, and stdin's if interactive."""
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     theirs = [out_r, err_r]
@@ -100,10 +101,18 @@ def make_stdio(shim_channel: socket.socket, interactive: bool) -> list[int]:
         theirs.append(in_w)
     else:
         in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-    socket.send_fds(shim_channel, [b"s"], theirs)
-    for fd in theirs:
+    return [in_r, out_w, err_w], theirs
+
+
+def hand_to_shim(shim_channel: socket.socket, theirs: list[int]) -> None:
+    """The shim's ends of the command's stdio (or the PTY master), after a
+    detached copy of the rootfs mount: the shim holds the layer until it has
+    recorded the exit, so the sync of the upper filesystem that unmounting
+    the overlay's last mount does comes after that, not in this process's exit."""
+    layer = sc.open_tree("/", sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
+    socket.send_fds(shim_channel, [b"s"], [layer, *theirs])
+    for fd in (layer, *theirs):
         os.close(fd)
-    return [in_r, out_w, err_w]
 
 
 def container_init(plan_channel: socket.socket, shim_channel: socket.socket, error_fd: int, stage_dir: str) -> None:
@@ -127,7 +136,6 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         capabilities.drop_bounding()
         reset_signals()
         plan, interactive = receive_plan(plan_channel)
-        stdio = None if plan.tty else make_stdio(shim_channel, interactive)
         # While the host's /sys/fs/cgroup is still visible, and so that the
         # cgroup namespace made next has this cgroup as its root.
         join_cgroup(plan.cgroup_files)
@@ -141,10 +149,11 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         os.chdir(plan.workdir)
         if plan.tty:
             master, slave = terminal.open_pair()
-            socket.send_fds(shim_channel, [b"m"], [master])
-            os.close(master)
+            hand_to_shim(shim_channel, [master])
             terminal.make_controlling(slave)
         else:
+            stdio, theirs = make_pipes(interactive)
+            hand_to_shim(shim_channel, theirs)
             os.setsid()
             for target, fd in enumerate(stdio):
                 os.dup2(fd, target, inheritable=True)

@@ -140,6 +140,9 @@ class Runtime:
         state = self.get(ref)
         if state.status in LIVE:
             raise Conflict(f"container {state.name} is already running")
+        # The last run's shim removes the cgroup after recording the exit: let it finish.
+        if procinfo.is_same(state.shim_pid, state.shim_start_time):
+            self._wait_exit(state, None)
         with self._spare_shim() as spare:
             return self._start(state, self.images.get(state.image_id), attach, spare)
 

@@ -102,8 +102,14 @@ def _mount_cgroups(root_fd: int, version: str, v1_mounts: list[tuple[str, str, s
         _mount_at(root_fd, "sys/fs/cgroup", "cgroup2", "cgroup2", flags, create=False)
         return
     _mount_at(root_fd, "sys/fs/cgroup", "tmpfs", "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=755,size=64k", create=False)
-    for name, fstype, opts in v1_mounts:
-        _mount_at(root_fd, f"sys/fs/cgroup/{name}", "cgroup", fstype, flags, opts or None, create=True)
+    # The tmpfs just mounted holds nothing of the image's: each hierarchy is
+    # one mkdir and one open below it, not a walk from the rootfs.
+    cgroup_fd = open_beneath(root_fd, "sys/fs/cgroup")
+    try:
+        for name, fstype, opts in v1_mounts:
+            _mount_at(cgroup_fd, name, "cgroup", fstype, flags, opts or None, create=True)
+    finally:
+        os.close(cgroup_fd)
     _remount_readonly(root_fd, "sys/fs/cgroup", _NOSUID_NODEV_NOEXEC)
 
 

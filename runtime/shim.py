@@ -84,6 +84,7 @@ class _Shim:
         self.outputs = {}
         self.stdin_w = None
         self.master = None
+        self.layer = None
         self.init_sock = self.error_r = None
         self.early_error = b""
         self.start_time = self.init_start_time = None
@@ -172,10 +173,7 @@ class _Shim:
         os.waitpid(pid, 0)
 
     def _start(self, pid: int) -> bool:
-        if self.tty:
-            self.master = self._receive_master(self.init_sock)
-        else:
-            self._receive_stdio()
+        self._receive_from_init()
         error = self.early_error or self._read_error()
         if error or (self.tty and self.master is None) or (not self.tty and not self.outputs):
             return self._fail(pid, error.decode(errors="replace") or "the container's init died before exec")
@@ -203,26 +201,27 @@ class _Shim:
         os.close(self.error_r)
         return error
 
-    def _receive_stdio(self) -> None:
-        """Our ends of the pipes pid 1 made for the command: stdout, stderr, and stdin if interactive."""
+    def _receive_from_init(self) -> None:
+        """What pid 1 hands over before its execve (init.hand_to_shim): the
+        container's layer, then the PTY master, or our ends of the command's
+        pipes (stdout, stderr, and stdin if interactive)."""
         try:
-            _, received, _, _ = socket.recv_fds(self.init_sock, 16, 3)
+            _, received, _, _ = socket.recv_fds(self.init_sock, 16, 4)
         except OSError:
             received = []
         finally:
             self.init_sock.close()
-        if len(received) >= 2:
-            self.outputs = {received[0]: attach.OUT, received[1]: attach.ERR}
-            if len(received) == 3:
-                self.stdin_w = received[2]
-
-    @staticmethod
-    def _receive_master(sock: socket.socket) -> int | None:
-        try:
-            _, fds, _, _ = socket.recv_fds(sock, 1, 1)
-        finally:
-            sock.close()
-        return fds[0] if fds else None
+        if len(received) < 2:
+            for fd in received:
+                os.close(fd)
+            return
+        self.layer, ends = received[0], received[1:]
+        if self.tty:
+            self.master = ends[0]
+        elif len(ends) >= 2:
+            self.outputs = {ends[0]: attach.OUT, ends[1]: attach.ERR}
+            if len(ends) == 3:
+                self.stdin_w = ends[2]
 
     def _fail(self, pid: int, message: str) -> bool:
         # pid 1 may have started the command before the start failed (its record could not be written).
@@ -354,14 +353,6 @@ class _Shim:
         if oom:
             code = 137
         try:
-            # pid 1's exit emptied its pid namespace: only a process that
-            # entered the cgroup without joining the namespace can be left.
-            if self.driver.procs(self.cid):
-                self.driver.kill_all(self.cid, signal.SIGKILL)
-            self.driver.destroy(self.cid)
-        except Exception:  # noqa: BLE001 - delete() destroys leftovers again
-            pass
-        try:
             self.store.update(self.cid, status="exited", exit_code=code, oom_killed=oom, finished_at=now_iso(), pid=None)
         except Exception:  # noqa: BLE001 - deleted while running: nothing left to record into
             pass
@@ -373,6 +364,20 @@ class _Shim:
                 client.sendall(attach.frame(attach.EXIT, str(code).encode()))
             except OSError:
                 pass
+        # After the record, off the waiter's path: a start of this container
+        # again waits until this shim has left (Runtime.start), and delete()
+        # destroys the cgroup too.
+        try:
+            # pid 1's exit emptied its pid namespace: only a process that
+            # entered the cgroup without joining the namespace can be left.
+            if self.driver.procs(self.cid):
+                self.driver.kill_all(self.cid, signal.SIGKILL)
+            self.driver.destroy(self.cid)
+        except Exception:  # noqa: BLE001 - delete() destroys leftovers again
+            pass
+        if self.layer is not None:
+            # The overlay's last mount: unmounting it syncs the upper filesystem, here, last.
+            os.close(self.layer)
 
 
 def _namespaces(pid: int) -> dict[str, str]:
