@@ -143,8 +143,8 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         rootfs = f"{staged}/{mounts.STAGED_ROOT}"
         overlay.mount_overlay(plan.lower, plan.upper, plan.work, rootfs, plan.volatile)
         socket.sethostname(plan.hostname)
+        mounts.write_etc(staged, plan.hostname, plan.nameservers)
         mounts.build(rootfs, staged, plan.cgroup_version, cgroup_v1_mounts)
-        mounts.write_etc(plan.hostname, plan.nameservers)
         os.makedirs(plan.workdir, exist_ok=True)
         os.chdir(plan.workdir)
         if plan.tty:

@@ -125,7 +125,7 @@ class Runtime:
         user = parse_user(cfg.user or (defaults.get("user") if str(defaults.get("user", "")).replace(":", "").isdigit() else None))
         directory = self.store.path(state.id)
         return InitPlan(
-            lower=image.rootfs, upper=f"{directory}/upper", work=f"{directory}/work",
+            lower=[overlay.init_layer(self.root), image.rootfs], upper=f"{directory}/upper", work=f"{directory}/work",
             hostname=env["HOSTNAME"], argv=argv, env=env,
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,

@@ -31,8 +31,11 @@ MASKED_PATHS = (
     "proc/scsi", "sys/firmware", "sys/devices/virtual/powercap",
 )
 READONLY_PATHS = ("proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger")
-# In the staging tmpfs (see stage): the container's rootfs mount point.
+# In the staging tmpfs (see stage): the container's rootfs mount point, and
+# the files bind-mounted over the rootfs's /etc ones.
 STAGED_ROOT = "root"
+STAGED_ETC = "etc"
+ETC_FILES = ("hostname", "hosts", "resolv.conf")
 
 
 def _fd_path(fd: int) -> str:
@@ -191,6 +194,7 @@ def stage(directory: str) -> str:
         _populate_dev(stage_fd)
         _mask(stage_fd)
         os.mkdir(STAGED_ROOT, 0o755, dir_fd=stage_fd)
+        os.mkdir(STAGED_ETC, 0o755, dir_fd=stage_fd)
     finally:
         os.close(stage_fd)
         os.umask(old_umask)
@@ -198,8 +202,8 @@ def stage(directory: str) -> str:
 
 
 def build(rootfs: str, staged: str, cgroup_version: str, cgroup_v1_mounts: list[tuple[str, str, str]]) -> None:
-    """Move the staged /proc, /sys and /dev into rootfs, mount /sys/fs/cgroup,
-    then pivot_root into rootfs.
+    """Move the staged /proc, /sys and /dev into rootfs, bind the staged /etc
+    files (see write_etc), mount /sys/fs/cgroup, then pivot_root into rootfs.
 
     rootfs must already be a mount point (the overlay) in a private mount
     namespace; staged is what `stage` returned, in the same namespace; the
@@ -213,6 +217,7 @@ def build(rootfs: str, staged: str, cgroup_version: str, cgroup_v1_mounts: list[
         for name in ("proc", "sys", "dev"):
             # A move takes the tree's submounts along: the masks, devpts, shm, mqueue.
             _mount_at(root_fd, name, f"{staged}/{name}", None, sc.MS_MOVE)
+        _bind_etc(root_fd, staged)
         _mount_cgroups(root_fd, cgroup_version, cgroup_v1_mounts)
         os.fchdir(root_fd)
     finally:
@@ -226,14 +231,6 @@ def build(rootfs: str, staged: str, cgroup_version: str, cgroup_v1_mounts: list[
     os.chdir("/")
 
 
-def _write_beneath(path: str, data: str) -> None:
-    """Write a file inside the container's root without following a symlink at its end."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, data.encode())
-    finally:
-        os.close(fd)
 
 
 def host_nameservers() -> list[str]:
@@ -250,9 +247,38 @@ def host_nameservers() -> list[str]:
     return servers
 
 
-def write_etc(hostname: str, nameservers: list[str]) -> None:
-    """/etc/hostname, /etc/hosts, /etc/resolv.conf; called after pivot_root,
-    so any path resolves inside the container."""
-    _write_beneath("/etc/hostname", f"{hostname}\n")
-    _write_beneath("/etc/hosts", f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
-    _write_beneath("/etc/resolv.conf", "".join(f"nameserver {s}\n" for s in nameservers))
+def write_etc(staged: str, hostname: str, nameservers: list[str]) -> None:
+    """/etc/hostname, /etc/hosts and /etc/resolv.conf, written into the
+    staging tmpfs (see stage) for `build` to bind-mount into the rootfs, as
+    Docker does: the container may edit them, and gets them anew at each
+    start; nothing is written into its layer."""
+    contents = {
+        "hostname": f"{hostname}\n",
+        "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n",
+        "resolv.conf": "".join(f"nameserver {s}\n" for s in nameservers),
+    }
+    for name, data in contents.items():
+        fd = os.open(f"{staged}/{STAGED_ETC}/{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, data.encode())
+        finally:
+            os.close(fd)
+
+
+def _bind_etc(root_fd: int, staged: str) -> None:
+    # The init layer has the three files (see overlay.INIT_FILES); a layer
+    # that deleted one gets an empty file made anew in its place.
+    etc = open_beneath(root_fd, "etc")
+    try:
+        for name in ETC_FILES:
+            try:
+                target = open_beneath(etc, name, directory=False)
+            except FileNotFoundError:
+                os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=etc))
+                target = open_beneath(etc, name, directory=False)
+            try:
+                sc.mount(f"{staged}/{STAGED_ETC}/{name}", _fd_path(target), None, sc.MS_BIND)
+            finally:
+                os.close(target)
+    finally:
+        os.close(etc)

@@ -5,12 +5,13 @@ from runtime.records import Record
 
 
 class InitPlan(Record):
-    """Everything pid 1 needs, computed by the launcher before it forks."""
+    """Everything pid 1 needs, computed by the launcher before it forks;
+    lower lists the overlay's read-only layers, top first."""
 
     __slots__ = ("lower", "upper", "work", "hostname", "argv", "env", "workdir", "uid", "gid", "tty",
                  "cgroup_version", "cgroup_files", "nameservers", "volatile")
 
-    def __init__(self, lower: str, upper: str, work: str, hostname: str, argv: list[str],
+    def __init__(self, lower: list[str], upper: str, work: str, hostname: str, argv: list[str],
                  env: dict[str, str], workdir: str, uid: int | None, gid: int | None, tty: bool,
                  cgroup_version: str, cgroup_files: list[str] | None = None, nameservers: list[str] | None = None,
                  volatile: bool = False):
