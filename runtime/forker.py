@@ -49,6 +49,8 @@ from runtime.state import StateStore
 IDLE_ENV, IDLE_DEFAULT_S = "TERRARIUM_FORKER_IDLE_S", 300.0
 # A client that connected has this long to send its request.
 CLIENT_TIMEOUT_S = 10
+# Cgroups made for spares (see _Spares._spare) are named with this prefix.
+SPARE_CGROUP_PREFIX = "spare-"
 # The trash is emptied after the next hand-over, or after this many quiet
 # seconds since a SWEEP note: a removal never delays a start.
 SWEEP_DELAY_S = 0.05
@@ -72,7 +74,36 @@ class _Spares:
 
     def _spare(self) -> shim.WarmShim:
         self.mount_events.poll(0)  # changes before this one are in the copy it makes
-        return shim.prefork(self.store, self.driver)
+        # Where the driver can rename it, the spare's pid 1 waits in a cgroup
+        # of its own, which a start renames for its container: its cgroup
+        # namespace and /sys/fs/cgroup mounts are then made ahead as well.
+        cgroup, join_fds = None, []
+        if self.driver.can_adopt:
+            cgroup = f"{SPARE_CGROUP_PREFIX}{os.urandom(6).hex()}"
+            try:
+                self.driver.create(cgroup, cgroups.Limits())
+                # Opened now: a start may rename the cgroup before pid 1 has joined it.
+                join_fds = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in self.driver.join_files(cgroup)]
+            except Exception:  # noqa: BLE001 - then the start makes the container's cgroup
+                for fd in join_fds:
+                    os.close(fd)
+                self._remove_cgroup(cgroup)
+                cgroup, join_fds = None, []
+        try:
+            return shim.prefork(self.store, self.driver, cgroup, tuple(join_fds))
+        except BaseException:
+            if cgroup is not None:
+                self._remove_cgroup(cgroup)
+            raise
+        finally:
+            for fd in join_fds:
+                os.close(fd)
+
+    def _remove_cgroup(self, name: str) -> None:
+        try:
+            self.driver.destroy(name)
+        except Exception:  # noqa: BLE001 - never made, or already gone
+            pass
 
     def hand_over(self, sock: socket.socket, message: bytes) -> None:
         """Answer one request: the spare's pid with its two sockets, or an
@@ -90,7 +121,7 @@ class _Spares:
             _reply(sock, json.dumps(["error", str(exc) or type(exc).__name__]).encode())
             return
         try:
-            socket.send_fds(sock, [json.dumps(["ok", ready.pid]).encode()],
+            socket.send_fds(sock, [json.dumps(["ok", ready.pid, ready.cgroup]).encode()],
                             [ready.channel.fileno(), ready.plan_channel.fileno()])
         except OSError:
             pass  # the caller is gone: closing our ends below makes the spare leave

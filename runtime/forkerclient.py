@@ -103,7 +103,7 @@ class Forker:
                 self._start()
 
     def _start(self) -> None:
-        self.close()
+        self._close()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # The caller's sys.path may not be the child's (a script that inserted the checkout).
         path = os.pathsep.join(p for p in (_PACKAGE_DIR, os.environ.get("PYTHONPATH")) if p)
@@ -122,11 +122,18 @@ class Forker:
         self._stopper = weakref.finalize(self, _stop, ours, proc)
 
     def close(self) -> None:
-        """Stop the forker; a spare asked for and not taken leaves with it."""
+        """Stop the forker, and the spare asked for ahead: both are gone, with
+        the spare's cgroup, when this returns."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        spare = self._asked_for()
+        if spare is not None:
+            spare.discard()
         if self._stopper is not None:
             self._stopper()
         self._proc = self._sock = self._stopper = None
-        self._asked = False
 
 
 def _stop(sock: socket.socket, proc: subprocess.Popen) -> None:

@@ -65,18 +65,29 @@ def reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
-def join_cgroup(files: list[str]) -> None:
+def join_cgroup(files: list[str | int]) -> None:
     """Move the calling single-threaded process into a cgroup by writing 0
-    into each of the driver's `join_files`."""
-    for path in files:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise OSError(2, f"cannot join the container's cgroup: {path} is gone") from None
+    into each of the driver's `join_files`, given by path or as descriptors
+    opened for writing (a spare's: its cgroup may be renamed any time)."""
+    for target in files:
+        if isinstance(target, int):
+            fd = target
+        else:
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                raise OSError(2, f"cannot join the container's cgroup: {target} is gone") from None
         try:
             os.write(fd, b"0")
         finally:
             os.close(fd)
+
+
+def enter_cgroup(files: list[str | int]) -> None:
+    """Join the container's cgroup, while the host's /sys/fs/cgroup is still
+    visible, then make the cgroup namespace, which has it as its root."""
+    join_cgroup(files)
+    sc.unshare(sc.CLONE_NEWCGROUP)
 
 
 def receive_plan(plan_channel: socket.socket) -> tuple[InitPlan, bool]:
@@ -115,12 +126,16 @@ def hand_to_shim(shim_channel: socket.socket, theirs: list[int]) -> None:
         os.close(fd)
 
 
-def container_init(plan_channel: socket.socket, shim_channel: socket.socket, error_fd: int, stage_dir: str) -> None:
+def container_init(plan_channel: socket.socket, shim_channel: socket.socket, error_fd: int, stage_dir: str,
+                   cgroup_ahead: tuple[str, list[int]] | None = None) -> None:
     """The ordered steps of a container start. The plan comes over
     plan_channel; the command's pipes, or for a tty the master of a PTY from
     the container's devpts, go to the shim over shim_channel. stage_dir is
     an empty host directory to build /proc, /sys and /dev on ahead (in this
-    process's own mount namespace; the host never sees those mounts)."""
+    process's own mount namespace; the host never sees those mounts).
+    cgroup_ahead, (cgroup version, its join files opened), is the cgroup made for this
+    spare, which the launcher renames for its container (see
+    cgroups.V1Driver.adopt); without it the plan names the cgroup to join."""
     try:
         set_name("terrarium-init")
         # The same for every container, so a pre-forked init has done this
@@ -132,19 +147,19 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         mounts.make_private()
         loopback.bring_up()
         cgroup_v1_mounts = mounts.host_cgroup_v1_mounts()
-        staged = mounts.stage(stage_dir)
+        if cgroup_ahead is not None:
+            enter_cgroup(cgroup_ahead[1])
+        staged = mounts.stage(stage_dir, cgroup_ahead and (cgroup_ahead[0], cgroup_v1_mounts))
         capabilities.drop_bounding()
         reset_signals()
         plan, interactive = receive_plan(plan_channel)
-        # While the host's /sys/fs/cgroup is still visible, and so that the
-        # cgroup namespace made next has this cgroup as its root.
-        join_cgroup(plan.cgroup_files)
-        sc.unshare(sc.CLONE_NEWCGROUP)
+        if cgroup_ahead is None:
+            enter_cgroup(plan.cgroup_files)
         rootfs = f"{staged}/{mounts.STAGED_ROOT}"
         overlay.mount_overlay(plan.lower, plan.upper, plan.work, rootfs, plan.volatile)
         socket.sethostname(plan.hostname)
         mounts.write_etc(staged, plan.hostname, plan.nameservers)
-        mounts.build(rootfs, staged, plan.cgroup_version, cgroup_v1_mounts)
+        mounts.build(rootfs, staged, None if cgroup_ahead else (plan.cgroup_version, cgroup_v1_mounts))
         os.makedirs(plan.workdir, exist_ok=True)
         os.chdir(plan.workdir)
         if plan.tty:

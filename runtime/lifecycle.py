@@ -184,17 +184,27 @@ class Runtime:
         plan = self._plan(state, cfg, image)
         if cfg.volatile and state.started_at is not None:
             overlay.reset_layer(self.root, state.id)
-        self.driver.create(state.id, cgroups.Limits(**state.limits))
+        if spare is None:
+            try:
+                spare = self._forker.take()
+            except (OSError, TerrariumError) as exc:
+                # A forker that cannot be started or reached: nothing was made.
+                raise TerrariumError(f"cannot start container {state.name}: {exc}") from None
+        limits = cgroups.Limits(**state.limits)
+        try:
+            if spare.cgroup is not None:
+                # Its pid 1 already waits in a cgroup of its own: renamed and limited, it is the container's.
+                self.driver.adopt(spare.cgroup, state.id, limits)
+            else:
+                self.driver.create(state.id, limits)
+        except BaseException:
+            spare.discard()
+            raise
         client = shim_end = None
         if attach:
             client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            if spare is None:
-                spare = self._forker.take()
             kind, detail = spare.start(plan, state, cfg.interactive, shim_end)
-        except (OSError, TerrariumError) as exc:
-            # A forker that cannot be started or reached: nothing ran, the cgroup goes.
-            kind, detail = "error", str(exc)
         finally:
             if shim_end is not None:
                 shim_end.close()

@@ -174,7 +174,7 @@ def make_private() -> None:
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
 
 
-def stage(directory: str) -> str:
+def stage(directory: str, cgroups: tuple[str, list[tuple[str, str, str]]] | None = None) -> str:
     """Mount what every container's /proc, /sys and /dev hold, masks
     included, on a tmpfs at directory, before the container is known: a
     spare's pid 1 does this while it waits for its plan, and `build` then
@@ -182,6 +182,8 @@ def stage(directory: str) -> str:
     is mounted on its STAGED_ROOT directory. Needs the pid,
     net and ipc namespaces made (proc, sysfs and mqueue show the mounter's)
     and a private mount namespace (the tmpfs covers directory in it only).
+    cgroups, (version, host_cgroup_v1_mounts()), mounts /sys/fs/cgroup too,
+    for a process already in its container's cgroup and cgroup namespace.
     Returns directory."""
     os.makedirs(directory, mode=0o700, exist_ok=True)
     sc.mount("tmpfs", directory, "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=700,size=16k")
@@ -190,6 +192,8 @@ def stage(directory: str) -> str:
     try:
         _mount_at(stage_fd, "proc", "proc", "proc", _NOSUID_NODEV_NOEXEC)
         _mount_at(stage_fd, "sys", "sysfs", "sysfs", _NOSUID_NODEV_NOEXEC | sc.MS_RDONLY)
+        if cgroups is not None:
+            _mount_cgroups(stage_fd, *cgroups)
         _mount_at(stage_fd, "dev", "tmpfs", "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME, "mode=755,size=65536k")
         _populate_dev(stage_fd)
         _mask(stage_fd)
@@ -201,15 +205,16 @@ def stage(directory: str) -> str:
     return directory
 
 
-def build(rootfs: str, staged: str, cgroup_version: str, cgroup_v1_mounts: list[tuple[str, str, str]]) -> None:
+def build(rootfs: str, staged: str, cgroups: tuple[str, list[tuple[str, str, str]]] | None) -> None:
     """Move the staged /proc, /sys and /dev into rootfs, bind the staged /etc
     files (see write_etc), mount /sys/fs/cgroup, then pivot_root into rootfs.
 
     rootfs must already be a mount point (the overlay) in a private mount
-    namespace; staged is what `stage` returned, in the same namespace; the
-    cgroup namespace must be made, since the cgroup mounts show its root.
-    cgroup_v1_mounts is host_cgroup_v1_mounts() (unused on v2), read
-    beforehand. Afterwards the host's mounts are unreachable and cwd is /.
+    namespace; staged is what `stage` returned, in the same namespace.
+    cgroups, (version, host_cgroup_v1_mounts() read beforehand), mounts
+    /sys/fs/cgroup unless `stage` did; the cgroup namespace must be made
+    first, since the cgroup mounts show its root. Afterwards the host's
+    mounts are unreachable and cwd is /.
     """
     old_umask = os.umask(0)
     root_fd = os.open(rootfs, _DIR)
@@ -218,7 +223,8 @@ def build(rootfs: str, staged: str, cgroup_version: str, cgroup_v1_mounts: list[
             # A move takes the tree's submounts along: the masks, devpts, shm, mqueue.
             _mount_at(root_fd, name, f"{staged}/{name}", None, sc.MS_MOVE)
         _bind_etc(root_fd, staged)
-        _mount_cgroups(root_fd, cgroup_version, cgroup_v1_mounts)
+        if cgroups is not None:
+            _mount_cgroups(root_fd, *cgroups)
         os.fchdir(root_fd)
     finally:
         os.close(root_fd)

@@ -48,12 +48,12 @@ def receive_spare(sock: socket.socket) -> WarmShim:
         for fd in fds:
             os.close(fd)
         raise ConnectionResetError(errno.ECONNRESET, "the forker died")
-    kind, detail = json.loads(message)
+    kind, detail, *cgroup = json.loads(message)
     if kind != "ok" or len(fds) != 2:
         for fd in fds:
             os.close(fd)
         raise TerrariumError(str(detail))
-    return WarmShim(int(detail), socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]))
+    return WarmShim(int(detail), socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]), *cgroup)
 
 
 class SharedForker:

@@ -53,8 +53,12 @@ _CHUNK = 65536
 # Under the state root: where each pid 1 builds /proc, /sys and /dev ahead (see mounts.stage).
 STAGE_DIR = "stage"
 _MAX_MESSAGE = 1 << 20
-def prefork(store: StateStore, driver) -> WarmShim:
-    """Fork a shim whose pid 1 waits in its new namespaces for `WarmShim.start`."""
+def prefork(store: StateStore, driver, cgroup: str | None = None, join_fds: tuple[int, ...] = ()) -> WarmShim:
+    """Fork a shim whose pid 1 waits in its new namespaces for `WarmShim.start`:
+    in the cgroup named `cgroup` (made by the caller, renamed by the launcher
+    for its container; the shim removes it if it is never used; join_fds are
+    its join files, opened by the caller before anyone could rename it), or,
+    without one, in none of its own until the plan names the container's."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     plan_ours, plan_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     pid = os.fork()
@@ -63,7 +67,7 @@ def prefork(store: StateStore, driver) -> WarmShim:
             ours.close()
             plan_ours.close()
             os.setsid()
-            _Shim(store, driver, theirs, plan_theirs).run()
+            _Shim(store, driver, theirs, plan_theirs, cgroup, join_fds).run()
         finally:
             os._exit(0)
     # A launcher that ignores SIGCHLD (the forker) has the kernel reap them.
@@ -71,12 +75,13 @@ def prefork(store: StateStore, driver) -> WarmShim:
         track(pid)
     theirs.close()
     plan_theirs.close()
-    return WarmShim(pid, ours, plan_ours)
+    return WarmShim(pid, ours, plan_ours, cgroup)
 
 
 class _Shim:
-    def __init__(self, store, driver, channel, plan_channel):
+    def __init__(self, store, driver, channel, plan_channel, spare_cgroup, join_fds):
         self.store, self.driver, self.channel, self.plan_channel = store, driver, channel, plan_channel
+        self.spare_cgroup, self.join_fds = spare_cgroup, join_fds
         self.state = self.cid = None
         self.tty = False
         self.clients = []
@@ -102,6 +107,7 @@ class _Shim:
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
             pid = self._fork_init()
         except Exception as exc:  # noqa: BLE001 - whatever broke, the launcher must hear of it
+            self._remove_spare_cgroup()
             # Once it has asked: a reply sent before would be lost with its request.
             if self._receive_request():
                 self._report_error(str(exc))
@@ -131,7 +137,7 @@ class _Shim:
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        fds.close_all_except(null, self.channel.fileno(), self.plan_channel.fileno())
+        fds.close_all_except(null, self.channel.fileno(), self.plan_channel.fileno(), *self.join_fds)
         os.close(null)
 
     def _fork_init(self) -> int:
@@ -144,9 +150,12 @@ class _Shim:
                 self.init_sock.close()
                 self.channel.close()
                 os.close(self.error_r)
-                init.container_init(self.plan_channel, init_end, error_w, f"{self.store.root}/{STAGE_DIR}")
+                ahead = (self.driver.version, list(self.join_fds)) if self.spare_cgroup else None
+                init.container_init(self.plan_channel, init_end, error_w, f"{self.store.root}/{STAGE_DIR}", ahead)
         finally:
             self.plan_channel.close()
+            for fd in self.join_fds:
+                os.close(fd)
         init_end.close()
         os.close(error_w)
         # Read ahead, while a pre-forked shim waits: both are fixed from now on.
@@ -171,6 +180,15 @@ class _Shim:
         # End-of-file on its plan channel makes the waiting pid 1 exit.
         self.init_sock.close()
         os.waitpid(pid, 0)
+        self._remove_spare_cgroup()
+
+    def _remove_spare_cgroup(self) -> None:
+        """The cgroup made for this spare, unless a launcher renamed it for its container."""
+        if self.spare_cgroup is not None:
+            try:
+                self.driver.destroy(self.spare_cgroup)
+            except Exception:  # noqa: BLE001 - renamed, or gone: nothing of ours left
+                pass
 
     def _start(self, pid: int) -> bool:
         self._receive_from_init()

@@ -29,8 +29,10 @@ def track(pid: int) -> None:
 class WarmShim:
     """A shim with its pid 1 waiting for a plan, as `shim.prefork` or a forker made it."""
 
-    def __init__(self, pid: int, channel: socket.socket, plan_channel: socket.socket):
+    def __init__(self, pid: int, channel: socket.socket, plan_channel: socket.socket, cgroup: str | None = None):
         self.pid, self.channel, self.plan_channel = pid, channel, plan_channel
+        # The cgroup its pid 1 waits in, for the launcher to adopt, if one was made.
+        self.cgroup = cgroup
         self.used = False
         self.exit_channel = None
 
@@ -76,6 +78,7 @@ class WarmShim:
 
     def discard(self) -> None:
         """Not needed after all: the shim and its waiting pid 1 are gone when this returns."""
+        self.used = True
         self.plan_channel.close()
         self.channel.close()
         _wait_gone(self.pid)

@@ -20,6 +20,8 @@ FREEZE_TIMEOUT_S = 10.0
 
 class V1Driver:
     version = "v1"
+    # v1 renames a cgroup with its processes in it (v2 refuses): see adopt.
+    can_adopt = True
 
     def __init__(self, parent: str | None = None, mountpoint: str = "/sys/fs/cgroup"):
         self.parent = settings.cgroup_parent(parent)
@@ -57,6 +59,27 @@ class V1Driver:
         except BaseException:
             for path in reversed(made):
                 files.remove_tree(path)
+            raise
+
+    def adopt(self, spare: str, name: str, limits: Limits) -> None:
+        """Rename the cgroup `spare`, made ahead with create() for a
+        container's pid 1 to wait in, to `name`, and give it `limits`; on
+        failure it is `spare` again. The pid 1 in it keeps its cgroup
+        namespace, whose root this is."""
+        files.check_name(spare)
+        files.check_name(name)
+        renamed = []
+        try:
+            for hierarchy in self._hierarchies:
+                os.rename(f"{hierarchy}/{self.parent}/{spare}", f"{hierarchy}/{self.parent}/{name}")
+                renamed.append(hierarchy)
+            self.update(name, limits)
+        except BaseException:
+            for hierarchy in renamed:
+                try:
+                    os.rename(f"{hierarchy}/{self.parent}/{name}", f"{hierarchy}/{self.parent}/{spare}")
+                except OSError:
+                    pass
             raise
 
     def _ensure_parent(self, hierarchy: str) -> None:

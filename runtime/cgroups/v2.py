@@ -19,6 +19,8 @@ FREEZE_TIMEOUT_S = 10.0
 
 class V2Driver:
     version = "v2"
+    # The unified hierarchy cannot rename a cgroup: no spare is made ahead.
+    can_adopt = False
 
     def __init__(self, parent: str | None = None, mountpoint: str = "/sys/fs/cgroup"):
         self.parent = settings.cgroup_parent(parent)

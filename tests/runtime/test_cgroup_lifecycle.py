@@ -174,3 +174,37 @@ def test_v2_driver_without_controllers_raises_not_permitted_and_makes_nothing(cg
     with pytest.raises(NotPermitted, match="cgroup controller '.*' is not available"):
         V2Driver(mountpoint=unified).create("box", Limits())
     assert not os.path.exists(f"{unified}/{cgroup_parent}")
+
+
+@pytest.mark.v1only
+def test_adopt_renames_a_cgroup_with_its_process_and_limits_it(cg):
+    cg.create("spare-1")
+    proc = cg.start("spare-1", "import time; time.sleep(60)")
+    cg.names.append("box")
+    cg.driver.adopt("spare-1", "box", Limits(memory_bytes=48 << 20, pids_limit=7))
+    assert cg.driver.procs("box") == [proc.pid]
+    assert not [p for p in cg.driver.paths("spare-1").values() if os.path.exists(p)]
+    memory = cg.driver.paths("box")["memory"]
+    with open(f"{memory}/memory.limit_in_bytes") as f:
+        assert int(f.read()) == 48 << 20
+    with open(f"{cg.driver.paths('box')['pids']}/pids.max") as f:
+        assert f.read().strip() == "7"
+
+
+@pytest.mark.v1only
+def test_a_failed_adopt_leaves_the_spare_as_it_was(cg):
+    cg.create("spare-2")
+    proc = cg.start("spare-2", "x = bytearray(24 << 20); import time; time.sleep(60)")
+    # Its process holds 24 MiB: a 16 MiB limit cannot be set, and nothing is renamed.
+    deadline = time.monotonic() + 10
+    while cg.driver.stats("spare-2")["memory_bytes"] < 24 << 20:
+        assert time.monotonic() < deadline, "the process never filled its memory"
+        time.sleep(0.01)
+    with pytest.raises(Conflict):
+        cg.driver.adopt("spare-2", "box", Limits(memory_bytes=16 << 20))
+    assert cg.driver.procs("spare-2") == [proc.pid]
+    assert not [p for p in cg.driver.paths("box").values() if os.path.exists(p)]
+
+
+def test_only_a_v1_driver_adopts(cg):
+    assert cg.driver.can_adopt == (HOST_VERSION == "v1")
