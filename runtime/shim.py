@@ -113,8 +113,11 @@ class _Shim:
                 self._report_error(str(exc))
             return
         ready, _, _ = select.select([self.channel, self.error_r], [], [])
-        if self.channel not in ready:
-            # pid 1 is gone before its plan came: killed (nothing on its error
+        # The launcher sends pid 1 its plan before this shim its request, so
+        # pid 1 may be past its execve (its error pipe at end-of-file) first:
+        # then it has handed over its stdio already (init.hand_to_shim).
+        if self.channel not in ready and not self._handed_over():
+            # pid 1 is gone before it had a plan: killed (nothing on its error
             # pipe), then this spare is of no use and leaves; or it failed, and
             # the start it was for reports why.
             self.early_error = self._read_error()
@@ -161,6 +164,13 @@ class _Shim:
         # Read ahead, while a pre-forked shim waits: both are fixed from now on.
         self.start_time, self.init_start_time = start_time(os.getpid()), start_time(pid)
         return pid
+
+    def _handed_over(self) -> bool:
+        """Whether pid 1's hand-over is waiting to be read (not its end-of-file)."""
+        try:
+            return bool(self.init_sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:
+            return False
 
     def _receive_request(self) -> bool:
         """The container this shim is for; False if the launcher went away instead."""

@@ -51,11 +51,11 @@ class WarmShim:
         self.used = True
         request = json.dumps({"state": state.to_dict(), "tty": plan.tty}).encode()
         try:
-            # The shim's request first: pid 1 could otherwise reach execve, which
-            # closes its error pipe, before the shim knows it has a container.
-            socket.send_fds(self.channel, [request], [attach_sock.fileno()] if attach_sock is not None else [])
-            # Then the plan, to pid 1 directly: it starts on the container while the shim reads its request.
+            # The plan first, to pid 1 directly: the start's longest part. The
+            # shim reads its request meanwhile (and knows a pid 1 that is past
+            # its execve already from what it handed over).
             self.plan_channel.send(json.dumps({"plan": plan.to_dict(), "interactive": interactive}).encode())
+            socket.send_fds(self.channel, [request], [attach_sock.fileno()] if attach_sock is not None else [])
         except OSError:
             pass  # the shim or pid 1 died waiting; the reply, or its absence, says so
         finally:
