@@ -102,9 +102,14 @@ def _mounts_under(root: Path) -> list[str]:
 
 
 def _cgroups_under(parent: str) -> list[str]:
+    """Containers' cgroups under the parent; not the spares of the forkers
+    that the session's worker and this process keep (they leave with them)."""
+    from runtime.forker import SPARE_CGROUP_PREFIX
+
     base = Path("/sys/fs/cgroup")
     dirs = [base / parent, *base.glob(f"*/{parent}")]
-    return sorted(str(child) for d in dirs if d.is_dir() for child in d.iterdir() if child.is_dir())
+    return sorted(str(child) for d in dirs if d.is_dir() for child in d.iterdir()
+                  if child.is_dir() and not child.name.startswith(SPARE_CGROUP_PREFIX))
 
 
 def _remove_cgroup_parent(parent: str) -> None:
@@ -123,6 +128,12 @@ def runtime_session(tmp_path_factory):
     root = tmp_path_factory.mktemp("terrarium-root")
     parent = f"terrarium-test-{uuid.uuid4().hex[:8]}"
     yield SimpleNamespace(root=root, cgroup_parent=parent)
+    # This process's own Runtime (the services', one per root): its forker
+    # and spares go now, so that their cgroups are gone with the parent.
+    from dashboard.containers.services import _shared_runtime
+
+    _shared_runtime(str(root), parent).close()
+    _shared_runtime.cache_clear()
     _remove_cgroup_parent(parent)
 
 

@@ -4,6 +4,7 @@ made and then checks nothing is left: no mount under the root, no live
 shim or container process."""
 
 import os
+import time
 
 import pytest
 
@@ -54,8 +55,18 @@ def rt(state_root, cgroup_parent, busybox_tar):
     # The CLI's containers came from the node's shared forker for this root: it leaves with the test.
     sharedforker.stop(str(state_root), cgroup_parent)
     assert not mounts_under(state_root), "mounts left under the state root"
-    assert not [p for p in runtime.seen_pids if alive(p)], "container or shim processes left"
+    assert not left_running(runtime.seen_pids), "container or shim processes left"
     assert not runtime.list(all=True)
+
+
+def left_running(pids, grace_s: float = 10) -> list[int]:
+    """Those of pids still running after grace_s: a shim records the exit
+    first and then removes the cgroup and lets go of the layer (a sync), so
+    it may still be leaving when its container is deleted."""
+    deadline = time.monotonic() + grace_s
+    while (running := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return running
 
 
 def run(rt: Runtime, command, **options) -> tuple[int, str]:

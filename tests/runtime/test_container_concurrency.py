@@ -4,7 +4,7 @@ worker or a script may make them: every one starts, and exits recorded."""
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from container_testing import TrackedRuntime, alive, mounts_under  # noqa: F401
+from container_testing import TrackedRuntime, left_running, mounts_under  # noqa: F401
 
 from runtime.config import ContainerConfig
 from runtime.imagestore import ImageStore
@@ -24,4 +24,4 @@ def test_fifty_starts_from_threads_all_run(state_root, cgroup_parent, busybox_ta
             rt.delete(state.id, force=True)
         rt.close()
     assert not mounts_under(state_root)
-    assert not [p for s in states for p in (s.pid, s.shim_pid) if alive(p)]
+    assert not left_running([p for s in states for p in (s.pid, s.shim_pid)])

@@ -16,7 +16,7 @@ from runtime.forker import SPARE_CGROUP_PREFIX
 from runtime.imagestore import ImageStore
 from runtime.lifecycle import Runtime
 
-from container_testing import TrackedRuntime, alive, mounts_under
+from container_testing import TrackedRuntime, alive, left_running, mounts_under
 
 
 def forkers(ignore=()) -> list[int]:
@@ -56,7 +56,7 @@ def frt(state_root, cgroup_parent, busybox_tar):
     runtime.close()
     assert not forkers(runtime.earlier_forkers), "forker left running"
     assert not mounts_under(state_root), "mounts left under the state root"
-    assert not [p for p in runtime.seen_pids if alive(p)], "container or shim processes left"
+    assert not left_running(runtime.seen_pids), "container or shim processes left"
 
 
 def test_containers_run_and_stop_through_the_forker(frt):
