@@ -27,7 +27,8 @@ def _state(pid) -> str:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # Gone, or going: its /proc directory can outlive it for a moment.
         return "Z"
 
 

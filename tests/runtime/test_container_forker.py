@@ -32,12 +32,15 @@ def forkers(ignore=()) -> list[int]:
 
 
 def command_line(pid: int) -> list[bytes]:
-    # Empty while an execve is under way: Popen returns a little before it is through.
+    # Empty, or still ours, while a child's execve is under way: Popen can
+    # return before it is through (seen on the slow cgroup v2 VM).
+    with open("/proc/self/cmdline", "rb") as f:
+        ours = f.read()
     deadline = time.monotonic() + 5
     while True:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             line = f.read()
-        if line or time.monotonic() > deadline:
+        if (line and line != ours) or time.monotonic() > deadline:
             return line.split(b"\0")
         time.sleep(0.01)
 
