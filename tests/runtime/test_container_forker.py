@@ -178,19 +178,34 @@ def test_a_failed_start_reports_the_runtime_message(frt):
         frt.run(ContainerConfig(image="busybox", command=["nope"]))
 
 
-def test_a_killed_forker_spares_running_containers_and_is_restarted(frt):
-    first = sleeper(frt)
+def kill_forker(frt) -> tuple[int, list[int]]:
+    """SIGKILL the Runtime's forker; (its pid, the spare shims it had forked)."""
     [forker] = forkers(frt.earlier_forkers)
+    spare_shims = [p for p in procinfo.children(forker) if p not in frt.seen_pids]
     pidfd = os.pidfd_open(forker)
     os.kill(forker, signal.SIGKILL)
     select.select([pidfd], [], [])
     os.close(pidfd)
+    return forker, spare_shims
+
+
+def orphaned_spares_leave(frt, spare_shims) -> None:
+    # A killed forker's spares that no start took see their sockets close, and
+    # leave by themselves, removing their cgroups first.
+    taken = {state.shim_pid for state in frt.list(all=True)}
+    assert not left_running([p for p in spare_shims if p not in taken])
+
+
+def test_a_killed_forker_spares_running_containers_and_is_restarted(frt):
+    first = sleeper(frt)
+    forker, spare_shims = kill_forker(frt)
 
     assert frt.get(first.id).status == "running" and alive(first.pid) and alive(first.shim_pid)
     second = sleeper(frt)
     assert second.status == "running"
     assert forkers(frt.earlier_forkers) and forkers(frt.earlier_forkers) != [forker]
     assert frt.get(first.id).status == "running"
+    orphaned_spares_leave(frt, spare_shims)
 
 
 def test_no_forker_is_left_after_close_or_garbage_collection(state_root, cgroup_parent, busybox_tar):
@@ -232,12 +247,9 @@ def test_a_deleted_container_is_gone_at_once_and_its_files_soon_after(frt):
 
 def test_a_killed_forkers_trash_is_emptied_by_the_next_one(frt):
     state = sleeper(frt)
-    [forker] = forkers(frt.earlier_forkers)
-    pidfd = os.pidfd_open(forker)
-    os.kill(forker, signal.SIGKILL)
-    select.select([pidfd], [], [])
-    os.close(pidfd)
+    forker, spare_shims = kill_forker(frt)
     frt.delete(state.id, force=True)
     # delete found it dead and started another, which empties what was left.
     assert forkers(frt.earlier_forkers) and forkers(frt.earlier_forkers) != [forker]
     trash_emptied(frt)
+    orphaned_spares_leave(frt, spare_shims)
