@@ -23,4 +23,4 @@ test-cgroupv2: setup
 	@scripts/test-cgroupv2.sh
 
 bench: setup
-	@for b in $(filter-out bench/dashboard_stack.py,$(wildcard bench/*.py)); do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in $(filter-out bench/dashboard_stack.py bench/compare.py,$(wildcard bench/*.py)); do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -8,9 +8,10 @@ forker is a fresh interpreter that imports only the launch path; the shims
 it forks share its pages, and each other's.
 
 It keeps one shim forked ahead (see runtime.shim.prefork): its pid 1
-already has its namespaces and waits for a plan. A caller asks for it
-(`{"spare": [state root, cgroup parent]}`, checked: a forker serves one of
-each) and gets `["ok", shim pid]` with the shim's and pid 1's sockets
+already has its namespaces, /proc, /sys and /dev, and on cgroup v1 a cgroup
+of its own, and waits for a plan. A caller asks for it (`{"spare": [state
+root, cgroup parent]}`, checked: a forker serves one of each) and gets
+`["ok", shim pid, its cgroup or null]` with the shim's and pid 1's sockets
 (SCM_RIGHTS), or `["error", message]`; the caller then starts its
 container with the shim directly (runtime.shimclient), and the forker
 forks the next spare meanwhile. So the forker does nothing per start but
@@ -23,10 +24,10 @@ forked as they exit.
 Two ways to run one. A caller's own (`Runtime(forker=True)`, the
 dashboard's worker): started on first use over a socket pair, it exits
 when the caller's end closes (`serve`); it also removes the directories
-of containers the caller deleted, between hand-overs (`SWEEP`). The node's shared one
-(`Runtime(shared_forker=True)`, the CLI): an abstract unix socket that only
-root may use, started by the first caller that finds none, leaving when
-idle (`listen`).
+of containers the caller deleted, between hand-overs (`SWEEP`). The node's
+shared one (`Runtime(shared_forker=True)`, the CLI): an abstract unix
+socket that only root may use, started by the first caller that finds
+none, leaving when idle (`listen`).
 
     python -m runtime.forker <fd> <state root> <cgroup parent>
     python -m runtime.forker --listen <ready fd> <state root> <cgroup parent>
@@ -41,7 +42,7 @@ import sys
 import time
 
 from runtime import attach, cgroups, seccomp, shim
-from runtime.procinfo import set_name
+from runtime.procinfo import is_same, set_name, start_time
 from runtime.sharedforker import MAX_MESSAGE, SWEEP, shared_address
 from runtime.state import StateStore
 
@@ -49,7 +50,7 @@ from runtime.state import StateStore
 IDLE_ENV, IDLE_DEFAULT_S = "TERRARIUM_FORKER_IDLE_S", 300.0
 # A client that connected has this long to send its request.
 CLIENT_TIMEOUT_S = 10
-# Cgroups made for spares (see _Spares._spare) are named with this prefix.
+# Cgroups made for spares are named `spare-<forker pid>-<its start time>-<hex>` (see _Spares).
 SPARE_CGROUP_PREFIX = "spare-"
 # The trash is emptied after the next hand-over, or after this many quiet
 # seconds since a SWEEP note: a removal never delays a start.
@@ -71,6 +72,23 @@ class _Spares:
         self.mount_events = select.poll()
         self.mount_events.register(self.mount_table, select.POLLPRI)
         self.warm = None
+        # Spare cgroups are named after the forker that made them: one killed
+        # while making or holding spares leaves them to the next to remove.
+        pid = os.getpid()
+        self.spare_prefix = f"{SPARE_CGROUP_PREFIX}{pid}-{start_time(pid)}-"
+        if self.driver.can_adopt:
+            self._remove_orphaned_spare_cgroups()
+
+    def _remove_orphaned_spare_cgroups(self) -> None:
+        for name in self.driver.names_like(SPARE_CGROUP_PREFIX):
+            try:
+                pid, started, _ = name[len(SPARE_CGROUP_PREFIX):].split("-")
+                maker_alive = is_same(int(pid), int(started))
+            except ValueError:
+                continue
+            if not maker_alive:
+                # A spare of a dead forker that still has its pid 1 leaves by itself.
+                self.driver.remove_if_empty(name)
 
     def _spare(self) -> shim.WarmShim:
         self.mount_events.poll(0)  # changes before this one are in the copy it makes
@@ -79,7 +97,7 @@ class _Spares:
         # namespace and /sys/fs/cgroup mounts are then made ahead as well.
         cgroup, join_fds = None, []
         if self.driver.can_adopt:
-            cgroup = f"{SPARE_CGROUP_PREFIX}{os.urandom(6).hex()}"
+            cgroup = f"{self.spare_prefix}{os.urandom(4).hex()}"
             try:
                 self.driver.create(cgroup, cgroups.Limits())
                 # Opened now: a start may rename the cgroup before pid 1 has joined it.

@@ -44,11 +44,14 @@ class Forker:
                 if self._proc is None or self._proc.poll() is not None:
                     self._start()
                 try:
-                    spare = self._ask()
+                    self._send_ask()
                 except (BrokenPipeError, ConnectionResetError):
                     # It died since the check: start it again, once.
                     self._start()
-                    spare = self._ask()
+                    self._send_ask()
+                self._asked = False
+                # Just made or checked by the forker: no need to check it again.
+                spare = receive_spare(self._sock)
             return spare
 
     def ask_ahead(self) -> None:
@@ -69,11 +72,6 @@ class Forker:
         self._mount_events.poll(0)
         self._sock.send(spare_request(*self._args))
         self._asked = True
-
-    def _ask(self) -> WarmShim:
-        self._mount_events.poll(0)
-        self._sock.send(spare_request(*self._args))
-        return receive_spare(self._sock)
 
     def _asked_for(self) -> WarmShim | None:
         """The spare asked for after the last start, unless it is stale or dead (then discarded) or lost."""

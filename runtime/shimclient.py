@@ -2,8 +2,8 @@
 
 Kept apart from the shim itself so that a launcher handed its shim by a
 forker (the CLI, the dashboard's worker) imports none of the supervisor's
-code. A `WarmShim` is good for one container: `start` sends the shim the
-container's record and pid 1 its plan, then reads the shim's answer.
+code. A `WarmShim` is good for one container: `start` sends pid 1 its plan
+and the shim the container's record, then reads the shim's answer.
 After `ok`, the shim keeps its end of the channel open until it has
 recorded the container's exit: `exit_channel` is readable (end-of-file)
 from then on, which is how `Runtime.wait` learns of the exit without

@@ -82,6 +82,26 @@ class V1Driver:
                     pass
             raise
 
+    def names_like(self, prefix: str) -> list[str]:
+        """The cgroups under the parent whose names start with prefix, in any
+        hierarchy (one that a killed process made only in some counts)."""
+        found = set()
+        for hierarchy in self._hierarchies:
+            try:
+                found.update(n for n in os.listdir(f"{hierarchy}/{self.parent}") if n.startswith(prefix))
+            except FileNotFoundError:
+                pass
+        return sorted(found)
+
+    def remove_if_empty(self, name: str) -> None:
+        """One rmdir in each hierarchy, no waiting: a cgroup someone uses stays."""
+        files.check_name(name)
+        for hierarchy in self._hierarchies:
+            try:
+                os.rmdir(f"{hierarchy}/{self.parent}/{name}")
+            except OSError:
+                pass
+
     def _ensure_parent(self, hierarchy: str) -> None:
         path = hierarchy
         for part in self.parent.split("/"):

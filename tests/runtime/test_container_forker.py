@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from runtime import procinfo
+from runtime import cgroups, procinfo
 from runtime.config import ContainerConfig
 from runtime.errors import NotFound, TerrariumError
 from runtime.forker import SPARE_CGROUP_PREFIX
@@ -253,3 +253,22 @@ def test_a_killed_forkers_trash_is_emptied_by_the_next_one(frt):
     assert forkers(frt.earlier_forkers) and forkers(frt.earlier_forkers) != [forker]
     trash_emptied(frt)
     orphaned_spares_leave(frt, spare_shims)
+
+
+@pytest.mark.v1only
+def test_a_new_forker_removes_the_spare_cgroups_of_a_dead_one_only(frt):
+    dead = subprocess.Popen(["true"])
+    dead_started = procinfo.start_time(dead.pid)
+    dead.wait()
+    # Made by a forker that died, and by one that lives (this process stands in for it).
+    orphan = f"{SPARE_CGROUP_PREFIX}{dead.pid}-{dead_started}-0"
+    living = f"{SPARE_CGROUP_PREFIX}{os.getpid()}-{procinfo.start_time(os.getpid())}-0"
+    for name in (orphan, living):
+        frt.driver.create(name, cgroups.Limits())
+    try:
+        sleeper(frt)  # starts the forker
+        assert frt.driver.names_like(SPARE_CGROUP_PREFIX + str(dead.pid)) == []
+        assert frt.driver.names_like(living) == [living]
+    finally:
+        frt.driver.destroy(living)
+        frt.driver.destroy(orphan)
