@@ -117,6 +117,12 @@ class _Spares:
             for fd in join_fds:
                 os.close(fd)
 
+    def _discard(self, spare: shim.WarmShim) -> None:
+        spare.discard()
+        # Its shim removes it as it leaves, unless it was killed.
+        if spare.cgroup is not None:
+            self._remove_cgroup(spare.cgroup)
+
     def _remove_cgroup(self, name: str) -> None:
         try:
             self.driver.destroy(name)
@@ -132,7 +138,7 @@ class _Spares:
             if (os.path.realpath(root), cgroup_parent) != (self.root, self.cgroup_parent):
                 raise ValueError("this forker serves another state root or cgroup parent")
             if self.warm is not None and (self.mount_events.poll(0) or not self.warm.alive()):
-                self.warm.discard()
+                self._discard(self.warm)
                 self.warm = None
             ready, self.warm = self.warm or self._spare(), None
         except Exception as exc:  # noqa: BLE001 - the caller raises it as a failed start
@@ -158,7 +164,7 @@ class _Spares:
 
     def close(self) -> None:
         if self.warm is not None:
-            self.warm.discard()
+            self._discard(self.warm)
         self.mount_table.close()
 
 
