@@ -88,8 +88,12 @@ def spares(forker: int) -> list[tuple[int, int]]:
     forker keeps for the start after."""
     deadline = time.monotonic() + 10
     while True:
-        shims = procinfo.children(forker)
-        found = [(shim, procinfo.children(shim)) for shim in shims]
+        found = []
+        for shim in procinfo.children(forker):
+            try:
+                found.append((shim, procinfo.children(shim)))
+            except FileNotFoundError:
+                pass  # a container's shim that has just left
         if len(found) == 2 and all(len(inits) == 1 for _, inits in found):
             return sorted((shim, inits[0]) for shim, inits in found)
         assert time.monotonic() < deadline, f"not two shims forked ahead: {found}"
