@@ -62,6 +62,8 @@ class _Spares:
 
     def __init__(self, root: str, cgroup_parent: str):
         self.root, self.cgroup_parent = os.path.realpath(root), cgroup_parent
+        # The spelling callers use: checked as it is, without resolving it at every request.
+        self.root_as_given = root
         self.store, self.driver = StateStore(root), cgroups.driver(cgroup_parent)
         # The filter is loaded by pid 1 from this process's copy, not the caller's.
         seccomp.prepare(os.path.join(root, "cache"))
@@ -135,7 +137,8 @@ class _Spares:
         process keeps no end of either socket."""
         try:
             root, cgroup_parent = json.loads(message)["spare"]
-            if (os.path.realpath(root), cgroup_parent) != (self.root, self.cgroup_parent):
+            if cgroup_parent != self.cgroup_parent or (
+                    root != self.root_as_given and os.path.realpath(root) != self.root):
                 raise ValueError("this forker serves another state root or cgroup parent")
             if self.warm is not None and (self.mount_events.poll(0) or not self.warm.alive()):
                 self._discard(self.warm)

@@ -56,6 +56,7 @@ class Runtime:
         self.store = StateStore(self.root)
         self._driver = None
         self._images = None
+        self._init_layer_path = None
         self._previous = {}
         self._states = {}
         # Container id -> the channel its shim closes once it has recorded the exit.
@@ -71,6 +72,12 @@ class Runtime:
         if self._driver is None:
             self._driver = cgroups.driver(self.cgroup_parent)
         return self._driver
+
+    def _init_layer(self) -> str:
+        # Made once per state root; looked for once per Runtime, not at every start.
+        if self._init_layer_path is None:
+            self._init_layer_path = overlay.init_layer(self.root)
+        return self._init_layer_path
 
     @property
     def images(self) -> ImageStore:
@@ -125,7 +132,7 @@ class Runtime:
         user = parse_user(cfg.user or (defaults.get("user") if str(defaults.get("user", "")).replace(":", "").isdigit() else None))
         directory = self.store.path(state.id)
         return InitPlan(
-            lower=[overlay.init_layer(self.root), image.rootfs], upper=f"{directory}/upper", work=f"{directory}/work",
+            lower=[self._init_layer(), image.rootfs], upper=f"{directory}/upper", work=f"{directory}/work",
             hostname=env["HOSTNAME"], argv=argv, env=env,
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
@@ -141,8 +148,7 @@ class Runtime:
         if state.status in LIVE:
             raise Conflict(f"container {state.name} is already running")
         # The last run's shim removes the cgroup after recording the exit: let it finish.
-        if procinfo.is_same(state.shim_pid, state.shim_start_time):
-            self._wait_exit(state, None)
+        self._wait_pid(state.shim_pid, state.shim_start_time, None)
         with self._spare_shim() as spare:
             return self._start(state, self.images.get(state.image_id), attach, spare)
 
@@ -312,26 +318,25 @@ class Runtime:
 
     def _wait_exit(self, state: ContainerState, timeout: float | None) -> None:
         """The shim's exit if it is the recorded one, else pid 1's."""
-        if procinfo.is_same(state.shim_pid, state.shim_start_time):
-            try:
-                fd = os.pidfd_open(state.shim_pid)
-            except ProcessLookupError:
-                return
-            try:
-                select.select([fd], [], [], timeout)
-            finally:
-                os.close(fd)
-        else:
-            self._wait_pid_gone(state.pid, None if timeout is None else time.monotonic() + timeout)
+        if not self._wait_pid(state.shim_pid, state.shim_start_time, timeout):
+            self._wait_pid(state.pid, state.pid_start_time, timeout)
 
     @staticmethod
-    def _wait_pid_gone(pid: int, deadline: float | None) -> None:
+    def _wait_pid(pid: int | None, started: int | None, timeout: float | None) -> bool:
+        """Wait (up to timeout) for the process pid that started at `started`
+        to end; False at once if that process is not there. The pidfd is
+        opened before the check, so a reused pid cannot be waited for."""
         try:
-            fd = os.pidfd_open(pid)
+            fd = os.pidfd_open(pid) if pid else None
         except ProcessLookupError:
-            return
+            return False
+        if fd is None:
+            return False
         try:
-            select.select([fd], [], [], None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if not procinfo.is_same(pid, started):
+                return False
+            select.select([fd], [], [], timeout)
+            return True
         finally:
             os.close(fd)
 

@@ -8,9 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
 from container_testing import alive, rt  # noqa: F401  (rt is a fixture)
 
 from runtime import procinfo, sharedforker
+from runtime.errors import TerrariumError
 from runtime.sharedforker import shared_address
 
 
@@ -94,3 +96,19 @@ def test_a_forker_that_cannot_start_fails_the_command_and_leaves_nothing(rt, sta
     assert result.returncode == 1
     assert result.stderr.splitlines() == [result.stderr.strip()] and "cannot reach the node's forker" in result.stderr
     assert rt.list(all=True) == [] and not listening(state_root, cgroup_parent)
+
+
+def test_a_forker_serves_its_own_state_root_only_however_it_is_spelled(rt, state_root, cgroup_parent, tmp_path):
+    sharedforker.SharedForker(str(state_root), cgroup_parent).take().discard()
+    alias = tmp_path / "alias"
+    alias.symlink_to(state_root)
+
+    def ask(root: str):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+            sock.connect(shared_address(str(state_root), cgroup_parent))
+            sock.send(sharedforker.spare_request(root, cgroup_parent))
+            return sharedforker.receive_spare(sock)
+
+    ask(str(alias)).discard()
+    with pytest.raises(TerrariumError, match="serves another state root"):
+        ask(str(tmp_path))
