@@ -4,8 +4,9 @@ run` and `runc run` on the same busybox bundle; the whole CLI process
 versus `runc run`; and 100 containers started at once. Medians of RUNS
 runs each (for the launch and the CLI, the median of ROUNDS such medians,
 taken in turn with the references'), ratios against crun and runc
-measured in the same invocation; and 30 started at once from the worker's
-Runtime by 30 threads. Runs follow each other back to back, or
+measured in the same invocation, with the CPU each launch costs every
+process on the machine (busy time in /proc/stat over its blocks); and 30
+started at once from the worker's Runtime by 30 threads. Runs follow each other back to back, or
 with --idle each 50 ms after the last (every tool alike): this VM wakes
 slowly from idle, and a process started then pays for it.
 
@@ -54,6 +55,13 @@ def median_ms(fn, runs=RUNS) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times) * 1000
+
+
+def busy_ms() -> float:
+    """CPU time every process on the machine has used since boot (all but idle and iowait), in ms."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def make_bundle(tmp: Path, tar: Path) -> Path:
@@ -109,11 +117,15 @@ def main() -> None:
         # forking the next shim, are its own cost); the four blocks taken ROUNDS times
         # in turn, so that a noisy moment of this shared machine hits every one alike.
         times = {"worker": [], "plain": [], "crun": [], "runc": []}
+        cpu = dict.fromkeys(times, 0.0)
+        blocks = {"worker": lambda: launch(worker), "plain": lambda: launch(rt),
+                  "crun": lambda: oci_run("crun", bundle, next(counter)),
+                  "runc": lambda: oci_run("runc", bundle, next(counter))}
         for _ in range(ROUNDS):
-            times["worker"].append(median_ms(lambda: launch(worker)))
-            times["plain"].append(median_ms(lambda: launch(rt)))
-            times["crun"].append(median_ms(lambda: oci_run("crun", bundle, next(counter))))
-            times["runc"].append(median_ms(lambda: oci_run("runc", bundle, next(counter))))
+            for key, fn in blocks.items():
+                before = busy_ms()
+                times[key].append(median_ms(fn))
+                cpu[key] += busy_ms() - before
         ours, plain, crun, runc = (statistics.median(times[k]) for k in ("worker", "plain", "crun", "runc"))
         regime = "each after 50 ms idle" if SETTLE_S else "back to back"
         print(f"launch-to-exit of true, {regime}, median of {ROUNDS} rounds of {RUNS}: terrarium as the dashboard's worker runs it "
@@ -121,6 +133,10 @@ def main() -> None:
               f"ratio vs crun {ours / crun:.2f}, vs runc {ours / runc:.2f}")
         print(f"  the same from a plain in-process Runtime(), no forker: {plain:.1f} ms; "
               f"ratio vs crun {plain / crun:.2f}, vs runc {plain / runc:.2f}")
+        per_launch = {k: v / (ROUNDS * RUNS) for k, v in cpu.items()}
+        print(f"  CPU per launch, every process on the machine (busy time in /proc/stat): terrarium (worker) "
+              f"{per_launch['worker']:.1f} ms, plain {per_launch['plain']:.1f} ms, crun {per_launch['crun']:.1f} ms, "
+              f"runc {per_launch['runc']:.1f} ms")
 
         env = dict(os.environ, TERRARIUM_ROOT=str(root), TERRARIUM_CGROUP_PARENT=parent)
         cli_runs, runc_runs = [], []
