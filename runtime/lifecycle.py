@@ -395,7 +395,11 @@ class Runtime:
         return state
 
     def kill(self, ref: str, sig=signal.SIGKILL) -> None:
-        state = self._live(ref)
+        self._signal(self._live(ref), sig)
+
+    def _signal(self, state: ContainerState, sig) -> None:
+        """Signal a container read as live; one that has exited since is left alone
+        (stop and delete must not fail for a container that ends on its own meanwhile)."""
         if procinfo.is_same(state.pid, state.pid_start_time):
             try:
                 os.kill(state.pid, sig)
@@ -408,12 +412,12 @@ class Runtime:
         state = self.get(ref)
         if state.status not in LIVE:
             return state
-        self.kill(state.id, signal.SIGTERM)
+        self._signal(state, signal.SIGTERM)
         if state.status == "paused":
             self.unpause(state.id)
         state = self.wait(state.id, timeout)
         if state.status in LIVE:
-            self.kill(state.id, signal.SIGKILL)
+            self._signal(state, signal.SIGKILL)
             state = self.wait(state.id)
         return state
 
@@ -440,7 +444,7 @@ class Runtime:
         if state.status in LIVE:
             if not force:
                 raise Conflict(f"container {state.name} is running: stop it first or force the removal")
-            self.kill(state.id, signal.SIGKILL)
+            self._signal(state, signal.SIGKILL)
             state = self.wait(state.id)
         channel = self._exits.pop(state.id, None)
         if channel is not None:

@@ -196,3 +196,20 @@ def wait_for_output(rt, ref, expected: bytes, timeout: float = 10) -> None:
     while expected not in b"".join(e["data"] for e in rt.logs(ref)):
         assert time.monotonic() < deadline, f"{expected!r} never appeared in the logs"
         time.sleep(0.05)
+
+
+def test_a_forced_delete_of_a_container_that_ends_meanwhile_succeeds(rt):
+    state = rt.run(ContainerConfig(image="busybox", command=["sleep", "60"]))
+    os.kill(state.pid, signal.SIGKILL)
+    assert rt.wait(state.id).status == "exited"
+    real_get, reads = rt.get, []
+
+    def first_read_still_running(ref):
+        # As a delete that read the record just before the container ended.
+        reads.append(ref)
+        return state if len(reads) == 1 else real_get(ref)
+
+    rt.get = first_read_still_running
+    rt.delete(state.id, force=True)
+    del rt.get
+    assert rt.list(all=True) == []
