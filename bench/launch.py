@@ -97,6 +97,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     root = tmp / "root"
     parent = f"terrarium-bench-{os.getpid()}"
+    worker = None
     try:
         tar = busybox.write_tarball(tmp / "busybox.tar")
         ImageStore(root).import_archive(tar, name="busybox")
@@ -177,8 +178,15 @@ def main() -> None:
               f"all exited after {done * 1000:.0f} ms")
     finally:
         # A benchmark leaves nothing, also when it stops early (a closed pipe, Ctrl-C):
-        # not the node's shared forker the CLI runs started for this root, nor the cgroup parent.
+        # no container, not the worker's forker and its spares (their cgroups are
+        # under the parent), not the node's shared forker the CLI runs started
+        # for this root, nor the cgroup parent.
         if root.exists():
+            leftover = Runtime(root=root, cgroup_parent=parent)
+            for state in leftover.list(all=True):
+                leftover.delete(state.id, force=True)
+            if worker is not None:
+                worker.close()
             sharedforker.stop(str(root), parent)
         remove_parent(parent)
         shutil.rmtree(tmp, ignore_errors=True)
