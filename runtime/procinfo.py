@@ -1,14 +1,23 @@
 """Process identity from /proc: a pid plus its start time names one process,
 even after the pid has been reused."""
 
+import os
+
 
 def _stat_fields(pid: int) -> list[bytes] | None:
     """/proc/<pid>/stat from field 3 (the state) on, None if gone."""
+    # os.open and os.read, not open(): a forked shim reads these, and the
+    # io objects of open() touch pages that fork shares, which it must copy.
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, ProcessLookupError):
         return None
+    try:
+        data = os.read(fd, 4096)
+    except ProcessLookupError:
+        return None
+    finally:
+        os.close(fd)
     # The command name (field 2) may hold spaces and parentheses; skip past its last ')'.
     return data[data.rindex(b")") + 2:].split()
 
@@ -43,5 +52,8 @@ def is_same(pid: int | None, started: int | None) -> bool:
 def set_name(name: str) -> None:
     """The name ps, top and perf show for the calling thread (15 bytes at most):
     a forked shim would otherwise look like the CLI or worker it came from."""
-    with open("/proc/thread-self/comm", "w") as f:
-        f.write(name)
+    fd = os.open("/proc/thread-self/comm", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, name.encode())
+    finally:
+        os.close(fd)

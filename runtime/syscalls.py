@@ -52,27 +52,39 @@ def _bytes(value) -> bytes | None:
     return os.fsencode(value)
 
 
+# Looked up and typed here, at import in the parent: a libc function looked
+# up for the first time in a forked child costs a dlsym, and the pages its
+# Python objects touch are copied; ints then pass without c_int wrappers.
+_libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+for _call in (_libc.renameat2, _libc.unshare, _libc.setns, _libc.mount, _libc.umount2):
+    _call.restype = ctypes.c_int
+
+
 def rename_exchange(a, b) -> None:
     """Swap two existing names atomically (renameat2 RENAME_EXCHANGE)."""
-    _check(_libc.renameat2(AT_FDCWD, _bytes(a), AT_FDCWD, _bytes(b), ctypes.c_uint(RENAME_EXCHANGE)),
+    _check(_libc.renameat2(AT_FDCWD, _bytes(a), AT_FDCWD, _bytes(b), RENAME_EXCHANGE),
            "renameat2", f"{os.fspath(a)} <-> {os.fspath(b)}")
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(ctypes.c_int(flags)), "unshare", hex(flags))
+    _check(_libc.unshare(flags), "unshare", hex(flags))
 
 
 def setns(fd: int, nstype: int = 0) -> None:
-    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns", f"fd {fd}")
+    _check(_libc.setns(fd, nstype), "setns", f"fd {fd}")
 
 
 def mount(source, target, fstype=None, flags: int = 0, data=None) -> None:
-    result = _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data))
+    result = _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data))
     _check(result, "mount", f"{fstype or source} on {target}")
 
 
 def umount2(target, flags: int = 0) -> None:
-    _check(_libc.umount2(_bytes(target), ctypes.c_int(flags)), "umount2", str(target))
+    _check(_libc.umount2(_bytes(target), flags), "umount2", str(target))
 
 
 def pivot_root(new_root, put_old) -> None:
