@@ -41,7 +41,7 @@ import socket
 import sys
 import time
 
-from runtime import attach, cgroups, seccomp, shim
+from runtime import attach, cgroups, init, seccomp, shim
 from runtime.procinfo import is_same, set_name, start_time
 from runtime.sharedforker import MAX_MESSAGE, SWEEP, shared_address
 from runtime.state import StateStore
@@ -73,6 +73,8 @@ class _Spares:
         self.mount_table = open("/proc/self/mountinfo", "rb")
         self.mount_events = select.poll()
         self.mount_events.register(self.mount_table, select.POLLPRI)
+        # Read again after a mount change, with the next spare.
+        self.host = None
         self.warm = None
         # Spare cgroups are named after the forker that made them: one killed
         # while making or holding spares leaves them to the next to remove.
@@ -92,8 +94,17 @@ class _Spares:
                 # A spare of a dead forker that still has its pid 1 leaves by itself.
                 self.driver.remove_if_empty(name)
 
+    def _mounts_changed(self) -> bool:
+        """Whether the host's mount table changed since the last call."""
+        if not self.mount_events.poll(0):
+            return False
+        self.host = None
+        return True
+
     def _spare(self) -> shim.WarmShim:
-        self.mount_events.poll(0)  # changes before this one are in the copy it makes
+        self._mounts_changed()  # changes before this one are in the copy it makes
+        if self.host is None:
+            self.host = init.host_facts()
         # Where the driver can rename it, the spare's pid 1 waits in a cgroup
         # of its own, which a start renames for its container: its cgroup
         # namespace and /sys/fs/cgroup mounts are then made ahead as well.
@@ -110,7 +121,7 @@ class _Spares:
                 self._remove_cgroup(cgroup)
                 cgroup, join_fds = None, []
         try:
-            return shim.prefork(self.store, self.driver, cgroup, tuple(join_fds))
+            return shim.prefork(self.store, self.driver, cgroup, tuple(join_fds), self.host)
         except BaseException:
             if cgroup is not None:
                 self._remove_cgroup(cgroup)
@@ -140,7 +151,7 @@ class _Spares:
             if cgroup_parent != self.cgroup_parent or (
                     root != self.root_as_given and os.path.realpath(root) != self.root):
                 raise ValueError("this forker serves another state root or cgroup parent")
-            if self.warm is not None and (self.mount_events.poll(0) or not self.warm.alive()):
+            if self.warm is not None and (self._mounts_changed() or not self.warm.alive()):
                 self._discard(self.warm)
                 self.warm = None
             ready, self.warm = self.warm or self._spare(), None

@@ -53,12 +53,14 @@ _CHUNK = 65536
 # Under the state root: where each pid 1 builds /proc, /sys and /dev ahead (see mounts.stage).
 STAGE_DIR = "stage"
 _MAX_MESSAGE = 1 << 20
-def prefork(store: StateStore, driver, cgroup: str | None = None, join_fds: tuple[int, ...] = ()) -> WarmShim:
+def prefork(store: StateStore, driver, cgroup: str | None = None, join_fds: tuple[int, ...] = (),
+            host=None) -> WarmShim:
     """Fork a shim whose pid 1 waits in its new namespaces for `WarmShim.start`:
     in the cgroup named `cgroup` (made by the caller, renamed by the launcher
     for its container; the shim removes it if it is never used; join_fds are
     its join files, opened by the caller before anyone could rename it), or,
-    without one, in none of its own until the plan names the container's."""
+    without one, in none of its own until the plan names the container's.
+    host: init.host_facts() of this process, if it keeps them."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     plan_ours, plan_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     pid = os.fork()
@@ -67,7 +69,7 @@ def prefork(store: StateStore, driver, cgroup: str | None = None, join_fds: tupl
             ours.close()
             plan_ours.close()
             os.setsid()
-            _Shim(store, driver, theirs, plan_theirs, cgroup, join_fds).run()
+            _Shim(store, driver, theirs, plan_theirs, cgroup, join_fds, host).run()
         finally:
             os._exit(0)
     # A launcher that ignores SIGCHLD (the forker) has the kernel reap them.
@@ -79,10 +81,10 @@ def prefork(store: StateStore, driver, cgroup: str | None = None, join_fds: tupl
 
 
 class _Shim:
-    def __init__(self, store, driver, channel, plan_channel, spare_cgroup, join_fds):
+    def __init__(self, store, driver, channel, plan_channel, spare_cgroup, join_fds, host):
         self.store, self.driver, self.channel, self.plan_channel = store, driver, channel, plan_channel
-        self.spare_cgroup, self.join_fds = spare_cgroup, join_fds
-        self.state = self.cid = None
+        self.spare_cgroup, self.join_fds, self.host = spare_cgroup, join_fds, host
+        self.state = self.cid = self.request_record = None
         self.tty = False
         self.clients = []
         self.listener = None
@@ -93,13 +95,15 @@ class _Shim:
         self.init_sock = self.error_r = None
         self.early_error = b""
         self.start_time = self.init_start_time = None
+        # Whether the running record is written (see _start): a failed start puts the old one back.
+        self.recorded = False
 
     def run(self) -> None:
         # A full collection would touch, and so copy, every page shared with the launcher.
         gc.disable()
         try:
             set_name("terrarium-shim")
-            for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
+            for sig in init.SUPERVISOR_IGNORED:
                 signal.signal(sig, signal.SIG_IGN)
             # A launcher that ignores SIGCHLD would have pid 1's exit status discarded.
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -154,7 +158,8 @@ class _Shim:
                 self.channel.close()
                 os.close(self.error_r)
                 ahead = (self.driver.version, list(self.join_fds)) if self.spare_cgroup else None
-                init.container_init(self.plan_channel, init_end, error_w, f"{self.store.root}/{STAGE_DIR}", ahead)
+                init.container_init(self.plan_channel, init_end, error_w, f"{self.store.root}/{STAGE_DIR}", ahead,
+                                    self.host)
         finally:
             self.plan_channel.close()
             for fd in self.join_fds:
@@ -181,7 +186,9 @@ class _Shim:
         if not message:
             return False
         request = json.loads(message)
-        self.state, self.tty = ContainerState.from_dict(request["state"]), request["tty"]
+        # Kept as sent: a failed start writes it back over the running record.
+        self.request_record = request["state"]
+        self.state, self.tty = ContainerState.from_dict(self.request_record), request["tty"]
         self.cid = self.state.id
         self.clients = [socket.socket(fileno=fd) for fd in received]
         return True
@@ -202,11 +209,24 @@ class _Shim:
 
     def _start(self, pid: int) -> bool:
         self._receive_from_init()
+        handed_over = self.master is not None if self.tty else bool(self.outputs)
+        if handed_over and not self.early_error:
+            # pid 1 hands over last, all its namespaces made: the record is
+            # written while it drops its capabilities, loads seccomp and
+            # execs, not after. A failed execve puts the old record back.
+            self._record_running(pid)
         error = self.early_error or self._read_error()
-        if error or (self.tty and self.master is None) or (not self.tty and not self.outputs):
+        if error or not handed_over:
             return self._fail(pid, error.decode(errors="replace") or "the container's init died before exec")
         if self.master is not None:
             self.outputs = {self.master: attach.OUT}
+        try:
+            self.channel.send(f"ok {pid}".encode())
+        except OSError:
+            pass  # the launcher died meanwhile; the container runs on, and is recorded
+        return True
+
+    def _record_running(self, pid: int) -> None:
         # Written over, not read and updated under the lock: nothing else
         # changes a record that is not running, except its removal.
         state = self.state
@@ -215,11 +235,7 @@ class _Shim:
         state.started_at, state.finished_at, state.exit_code, state.oom_killed = now_iso(), None, None, False
         state.namespaces = _namespaces(pid)
         self.store.write(state)
-        try:
-            self.channel.send(f"ok {pid}".encode())
-        except OSError:
-            pass  # the launcher died meanwhile; the container runs on, and is recorded
-        return True
+        self.recorded = True
 
     def _read_error(self) -> bytes:
         """What pid 1 wrote before it exited, or b"" at its successful execve; read once."""
@@ -256,6 +272,11 @@ class _Shim:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         self._reap_all()
+        if self.recorded:
+            try:
+                self.store.write(ContainerState.from_dict(self.request_record))
+            except Exception:  # noqa: BLE001 - removed meanwhile: nothing to put back
+                pass
         try:
             self.driver.kill_all(self.cid, signal.SIGKILL)
             self.driver.destroy(self.cid)

@@ -152,6 +152,37 @@ def test_spares_made_before_a_host_mount_change_are_not_used(frt, tmp_path):
     assert not any(alive(init) for _, init in made)
 
 
+def output_of(rt, command) -> bytes:
+    state = rt.run(ContainerConfig(image="busybox", command=command))
+    rt.wait(state.id)
+    return b"".join(entry["data"] for entry in rt.logs(state.id))
+
+
+def test_a_container_from_the_forker_starts_with_no_signal_ignored(frt):
+    # Which signals pid 1 must reset is read once by the forker (init.host_facts),
+    # the shim's own ignored ones included.
+    for _ in range(2):
+        assert output_of(frt, ["grep", "SigIgn", "/proc/self/status"]) == b"SigIgn:\t0000000000000000\n"
+
+
+@pytest.mark.v1only
+def test_a_cgroup_hierarchy_mounted_after_the_forker_started_is_in_the_next_container(frt):
+    # The forker reads the host's hierarchies once, and again after a mount change.
+    assert output_of(frt, ["true"]) == b""
+    name = f"terrarium-test-{os.getpid()}"
+    point = f"/sys/fs/cgroup/{name}"
+    os.mkdir(point)
+    try:
+        subprocess.run(["mount", "-t", "cgroup", "-o", f"none,name={name}", "cgroup", point], check=True)
+        try:
+            listed = output_of(frt, ["ls", "/sys/fs/cgroup"]).split()
+        finally:
+            subprocess.run(["umount", point], check=True)
+    finally:
+        os.rmdir(point)
+    assert name.encode() in listed and b"memory" in listed
+
+
 def test_spares_whose_pid_1_died_are_not_used(frt):
     frt.wait(frt.run(ContainerConfig(image="busybox", command=["true"])).id)
     [forker] = forkers(frt.earlier_forkers)

@@ -82,6 +82,18 @@ def test_a_start_whose_record_cannot_be_written_leaves_no_process(rt, state_root
     rt.delete(state.id)
 
 
+def test_a_start_that_cannot_exec_keeps_the_last_record(rt):
+    # The shim records the start while pid 1 execs (runtime.shim._start):
+    # an execve that fails must put the record back as it was.
+    state = rt.run(ContainerConfig(image="busybox", command=["/bin/rm", "/bin/rm"]))
+    before = rt.wait(state.id)
+    assert (before.status, before.exit_code) == ("exited", 0)
+    error = start_error(rt, state.id)
+    assert isinstance(error, TerrariumError) and "/bin/rm" in str(error)
+    after = rt.get(state.id)
+    assert after == before
+
+
 def start_error(rt, cid):
     try:
         rt.start(cid)
