@@ -110,7 +110,7 @@ class Runtime:
                 id=cid, name=name, image=cfg.image, image_id=image.id, created_at=now_iso(),
                 config=cfg.to_dict(), limits=limits.to_dict(), cgroup_paths=self.driver.paths(cid),
             )
-            self.store.write(state)
+            self.store.write(state, new=True)
         except BaseException:
             self.store.remove(ContainerState(id=cid, name=name, image="", image_id=""))
             raise
@@ -288,25 +288,32 @@ class Runtime:
     def wait(self, ref: str, timeout: float | None = None) -> ContainerState:
         """Until the container has exited: its shim recorded the exit (and left,
         or, started from here, closed the channel it keeps until then)."""
-        state = self.get(ref)
-        channel = self._exits.pop(state.id, None)
+        # Started here (ref its id): the channel held since answers first, and
+        # the record is read once, after it.
+        channel = self._exits.pop(ref, None)
+        state = None
+        if channel is None:
+            state = self.get(ref)
+            channel = self._exits.pop(state.id, None)
+        cid = ref if state is None else state.id
         try:
-            if state.status not in LIVE:
+            if state is not None and state.status not in LIVE:
                 return state
-            if channel is not None:
-                # Started here: the shim closes the channel once the exit is
-                # recorded, a process teardown before its pid is seen to end.
-                if not select.select([channel], [], [], timeout)[0]:
-                    self._exits.setdefault(state.id, channel)
-                    channel = None
-                    return state
-                if self._forks_shims:
-                    from runtime import shimclient
-
-                    shimclient.collect(state.shim_pid)
-            else:
+            if channel is None:
                 self._wait_exit(state, timeout)
-            return self.get(state.id)
+                return self.get(cid)
+            # The shim closes the channel once the exit is recorded, a process
+            # teardown before its pid is seen to end.
+            if not select.select([channel], [], [], timeout)[0]:
+                self._exits.setdefault(cid, channel)
+                channel = None
+                return self.get(cid)
+            state = self.get(cid)
+            if self._forks_shims:
+                from runtime import shimclient
+
+                shimclient.collect(state.shim_pid)
+            return state
         finally:
             if channel is not None:
                 channel.close()
@@ -459,7 +466,10 @@ class Runtime:
 
     def _destroy_cgroup(self, cid: str) -> None:
         try:
-            self.driver.kill_all(cid, signal.SIGKILL)
+            # An exited container's cgroup is empty (pid 1's exit emptied its
+            # pid namespace) as a rule: then no freeze, kill and thaw.
+            if self.driver.procs(cid):
+                self.driver.kill_all(cid, signal.SIGKILL)
         except (NotFound, OSError):
             pass
         try:

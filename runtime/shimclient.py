@@ -49,12 +49,12 @@ class WarmShim:
         ("ok", pid) or ("error", message). After ("ok", pid) the caller owns
         `exit_channel` and closes it."""
         self.used = True
-        request = json.dumps({"state": state.to_dict(), "tty": plan.tty}).encode()
+        request = json.dumps({"state": state.fields(), "tty": plan.tty}).encode()
         try:
             # The plan first, to pid 1 directly: the start's longest part. The
             # shim reads its request meanwhile (and knows a pid 1 that is past
             # its execve already from what it handed over).
-            self.plan_channel.send(json.dumps({"plan": plan.to_dict(), "interactive": interactive}).encode())
+            self.plan_channel.send(json.dumps({"plan": plan.fields(), "interactive": interactive}).encode())
             socket.send_fds(self.channel, [request], [attach_sock.fileno()] if attach_sock is not None else [])
         except OSError:
             pass  # the shim or pid 1 died waiting; the reply, or its absence, says so

@@ -81,10 +81,13 @@ class StateStore:
         return os.urandom(32).hex()
 
     def reserve_name(self, name: str, cid: str) -> None:
-        os.makedirs(self.names, exist_ok=True)
         link = f"{self.names}/{name}"
         try:
-            os.symlink(cid, link)
+            try:
+                os.symlink(cid, link)
+            except FileNotFoundError:
+                os.makedirs(self.names, exist_ok=True)
+                os.symlink(cid, link)
             return
         except FileExistsError:
             owner = os.readlink(link)
@@ -103,12 +106,13 @@ class StateStore:
         except FileNotFoundError:
             pass
 
-    def write(self, state: ContainerState) -> None:
+    def write(self, state: ContainerState, new: bool = False) -> None:
+        """Replace the record; new=True: there is none yet (a create)."""
         directory = self.path(state.id)
         tmp = f"{directory}/.state.{os.getpid()}.tmp"
         # json.dumps, not json.dump: dump runs the pure-Python encoder, a
         # cost the shim pays in pages it must copy after fork.
-        data = json.dumps(state.to_dict()).encode()
+        data = json.dumps(state.fields()).encode()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         try:
             while data:
@@ -120,6 +124,9 @@ class StateStore:
         # writeback of the new file inside rename(), tens of ms on a busy
         # disk, twice per container run. Swapping the names is as atomic
         # for readers and leaves the old record to unlink.
+        if new:
+            os.rename(tmp, target)
+            return
         try:
             syscalls.rename_exchange(tmp, target)
         except FileNotFoundError:
@@ -203,11 +210,15 @@ class StateStore:
         every reader at once) for `empty_trash` to remove off the caller's
         path; the dashboard worker's forker does that."""
         if later:
-            os.makedirs(self.trash, exist_ok=True)
             try:
                 os.rename(self.path(state.id), f"{self.trash}/{state.id}")
             except FileNotFoundError:
-                pass
+                # No trash yet, or the container's directory is gone.
+                os.makedirs(self.trash, exist_ok=True)
+                try:
+                    os.rename(self.path(state.id), f"{self.trash}/{state.id}")
+                except FileNotFoundError:
+                    pass
         else:
             self._remove_under(self.dir, state.id)
         self.release_name(state.name, state.id)
