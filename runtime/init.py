@@ -112,9 +112,10 @@ def enter_cgroup(files: list[str | int]) -> None:
 
 
 def receive_plan(plan_channel: socket.socket) -> tuple[InitPlan, bool]:
-    """The plan, and whether stdin stays open, as the launcher sends them."""
+    """The plan, and whether stdin stays open, as the launcher sends them.
+    The channel stays open until the execve closes it: that end-of-file is
+    how the launcher learns the command runs (see shimclient.WarmShim.start)."""
     message = plan_channel.recv(MAX_PLAN)
-    plan_channel.close()
     if not message:
         # The shim was discarded unused: nothing to start, nothing to report.
         os._exit(0)
@@ -196,7 +197,7 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
             for target, fd in enumerate(stdio):
                 os.dup2(fd, target, inheritable=True)
         shim_channel.close()
-        fds.close_all_except(error_fd)
+        fds.close_all_except(error_fd, plan_channel.fileno())
         capabilities.reduce_to(uid=plan.uid, gid=plan.gid)
         seccomp.apply_default_profile()
         exec_command(plan.argv, plan.env)
@@ -204,5 +205,9 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
         try:
             os.write(error_fd, message.encode(errors="replace")[:4000])
+            # The launcher, waiting for the execve, hears of the failure too.
+            plan_channel.send(b"x")
+        except OSError:
+            pass
         finally:
             os._exit(START_FAILED)

@@ -28,11 +28,15 @@ objects); a launcher that ignores SIGCHLD (the forker) has the kernel do it.
 The launcher sends the plan straight to the waiting pid 1, which makes
 the command's pipes and passes the shim its ends, and sends the shim the
 container's record with the attach socket, if any, so both work at once.
-The shim answers `ok <pid>` or `error <message>` (SOCK_SEQPACKET pairs,
-JSON requests). In the error case the shim has already removed the
-cgroup, and the launcher waits until it is gone. After `ok` it keeps the
-channel open until it has recorded the exit, so the launcher learns of
-the exit at once (runtime.shimclient).
+The shim answers `ok <pid>` once it has recorded the start, while pid 1
+execs, or `error <message>` (SOCK_SEQPACKET pairs, JSON requests). The
+launcher learns of the execve from pid 1 itself: its end of the plan
+channel closes then; a failed one sends a byte there first, and the
+shim, having put the old record back, answers again with the error. In
+the error case the shim has already removed the cgroup, and the launcher
+waits until it is gone. After `ok` it keeps the channel open until it
+has recorded the exit, so the launcher learns of the exit at once
+(runtime.shimclient).
 """
 
 import errno
@@ -213,17 +217,19 @@ class _Shim:
         if handed_over and not self.early_error:
             # pid 1 hands over last, all its namespaces made: the record is
             # written while it drops its capabilities, loads seccomp and
-            # execs, not after. A failed execve puts the old record back.
+            # execs, not after, and the launcher told. It learns of the
+            # execve from pid 1 (see shimclient.WarmShim.start); a failed
+            # one puts the old record back, and the launcher hears again.
             self._record_running(pid)
+            try:
+                self.channel.send(f"ok {pid}".encode())
+            except OSError:
+                pass  # the launcher died meanwhile; the container runs on, and is recorded
         error = self.early_error or self._read_error()
         if error or not handed_over:
             return self._fail(pid, error.decode(errors="replace") or "the container's init died before exec")
         if self.master is not None:
             self.outputs = {self.master: attach.OUT}
-        try:
-            self.channel.send(f"ok {pid}".encode())
-        except OSError:
-            pass  # the launcher died meanwhile; the container runs on, and is recorded
         return True
 
     def _record_running(self, pid: int) -> None:

@@ -46,8 +46,8 @@ class WarmShim:
     def start(self, plan, state, interactive: bool = False,
               attach_sock: socket.socket | None = None) -> tuple[str, str]:
         """Start the container whose record is state (as on disk); returns
-        ("ok", pid) or ("error", message). After ("ok", pid) the caller owns
-        `exit_channel` and closes it."""
+        ("ok", pid) once the command runs, or ("error", message). After
+        ("ok", pid) the caller owns `exit_channel` and closes it."""
         self.used = True
         request = json.dumps({"state": state.fields(), "tty": plan.tty}).encode()
         try:
@@ -58,16 +58,23 @@ class WarmShim:
             socket.send_fds(self.channel, [request], [attach_sock.fileno()] if attach_sock is not None else [])
         except OSError:
             pass  # the shim or pid 1 died waiting; the reply, or its absence, says so
-        finally:
-            self.plan_channel.close()
-        try:
-            reply = self.channel.recv(_MAX_MESSAGE).decode(errors="replace")
-        except OSError:
-            reply = ""
-        kind, _, detail = reply.partition(" ")
+        kind, detail = _reply(self.channel)
         if kind == "ok":
-            self.exit_channel = self.channel
-            return "ok", detail
+            # The shim answers once it has recorded the start, while pid 1
+            # execs. pid 1's end of the plan channel closes at its execve,
+            # straight to here, not through the shim; if the execve fails,
+            # pid 1 says why first, and the shim, having put the old record
+            # back, answers again.
+            try:
+                failed = self.plan_channel.recv(1)
+            except OSError:
+                failed = b""
+            if not failed:
+                self.plan_channel.close()
+                self.exit_channel = self.channel
+                return "ok", detail
+            kind, detail = _reply(self.channel)
+        self.plan_channel.close()
         self.channel.close()
         # No process outlives a failed start.
         _wait_gone(self.pid)
@@ -83,6 +90,16 @@ class WarmShim:
         self.channel.close()
         _wait_gone(self.pid)
         reap()
+
+
+def _reply(channel: socket.socket) -> tuple[str, str]:
+    """The shim's next answer, ("ok", pid) or ("error", message); ("", "") if it died."""
+    try:
+        reply = channel.recv(_MAX_MESSAGE).decode(errors="replace")
+    except OSError:
+        reply = ""
+    kind, _, detail = reply.partition(" ")
+    return kind, detail
 
 
 def reap() -> None:

@@ -29,3 +29,13 @@ def test_a_command_done_before_its_shim_has_the_request_is_recorded(rt):
     state = rt.wait(state.id)
     assert (state.status, state.exit_code) == ("exited", 4)
     assert b"".join(e["data"] for e in rt.logs(state.id)) == b"early\n"
+
+
+def test_a_start_returns_once_the_command_runs(rt):
+    # The shim answers while pid 1 execs (it records the start meanwhile); the
+    # launcher waits for pid 1's end of the plan channel to close at the execve.
+    for _ in range(5):
+        state = rt.run(ContainerConfig(image="busybox", command=["sleep", "60"]))
+        with open(f"/proc/{state.pid}/cmdline", "rb") as f:
+            assert f.read().split(b"\0")[0] == b"sleep"
+        rt.delete(state.id, force=True)
