@@ -42,8 +42,24 @@ def _fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
+# Beneath the directory given, and no symlink anywhere on the way, the last
+# component included (ELOOP): as a walk with O_NOFOLLOW, in one call.
+_RESOLVE_STRICT = sc.RESOLVE_BENEATH | sc.RESOLVE_NO_SYMLINKS
+
+
 def open_beneath(root_fd: int, relpath: str, *, create_dirs: bool = False, directory: bool = True) -> int:
     """An O_PATH fd for relpath under root_fd, refusing symlinks on the way."""
+    flags = os.O_PATH | os.O_CLOEXEC | (os.O_DIRECTORY if directory else 0)
+    try:
+        return sc.openat2(root_fd, relpath.encode(), flags, _RESOLVE_STRICT)
+    except FileNotFoundError:
+        if not create_dirs:
+            raise
+    return _walk_beneath(root_fd, relpath, directory)
+
+
+def _walk_beneath(root_fd: int, relpath: str, directory: bool) -> int:
+    """open_beneath one component at a time, making the directories missing."""
     parts = [p for p in relpath.split("/") if p]
     fd = os.dup(root_fd)
     try:
@@ -53,8 +69,6 @@ def open_beneath(root_fd: int, relpath: str, *, create_dirs: bool = False, direc
             try:
                 nxt = os.open(part, flags, dir_fd=fd)
             except FileNotFoundError:
-                if not create_dirs:
-                    raise
                 os.mkdir(part, 0o755, dir_fd=fd)
                 nxt = os.open(part, flags, dir_fd=fd)
             os.close(fd)
