@@ -16,10 +16,11 @@ root, cgroup parent]}`, checked: a forker serves one of each) and gets
 container with the shim directly (runtime.shimclient), and the forker
 forks the next spare meanwhile. So the forker does nothing per start but
 hand over two descriptors. A spare older than the host's last mount
-change, or whose pid 1 died, is discarded first. Running shims do not
-depend on the forker: they are session leaders, re-parented to the host's
-init when it exits. It ignores SIGCHLD, so the kernel reaps the shims it
-forked as they exit.
+change, or whose pid 1 died, is discarded first. The shims are forked
+by the forker's zygote (runtime.zygote), so that the forker's own work
+copies no pages. Running shims depend on neither: they are session
+leaders, re-parented to the host's init when the zygote exits. Both
+ignore SIGCHLD, so the kernel reaps the shims as they exit.
 
 Two ways to run one. A caller's own (`Runtime(forker=True)`, the
 dashboard's worker): started on first use over a socket pair, it exits
@@ -42,6 +43,7 @@ import sys
 import time
 
 from runtime import attach, cgroups, init, seccomp, shim
+from runtime.zygote import Zygote
 from runtime.procinfo import is_same, set_name, start_time
 from runtime.sharedforker import MAX_MESSAGE, SWEEP, shared_address
 from runtime.state import StateStore
@@ -82,6 +84,8 @@ class _Spares:
         self.spare_prefix = f"{SPARE_CGROUP_PREFIX}{pid}-{start_time(pid)}-"
         if self.driver.can_adopt:
             self._remove_orphaned_spare_cgroups()
+        # Last: it copies what this process holds now.
+        self.zygote = Zygote(self.store, self.driver)
 
     def _remove_orphaned_spare_cgroups(self) -> None:
         for name in self.driver.names_like(SPARE_CGROUP_PREFIX):
@@ -121,7 +125,7 @@ class _Spares:
                 self._remove_cgroup(cgroup)
                 cgroup, join_fds = None, []
         try:
-            return shim.prefork(self.store, self.driver, cgroup, tuple(join_fds), self.host)
+            return self._forked(cgroup, join_fds)
         except BaseException:
             if cgroup is not None:
                 self._remove_cgroup(cgroup)
@@ -129,6 +133,15 @@ class _Spares:
         finally:
             for fd in join_fds:
                 os.close(fd)
+
+    def _forked(self, cgroup: str | None, join_fds: list[int]) -> shim.WarmShim:
+        try:
+            return self.zygote.spare(cgroup, join_fds, self.host)
+        except (BrokenPipeError, ConnectionResetError):
+            # It was killed: another takes over, once.
+            self.zygote.close()
+            self.zygote = Zygote(self.store, self.driver)
+            return self.zygote.spare(cgroup, join_fds, self.host)
 
     def _discard(self, spare: shim.WarmShim) -> None:
         spare.discard()
@@ -179,6 +192,7 @@ class _Spares:
     def close(self) -> None:
         if self.warm is not None:
             self._discard(self.warm)
+        self.zygote.close()
         self.mount_table.close()
 
 

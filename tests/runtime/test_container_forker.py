@@ -69,8 +69,8 @@ def test_containers_run_and_stop_through_the_forker(frt):
 
     state = sleeper(frt)
     [forker] = forkers(frt.earlier_forkers)
-    # The forker, not the caller, forked it and reaps it.
-    assert procinfo.parent(state.shim_pid) == forker
+    # The forker's zygote, not the caller, forked it and reaps it.
+    assert procinfo.parent(state.shim_pid) == zygote(forker)
     assert frt.stop(state.id, timeout=5).status == "exited"
 
 
@@ -82,6 +82,14 @@ def test_the_forker_leaves_no_zombie_shims(frt):
         assert time.monotonic() < deadline, "the forker never reaped the shim"
         time.sleep(0.01)
 
+def zygote(forker: int) -> int:
+    """The process that forks the forker's spares, its only child."""
+    [pid] = procinfo.children(forker)
+    with open(f"/proc/{pid}/comm") as f:
+        assert f.read().strip() == "terrarium-zyg"
+    return pid
+
+
 def spares(forker: int) -> list[tuple[int, int]]:
     """(shim, pid 1) of the forker's spares once both are forked: the one
     handed over ahead to the Runtime for its next start, and the one the
@@ -89,7 +97,7 @@ def spares(forker: int) -> list[tuple[int, int]]:
     deadline = time.monotonic() + 10
     while True:
         found = []
-        for shim in procinfo.children(forker):
+        for shim in procinfo.children(zygote(forker)):
             try:
                 found.append((shim, procinfo.children(shim)))
             except FileNotFoundError:
@@ -111,8 +119,8 @@ def test_the_forker_keeps_the_next_shims_forked_with_their_namespaces_made(frt):
         while any(os.readlink(f"/proc/{init}/ns/{k}") == os.readlink(f"/proc/self/ns/{k}") for k in kinds):
             assert time.monotonic() < deadline, "the spare pid 1 never made its namespaces"
             time.sleep(0.01)
-        assert [open(f"/proc/{p}/comm").read().strip() for p in (forker, shim, init)] == \
-            ["terrarium-fork", "terrarium-shim", "terrarium-init"]
+        assert [open(f"/proc/{p}/comm").read().strip() for p in (forker, zygote(forker), shim, init)] == \
+            ["terrarium-fork", "terrarium-zyg", "terrarium-shim", "terrarium-init"]
         # Nothing of a container yet: no state; a cgroup only where a start can
         # rename it for its container (v1), which pid 1 has made its cgroup
         # namespace's root already.
@@ -125,9 +133,10 @@ def test_the_forker_keeps_the_next_shims_forked_with_their_namespaces_made(frt):
             assert os.readlink(f"/proc/{init}/ns/cgroup") == os.readlink("/proc/self/ns/cgroup")
     assert [s.id for s in frt.list(all=True)] == [state.id]
 
-    made = spares(forker)
+    made, forked = spares(forker), zygote(forker)
     frt.close()
     assert not any(alive(p) for pair in made for p in pair)
+    assert not alive(forked)
 
 
 def test_the_next_start_uses_the_spare_handed_over_ahead(frt):
@@ -213,20 +222,34 @@ def test_a_failed_start_reports_the_runtime_message(frt):
         frt.run(ContainerConfig(image="busybox", command=["nope"]))
 
 
-def kill_forker(frt) -> tuple[int, list[int]]:
-    """SIGKILL the Runtime's forker; (its pid, the spare shims it had forked)."""
+def test_a_killed_zygote_is_replaced_and_starts_go_on(frt):
+    sleeper(frt)
     [forker] = forkers(frt.earlier_forkers)
-    spare_shims = [p for p in procinfo.children(forker) if p not in frt.seen_pids]
+    killed = zygote(forker)
+    pidfd = os.pidfd_open(killed)
+    os.kill(killed, signal.SIGKILL)
+    select.select([pidfd], [], [])
+    os.close(pidfd)
+    for _ in range(3):
+        assert sleeper(frt).status == "running"
+    assert zygote(forker) != killed
+
+
+def kill_forker(frt) -> tuple[int, list[int]]:
+    """SIGKILL the Runtime's forker; (its pid, its zygote and the spare shims that forked)."""
+    [forker] = forkers(frt.earlier_forkers)
+    forked = zygote(forker)
+    spare_shims = [p for p in procinfo.children(forked) if p not in frt.seen_pids]
     pidfd = os.pidfd_open(forker)
     os.kill(forker, signal.SIGKILL)
     select.select([pidfd], [], [])
     os.close(pidfd)
-    return forker, spare_shims
+    return forker, [forked, *spare_shims]
 
 
 def orphaned_spares_leave(frt, spare_shims) -> None:
-    # A killed forker's spares that no start took see their sockets close, and
-    # leave by themselves, removing their cgroups first.
+    # A killed forker's zygote, and its spares that no start took, see their
+    # sockets close and leave by themselves, the spares removing their cgroups first.
     taken = {state.shim_pid for state in frt.list(all=True)}
     assert not left_running([p for p in spare_shims if p not in taken])
 
