@@ -9,6 +9,7 @@ exits 127. The error pipe is close-on-exec, so a successful execve shows as
 end-of-file to whoever reads it; no other signal of success is needed.
 """
 
+import _signal
 import json
 import os
 import signal
@@ -65,11 +66,13 @@ def reset_signals(ignored: tuple[int, ...] | None = None) -> None:
     # Caught signals go back to the default at execve by themselves; Python
     # knows every ignored one (it reads them all at start-up), so only those
     # cost a system call.
+    # _signal, the C module: signal's wrappers convert to and from enums,
+    # Python code whose pages a forked process copies to run.
     if ignored is None:
-        ignored = tuple(sig for sig in signal.valid_signals() if signal.getsignal(sig) is signal.SIG_IGN)
+        ignored = tuple(sig for sig in _signal.valid_signals() if _signal.getsignal(sig) == _signal.SIG_IGN)
     for sig in ignored:
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        _signal.signal(sig, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 
 def host_facts() -> tuple[list[tuple[str, str, str]], tuple[int, ...]]:

@@ -39,6 +39,7 @@ has recorded the exit, so the launcher learns of the exit at once
 (runtime.shimclient).
 """
 
+import _signal
 import errno
 import gc
 import json
@@ -77,7 +78,7 @@ def prefork(store: StateStore, driver, cgroup: str | None = None, join_fds: tupl
         finally:
             os._exit(0)
     # A launcher that ignores SIGCHLD (the forker) has the kernel reap them.
-    if signal.getsignal(signal.SIGCHLD) is not signal.SIG_IGN:
+    if _signal.getsignal(signal.SIGCHLD) != _signal.SIG_IGN:
         track(pid)
     theirs.close()
     plan_theirs.close()
@@ -107,10 +108,11 @@ class _Shim:
         gc.disable()
         try:
             set_name("terrarium-shim")
+            # _signal, not signal: see init.reset_signals.
             for sig in init.SUPERVISOR_IGNORED:
-                signal.signal(sig, signal.SIG_IGN)
+                _signal.signal(sig, _signal.SIG_IGN)
             # A launcher that ignores SIGCHLD would have pid 1's exit status discarded.
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _signal.signal(signal.SIGCHLD, _signal.SIG_DFL)
             self._close_inherited()
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
             pid = self._fork_init()
