@@ -299,8 +299,10 @@ def test_a_deleted_container_is_gone_at_once_and_its_files_soon_after(frt):
     assert not os.path.exists(frt.store.path(state.id)) and frt.list(all=True) == []
     with pytest.raises(NotFound):
         frt.get("short")
-    # The files go from the trash between starts, or once the forker is idle.
+    assert not os.path.lexists(f"{frt.store.names}/short")
+    # The files, and the name's link, go from the trash between starts, or once the forker is idle.
     trash_emptied(frt)
+    assert frt.create(ContainerConfig(image="busybox", name="short", command=["true"])).name == "short"
 
 
 def test_a_killed_forkers_trash_is_emptied_by_the_next_one(frt):
