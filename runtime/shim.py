@@ -227,6 +227,7 @@ class _Shim:
                 self.channel.send(f"ok {pid}".encode())
             except OSError:
                 pass  # the launcher died meanwhile; the container runs on, and is recorded
+            self.store.unlink_replaced()
         error = self.early_error or self._read_error()
         if error or not handed_over:
             return self._fail(pid, error.decode(errors="replace") or "the container's init died before exec")
@@ -242,7 +243,7 @@ class _Shim:
         state.shim_pid, state.shim_start_time = os.getpid(), self.start_time
         state.started_at, state.finished_at, state.exit_code, state.oom_killed = now_iso(), None, None, False
         state.namespaces = _namespaces(pid)
-        self.store.write(state)
+        self.store.write(state, unlink_later=True)
         self.recorded = True
 
     def _read_error(self) -> bytes:
@@ -410,11 +411,13 @@ class _Shim:
         if oom:
             code = 137
         try:
-            self.store.update(self.cid, status="exited", exit_code=code, oom_killed=oom, finished_at=now_iso(), pid=None)
+            self.store.update(self.cid, unlink_later=True, status="exited", exit_code=code, oom_killed=oom,
+                              finished_at=now_iso(), pid=None)
         except Exception:  # noqa: BLE001 - deleted while running: nothing left to record into
             pass
         # The launcher's Runtime.wait watches for this end-of-file.
         self.channel.close()
+        self.store.unlink_replaced()
         log.close()
         for client in self.clients:
             try:

@@ -71,6 +71,8 @@ class StateStore:
         self.dir = f"{self.root}/containers"
         self.names = f"{self.dir}/{NAMES}"
         self.trash = f"{self.dir}/{TRASH}"
+        # Records write(unlink_later=True) replaced, for unlink_replaced().
+        self.replaced = []
 
     def path(self, cid: str) -> str:
         return f"{self.dir}/{cid}"
@@ -110,8 +112,9 @@ class StateStore:
         except FileNotFoundError:
             pass
 
-    def write(self, state: ContainerState, new: bool = False) -> None:
-        """Replace the record; new=True: there is none yet (a create)."""
+    def write(self, state: ContainerState, new: bool = False, unlink_later: bool = False) -> None:
+        """Replace the record; new=True: there is none yet (a create).
+        unlink_later: leave the replaced record for unlink_replaced()."""
         directory = self.path(state.id)
         tmp = f"{directory}/.state.{os.getpid()}.tmp"
         # json.dumps, not json.dump: dump runs the pure-Python encoder, a
@@ -136,7 +139,21 @@ class StateStore:
         except FileNotFoundError:
             os.rename(tmp, target)
             return
-        os.unlink(tmp)
+        if unlink_later:
+            self.replaced.append(tmp)
+        else:
+            os.unlink(tmp)
+
+    def unlink_replaced(self) -> None:
+        """Unlink the records write(unlink_later=True) replaced. Apart, so that
+        a shim can do it after telling of the start or the exit: freeing a
+        record already written to disk can wait for the disk (an ext4
+        mounted with `discard` discards the freed block at once)."""
+        while self.replaced:
+            try:
+                os.unlink(self.replaced.pop())
+            except FileNotFoundError:
+                pass
 
     def read(self, cid: str) -> ContainerState:
         try:
@@ -175,12 +192,12 @@ class StateStore:
         finally:
             os.close(fd)
 
-    def update(self, cid: str, **changes) -> ContainerState:
+    def update(self, cid: str, unlink_later: bool = False, **changes) -> ContainerState:
         with self.locked(cid):
             state = self.read(cid)
             for key, value in changes.items():
                 setattr(state, key, value)
-            self.write(state)
+            self.write(state, unlink_later=unlink_later)
             return state
 
     def ids(self) -> list[str]:

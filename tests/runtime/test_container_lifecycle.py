@@ -94,6 +94,18 @@ def test_a_start_that_cannot_exec_keeps_the_last_record(rt):
     assert after == before
 
 
+def test_replaced_records_are_unlinked_after_the_start_and_the_exit_are_told(rt):
+    # The shim unlinks the records it replaced only after answering (see
+    # StateStore.unlink_replaced), but it does unlink them.
+    state = rt.run(ContainerConfig(image="busybox", command=["true"]))
+    rt.wait(state.id)
+    directory = rt.store.path(state.id)
+    deadline = time.monotonic() + 10
+    while sorted(os.listdir(directory)) != ["state.json", "upper", "work"]:
+        assert time.monotonic() < deadline, f"left in the container's directory: {os.listdir(directory)}"
+        time.sleep(0.01)
+
+
 def start_error(rt, cid):
     try:
         rt.start(cid)
