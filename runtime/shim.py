@@ -58,6 +58,8 @@ _CHUNK = 65536
 # Under the state root: where each pid 1 builds /proc, /sys and /dev ahead (see mounts.stage).
 STAGE_DIR = "stage"
 _MAX_MESSAGE = 1 << 20
+# A shim's nice value once the exit is recorded.
+CLEANUP_NICE = 19
 def prefork(store: StateStore, driver, cgroup: str | None = None, join_fds: tuple[int, ...] = (),
             host=None) -> WarmShim:
     """Fork a shim whose pid 1 waits in its new namespaces for `WarmShim.start`:
@@ -417,6 +419,8 @@ class _Shim:
             pass
         # The launcher's Runtime.wait watches for this end-of-file.
         self.channel.close()
+        # What is left is cleaning up: it yields to the starts of others.
+        os.setpriority(os.PRIO_PROCESS, 0, CLEANUP_NICE)
         self.store.unlink_replaced()
         log.close()
         for client in self.clients:

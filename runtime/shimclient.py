@@ -49,6 +49,12 @@ class WarmShim:
         ("ok", pid) once the command runs, or ("error", message). After
         ("ok", pid) the caller owns `exit_channel` and closes it."""
         self.used = True
+        try:
+            # Made ahead at a low priority (see runtime.zygote): the shim and its
+            # pid 1, in the shim's process group until it execs, now do a start.
+            os.setpriority(os.PRIO_PGRP, self.pid, 0)
+        except OSError:
+            pass
         request = json.dumps({"state": state.fields(), "tty": plan.tty}).encode()
         try:
             # The plan first, to pid 1 directly: the start's longest part. The

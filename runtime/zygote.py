@@ -24,6 +24,8 @@ from runtime.procinfo import set_name
 from runtime.shimclient import WarmShim
 
 _MAX_MESSAGE = 1 << 16
+# The nice value spares are made at.
+SPARE_NICE = 19
 # A cgroup's join files: one per v1 hierarchy.
 _MAX_FDS = 32
 
@@ -35,6 +37,9 @@ class Zygote:
         if self.pid == 0:
             try:
                 set_name("terrarium-zyg")
+                # Spares are made ahead, between starts: they yield to one under
+                # way (a launcher raises the one it takes, see WarmShim.start).
+                os.setpriority(os.PRIO_PROCESS, 0, SPARE_NICE)
                 # None of the forker's: its callers' sockets, a listening one.
                 fds.close_all_except(theirs.fileno())
                 _serve(theirs, store, driver)

@@ -174,6 +174,17 @@ def test_a_container_from_the_forker_starts_with_no_signal_ignored(frt):
         assert output_of(frt, ["grep", "SigIgn", "/proc/self/status"]) == b"SigIgn:\t0000000000000000\n"
 
 
+def test_spares_are_made_at_low_priority_and_containers_run_at_the_default(frt):
+    frt.wait(frt.run(ContainerConfig(image="busybox", command=["true"])).id)
+    [forker] = forkers(frt.earlier_forkers)
+    for shim, init in spares(forker):
+        assert os.getpriority(os.PRIO_PROCESS, shim) == os.getpriority(os.PRIO_PROCESS, init) == 19
+    for _ in range(2):
+        stat = output_of(frt, ["cat", "/proc/self/stat"])
+        # Field 19, the nice value, counted after the command name's closing parenthesis.
+        assert stat[stat.rindex(b")") + 2:].split()[16] == b"0"
+
+
 @pytest.mark.v1only
 def test_a_cgroup_hierarchy_mounted_after_the_forker_started_is_in_the_next_container(frt):
     # The forker reads the host's hierarchies once, and again after a mount change.
