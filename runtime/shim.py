@@ -412,9 +412,15 @@ class _Shim:
             oom = False
         if oom:
             code = 137
+        state = self.state
+        state.status, state.exit_code, state.oom_killed, state.finished_at, state.pid = "exited", code, oom, now_iso(), None
         try:
-            self.store.update(self.cid, unlink_later=True, status="exited", exit_code=code, oom_killed=oom,
-                              finished_at=now_iso(), pid=None)
+            # Written from this shim's copy of the running record, not read
+            # again: the only change others make to a running record is its
+            # status (pause), which this replaces. Under the lock, so such a
+            # change is either before this or sees it.
+            with self.store.locked(self.cid):
+                self.store.write(state, unlink_later=True)
         except Exception:  # noqa: BLE001 - deleted while running: nothing left to record into
             pass
         # The launcher's Runtime.wait watches for this end-of-file.
