@@ -84,6 +84,10 @@ class ImageStore:
     def __init__(self, root=None):
         self.root = settings.state_root(root)
         self.images = f"{self.root}/images"
+        # Each image's parsed image.json, by directory name, with the file's
+        # inode and mtime: a file written anew (an image removed and
+        # imported again) is read again.
+        self._records = {}
         os.makedirs(self.images, exist_ok=True)
         self.cleanup_partial()
 
@@ -210,17 +214,28 @@ class ImageStore:
             os.close(lock_fd)
 
     def list(self) -> list[ImageInfo]:
-        images = []
+        """Every image, oldest first. An image.json is parsed once per store
+        while it is the same file (a start looks its image up); the infos
+        share its nested values: do not modify them."""
+        images, records = [], {}
         for name in os.listdir(self.images):
             if name.startswith("."):
                 continue
             path = f"{self.images}/{name}"
             try:
-                with open(f"{path}/image.json") as f:
-                    record = json.load(f)
+                st = os.stat(f"{path}/image.json")
+                key = (st.st_ino, st.st_mtime_ns)
+                cached = self._records.get(name)
+                if cached is not None and cached[0] == key:
+                    record = cached[1]
+                else:
+                    with open(f"{path}/image.json") as f:
+                        record = json.load(f)
                 images.append(ImageInfo(**record, path=path, rootfs=f"{path}/rootfs"))
             except (OSError, ValueError, TypeError):
                 continue
+            records[name] = (key, record)
+        self._records = records
         return sorted(images, key=lambda i: (i.created_at, i.name))
 
     def get(self, ref: str) -> ImageInfo:

@@ -112,3 +112,16 @@ def test_remove_is_refused_while_a_container_uses_the_image(state_root, busybox_
     container.rmdir()
     store.remove("busy")
     assert store.list() == []
+
+
+def test_one_store_sees_images_removed_and_imported_since_it_last_looked(state_root, busybox_tar):
+    # The store keeps what it parsed of each image.json (a start looks its image up).
+    store = ImageStore()
+    first = store.import_archive(busybox_tar, name="before")
+    assert [i.name for i in store.list()] == ["before"]
+    other = ImageStore()
+    other.remove("before")
+    again = other.import_archive(busybox_tar, name="after")
+    assert [(i.name, i.id) for i in store.list()] == [("after", again.id)] and again.id != first.id
+    with pytest.raises(NotFound):
+        store.get("before")
