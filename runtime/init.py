@@ -54,6 +54,19 @@ def exec_command(argv: list[str], env: dict[str, str]) -> None:
 SUPERVISOR_IGNORED = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT)
 
 
+def ignored_signals() -> tuple[int, ...]:
+    """Every signal this process ignores, as the kernel lists them (SigIgn in
+    /proc/self/status): the signal module's view leaves out the two that
+    glibc keeps for itself (32 and 33)."""
+    fd = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        status = os.read(fd, 65536)
+    finally:
+        os.close(fd)
+    mask = int(status.split(b"\nSigIgn:", 1)[1].split(None, 1)[0], 16)
+    return tuple(sig for sig in range(1, 65) if mask >> (sig - 1) & 1)
+
+
 def reset_signals(ignored: tuple[int, ...] | None = None) -> None:
     """Give the command default signal handling and an empty mask.
 
@@ -61,17 +74,15 @@ def reset_signals(ignored: tuple[int, ...] | None = None) -> None:
     SIGHUP and SIGQUIT (Python itself ignores SIGPIPE and SIGXFSZ): without
     this, `sh` could not trap SIGTERM and `yes | head -1` would never end.
     ignored: those this process has ignored, as `host_facts` found them;
-    by default it looks.
+    by default it looks. Caught signals go back to the default at execve
+    by themselves.
     """
-    # Caught signals go back to the default at execve by themselves; Python
-    # knows every ignored one (it reads them all at start-up), so only those
-    # cost a system call.
+    if ignored is None:
+        ignored = ignored_signals()
+    for sig in ignored:
+        sc.default_signal(sig)
     # _signal, the C module: signal's wrappers convert to and from enums,
     # Python code whose pages a forked process copies to run.
-    if ignored is None:
-        ignored = tuple(sig for sig in _signal.valid_signals() if _signal.getsignal(sig) == _signal.SIG_IGN)
-    for sig in ignored:
-        _signal.signal(sig, _signal.SIG_DFL)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 
@@ -82,11 +93,11 @@ def host_facts() -> tuple[list[tuple[str, str, str]], tuple[int, ...]]:
     forker reads them once, and again after the host's mounts change: a pid 1
     spends ~0.7 ms of CPU on them, most of it copying the pages that parsing
     mountinfo touches."""
-    ignored = {sig for sig in signal.valid_signals() if signal.getsignal(sig) is signal.SIG_IGN}
+    ignored = set(ignored_signals())
     ignored.update(SUPERVISOR_IGNORED)
     # The shim gives pid 1 the default, to collect its exit status.
     ignored.discard(signal.SIGCHLD)
-    return mounts.host_cgroup_v1_mounts(), tuple(sorted(ignored))
+    return mounts.host_cgroup_v1_mounts(), tuple(sorted(int(sig) for sig in ignored))
 
 
 def join_cgroup(files: list[str | int]) -> None:

@@ -3,8 +3,10 @@ parent with the busybox image imported, that removes every container it
 made and then checks nothing is left: no mount under the root, no live
 shim or container process."""
 
+import ctypes
 import os
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -81,3 +83,27 @@ def run(rt: Runtime, command, **options) -> tuple[int, str]:
 
 def sh(rt: Runtime, script: str, **options) -> tuple[int, str]:
     return run(rt, ["sh", "-c", script], **options)
+
+
+class _Sigaction(ctypes.Structure):
+    # The kernel's struct sigaction for rt_sigaction on x86_64.
+    _fields_ = [("handler", ctypes.c_ulong), ("flags", ctypes.c_ulong), ("restorer", ctypes.c_ulong),
+                ("mask", ctypes.c_uint64)]
+
+
+@contextmanager
+def ignoring(*signals):
+    """This process ignores signals (with rt_sigaction itself: glibc refuses
+    32 and 33), as a launcher may have inherited; restored afterwards."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    ignore, saved = _Sigaction(1, 0, 0, 0), {}
+    try:
+        for sig in signals:
+            saved[sig] = _Sigaction()
+            assert libc.syscall(ctypes.c_long(13), ctypes.c_int(sig), ctypes.byref(ignore),
+                                ctypes.byref(saved[sig]), ctypes.c_size_t(8)) == 0
+        yield
+    finally:
+        for sig, old in saved.items():
+            libc.syscall(ctypes.c_long(13), ctypes.c_int(sig), ctypes.byref(old), None, ctypes.c_size_t(8))

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from container_testing import alive, mounts_under, rt  # noqa: F401  (rt is a fixture)
+from container_testing import alive, ignoring, mounts_under, rt  # noqa: F401  (rt is a fixture)
 
 from runtime import procinfo, shimclient
 from runtime.config import ContainerConfig
@@ -220,6 +220,15 @@ def wait_for_output(rt, ref, expected: bytes, timeout: float = 10) -> None:
     while expected not in b"".join(e["data"] for e in rt.logs(ref)):
         assert time.monotonic() < deadline, f"{expected!r} never appeared in the logs"
         time.sleep(0.05)
+
+
+def test_a_container_starts_with_no_signal_ignored_that_its_launcher_ignored(rt):
+    # Ignored dispositions survive fork and execve: pid 1 resets all of them,
+    # glibc's own two real-time signals included.
+    with ignoring(signal.SIGHUP, signal.SIGTERM, 32, 33):
+        state = rt.run(ContainerConfig(image="busybox", command=["grep", "SigIgn", "/proc/self/status"]))
+    rt.wait(state.id)
+    assert b"".join(e["data"] for e in rt.logs(state.id)) == b"SigIgn:\t0000000000000000\n"
 
 
 def test_a_forced_delete_of_a_container_that_ends_meanwhile_succeeds(rt):
