@@ -228,8 +228,9 @@ def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
     """The node's shared forker, for short-lived callers (the CLI): one
     request per connection, from root only; leaves after
     $TERRARIUM_FORKER_IDLE_S seconds (default 300) without a start, or when
-    asked (`quit`). Writes to ready_fd once it listens, or closes it
-    unwritten if another one already does."""
+    asked (`quit`). It empties the trash as serve does, after `sweep` notes.
+    Writes to ready_fd once it listens, or closes it unwritten if another
+    one already does."""
     idle_s = float(os.environ.get(IDLE_ENV, IDLE_DEFAULT_S))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     try:
@@ -242,13 +243,21 @@ def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
     os.write(ready_fd, b"ready")
     os.close(ready_fd)
     last_start = time.monotonic()
+    # As serve's: what a killed forker left, and each `sweep` note.
+    sweep_due = True
     try:
         while True:
-            listener.settimeout(max(0.0, last_start + idle_s - time.monotonic()))
+            leave_at = last_start + idle_s
+            wait = leave_at - time.monotonic()
+            listener.settimeout(max(0.0, min(wait, SWEEP_DELAY_S) if sweep_due else wait))
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
-                return
+                if not sweep_due:
+                    return
+                spares.store.empty_trash()
+                sweep_due = False
+                continue
             with conn:
                 if not attach.peer_is_root(conn):
                     continue
@@ -260,11 +269,18 @@ def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
                 if message == b"quit":
                     _reply(conn, b"bye")
                     return
+                if message == SWEEP:
+                    sweep_due = True
+                    continue
                 if message:
                     spares.hand_over(conn, message)
                     last_start = time.monotonic()
             spares.refill()
+            if sweep_due:
+                spares.store.empty_trash()
+                sweep_due = False
     finally:
+        spares.store.empty_trash()
         spares.close()
         listener.close()
 

@@ -57,8 +57,9 @@ def receive_spare(sock: socket.socket) -> WarmShim:
 
 
 class SharedForker:
-    # A deleting command removes the directory itself: nothing may be left when it exits.
-    collects_trash = False
+    # Deletes move containers into the trash, which the shared forker empties
+    # (see runtime.forker.listen): a command need not wait for the disk.
+    collects_trash = True
 
     def __init__(self, root: str, cgroup_parent: str):
         self.root, self.cgroup_parent = root, cgroup_parent
@@ -74,6 +75,20 @@ class SharedForker:
 
     def close(self) -> None:
         """Nothing to stop: the shared forker outlives its callers, and leaves when idle."""
+
+    def sweep_later(self) -> None:
+        """Tell the shared forker that containers were moved into the trash.
+        Without one running, empty it now: nothing may be left otherwise."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(shared_address(self.root, self.cgroup_parent))
+            sock.send(SWEEP)
+        except OSError:
+            from runtime.state import StateStore
+
+            StateStore(self.root).empty_trash()
+        finally:
+            sock.close()
 
     def _connect(self) -> socket.socket:
         address = shared_address(self.root, self.cgroup_parent)

@@ -112,3 +112,27 @@ def test_a_forker_serves_its_own_state_root_only_however_it_is_spelled(rt, state
     ask(str(alias)).discard()
     with pytest.raises(TerrariumError, match="serves another state root"):
         ask(str(tmp_path))
+
+
+def trash_of(state_root) -> list[str]:
+    trash = state_root / "containers" / ".trash"
+    return os.listdir(trash) if trash.exists() else []
+
+
+def test_a_removed_container_is_gone_at_once_and_its_files_soon_after(rt, state_root, cgroup_parent):
+    result = cli("run", "--rm", "--name", "brief", "busybox", "true")
+    assert result.returncode == 0
+    # Gone for every reader when the command exits; the shared forker removes the files.
+    assert rt.list(all=True) == [] and not os.path.lexists(state_root / "containers" / ".names" / "brief")
+    deadline = time.monotonic() + 10
+    while trash_of(state_root):
+        assert time.monotonic() < deadline, "the shared forker never emptied the trash"
+        time.sleep(0.01)
+
+
+def test_rm_with_no_shared_forker_running_leaves_nothing(rt, state_root, cgroup_parent):
+    cid = cli("run", "-d", "busybox", "true").stdout.strip()
+    rt.wait(cid)
+    sharedforker.stop(str(state_root), cgroup_parent)
+    assert cli("rm", cid).returncode == 0
+    assert rt.list(all=True) == [] and trash_of(state_root) == []
