@@ -39,7 +39,7 @@ from runtime.imagestore import ImageStore  # noqa: E402
 from runtime.lifecycle import Runtime  # noqa: E402
 
 RUNS = 20
-ROUNDS = 3
+ROUNDS = 5
 BURST = 30
 # --idle: each run starts SETTLE_S after the last ended, as a dashboard's
 # starts come (a student's click, not a loop); default: back to back.

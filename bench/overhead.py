@@ -8,9 +8,9 @@ process, next to the PSS of this (launching) process for reference.
 runtime worker has, since a shim forked from it maps that heap too.
 --forker starts the shims through a forker (`Runtime(forker=True)`, as the
 dashboard's worker does), so they share its small heap instead; the forker
-and the spare shims it keeps forked ahead (the worker's: one handed over to
-the caller ahead, one kept) are reported, and shared out over the
-containers in a per-container figure. --cli starts each container from
+with its zygote and the spare shims it keeps forked ahead (the worker's:
+one handed over to the caller ahead, one kept) are reported, and shared
+out over the containers in a per-container figure. --cli starts each container from
 its own `python -m runtime run -d` process instead (their shims come from
 the node's shared forker, which the CLI starts when none runs)."""
 
@@ -51,8 +51,8 @@ def forker_pid() -> int:
     raise RuntimeError("no forker running")
 
 def spare_pids(forker: int, shims: list[int]) -> list[int]:
-    """The shims the forker keeps forked ahead, and their waiting pid 1s."""
-    spare = [p for p in procinfo.children(forker) if p not in shims]
+    """The shims the forker's zygote keeps forked ahead, and their waiting pid 1s."""
+    spare = [p for zygote in procinfo.children(forker) for p in procinfo.children(zygote) if p not in shims]
     return spare + [c for p in spare for c in procinfo.children(p)]
 
 
@@ -97,12 +97,14 @@ def main(count: int = 20, like_worker: bool = False, forker: bool = False, cli: 
                 launcher = "one CLI process each"
             once = 0
             if forker or cli:
-                pid = forker_pid() if forker else procinfo.parent(shims[0])
+                # A shim's parent is its forker's zygote.
+                pid = forker_pid() if forker else procinfo.parent(procinfo.parent(shims[0]))
                 spare = sum(pss_kib(p) for p in spare_pids(pid, shims))
-                once = pss_kib(pid) + spare
-                launcher += (f" through {'a' if forker else 'the shared'} forker ({pss_kib(pid) / 1024:.2f} MiB itself "
-                             f"and {spare / 1024:.2f} MiB for the shims it keeps forked ahead, once per "
-                             f"{'caller' if forker else 'node'})")
+                itself = pss_kib(pid) + sum(pss_kib(z) for z in procinfo.children(pid))
+                once = itself + spare
+                launcher += (f" through {'a' if forker else 'the shared'} forker ({itself / 1024:.2f} MiB itself "
+                             f"with its zygote, and {spare / 1024:.2f} MiB for the shims it keeps forked ahead, "
+                             f"once per {'caller' if forker else 'node'})")
             print(f"shim PSS with {count} containers from {launcher}: median {statistics.median(values) / 1024:.2f} MiB, "
                   f"max {max(values) / 1024:.2f} MiB (launcher itself: {pss_kib(os.getpid()) / 1024:.2f} MiB)")
             if forker or cli:
