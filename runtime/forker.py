@@ -43,10 +43,10 @@ import sys
 import time
 
 from runtime import attach, cgroups, init, seccomp, shim
-from runtime.zygote import Zygote
 from runtime.procinfo import is_same, set_name, start_time
 from runtime.sharedforker import MAX_MESSAGE, SWEEP, shared_address
 from runtime.state import StateStore
+from runtime.zygote import Zygote
 
 # The shared forker leaves after this many seconds without a request.
 IDLE_ENV, IDLE_DEFAULT_S = "TERRARIUM_FORKER_IDLE_S", 300.0

@@ -60,6 +60,8 @@ STAGE_DIR = "stage"
 _MAX_MESSAGE = 1 << 20
 # A shim's nice value once the exit is recorded.
 CLEANUP_NICE = 19
+
+
 def prefork(store: StateStore, driver, cgroup: str | None = None, join_fds: tuple[int, ...] = (),
             host=None) -> WarmShim:
     """Fork a shim whose pid 1 waits in its new namespaces for `WarmShim.start`:
@@ -417,8 +419,8 @@ class _Shim:
         try:
             # Written from this shim's copy of the running record, not read
             # again: the only change others make to a running record is its
-            # status (pause), which this replaces. Under the lock, so such a
-            # change is either before this or sees it.
+            # status (pause), which this replaces. Under the lock, as every
+            # read-modify-write of a record is.
             with self.store.locked(self.cid):
                 self.store.write(state, unlink_later=True)
         except Exception:  # noqa: BLE001 - deleted while running: nothing left to record into
