@@ -83,7 +83,7 @@ class WarmShim:
         self.plan_channel.close()
         self.channel.close()
         # No process outlives a failed start.
-        _wait_gone(self.pid)
+        wait_gone(self.pid)
         reap()
         if kind == "error":
             return "error", detail
@@ -94,7 +94,7 @@ class WarmShim:
         self.used = True
         self.plan_channel.close()
         self.channel.close()
-        _wait_gone(self.pid)
+        wait_gone(self.pid)
         reap()
 
 
@@ -137,7 +137,8 @@ def _has_exited(pid: int) -> bool:
         os.close(fd)
 
 
-def _wait_gone(pid: int) -> None:
+def wait_gone(pid: int) -> None:
+    """Until process pid has exited (whoever reaps it; at once if it is gone)."""
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:

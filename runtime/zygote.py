@@ -16,12 +16,11 @@ the forker's end closes, and keeps no end of a spare's sockets.
 
 import json
 import os
-import select
 import socket
 
 from runtime import fds, shim
 from runtime.procinfo import set_name
-from runtime.shimclient import WarmShim
+from runtime.shimclient import WarmShim, wait_gone
 
 _MAX_MESSAGE = 1 << 16
 # The nice value spares are made at.
@@ -65,17 +64,9 @@ class Zygote:
         return WarmShim(detail, socket.socket(fileno=received[0]), socket.socket(fileno=received[1]), cgroup)
 
     def close(self) -> None:
-        """Make it leave, and wait until it has."""
+        """Make it leave, and wait until it has (the forker ignores SIGCHLD: the kernel reaps it)."""
         self.sock.close()
-        try:
-            fd = os.pidfd_open(self.pid)
-        except ProcessLookupError:
-            return
-        try:
-            # The forker ignores SIGCHLD: the kernel reaps it, and the pidfd says when.
-            select.select([fd], [], [])
-        finally:
-            os.close(fd)
+        wait_gone(self.pid)
 
 
 def _serve(sock: socket.socket, store, driver) -> None:
