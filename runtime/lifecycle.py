@@ -437,14 +437,22 @@ class Runtime:
         if state.status == "paused":
             raise Conflict(f"container {state.name} is already paused")
         self.driver.freeze(state.id)
-        return self.store.update(state.id, status="paused")
+        try:
+            return self.store.update(state.id, if_status="running", status="paused")
+        except Conflict:
+            # It exited between the check and the freeze: its record stays.
+            try:
+                self.driver.thaw(state.id)
+            except (NotFound, Conflict, OSError):
+                pass
+            raise
 
     def unpause(self, ref: str) -> ContainerState:
         state = self.get(ref)
         if state.status != "paused":
             raise Conflict(f"container {state.name} is not paused")
         self.driver.thaw(state.id)
-        return self.store.update(state.id, status="running")
+        return self.store.update(state.id, if_status="paused", status="running")
 
     def delete(self, ref: str, force: bool = False) -> None:
         state = self.get(ref)

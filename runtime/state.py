@@ -192,12 +192,17 @@ class StateStore:
         finally:
             os.close(fd)
 
-    def update(self, cid: str, unlink_later: bool = False, **changes) -> ContainerState:
+    def update(self, cid: str, if_status: str | None = None, **changes) -> ContainerState:
+        """Change fields of the record, under the lock. if_status: only while
+        the record's status is that; Conflict otherwise (a container whose
+        exit was recorded meanwhile stays exited)."""
         with self.locked(cid):
             state = self.read(cid)
+            if if_status is not None and state.status != if_status:
+                raise Conflict(f"container {state.name} is {state.status}, no longer {if_status}")
             for key, value in changes.items():
                 setattr(state, key, value)
-            self.write(state, unlink_later=unlink_later)
+            self.write(state)
             return state
 
     def ids(self) -> list[str]:

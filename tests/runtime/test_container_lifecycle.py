@@ -33,6 +33,22 @@ def test_create_start_pause_unpause_stop_delete(rt):
         rt.get("life")
 
 
+def test_a_pause_that_races_the_exit_leaves_the_exit_recorded(rt):
+    state = rt.run(ContainerConfig(image="busybox", command=["sleep", "60"]))
+    freeze = rt.driver.freeze
+
+    def freeze_as_the_exit_is_recorded(name):
+        freeze(name)
+        # The container's shim records its exit between pause's check and its write.
+        rt.store.update(name, status="exited", exit_code=0, pid=None)
+
+    rt.driver.freeze = freeze_as_the_exit_is_recorded
+    with pytest.raises(Conflict):
+        rt.pause(state.id)
+    assert rt.store.read(state.id).status == "exited" and not rt.driver.frozen(state.id)
+    rt.delete(state.id)
+
+
 def test_exit_code_and_logs_are_recorded(rt):
     state = rt.run(ContainerConfig(image="busybox", command=["sh", "-c", "echo out; echo err >&2; exit 42"]))
     state = rt.wait(state.id)
