@@ -474,10 +474,7 @@ class Runtime:
 
     def _destroy_cgroup(self, cid: str) -> None:
         try:
-            # An exited container's cgroup is empty (pid 1's exit emptied its
-            # pid namespace) as a rule: then no freeze, kill and thaw.
-            if self.driver.procs(cid):
-                self.driver.kill_all(cid, signal.SIGKILL)
+            self.driver.kill_all(cid, signal.SIGKILL)
         except (NotFound, OSError):
             pass
         try:

@@ -442,8 +442,7 @@ class _Shim:
         try:
             # pid 1's exit emptied its pid namespace: only a process that
             # entered the cgroup without joining the namespace can be left.
-            if self.driver.procs(self.cid):
-                self.driver.kill_all(self.cid, signal.SIGKILL)
+            self.driver.kill_all(self.cid, signal.SIGKILL)
             self.driver.destroy(self.cid)
         except Exception:  # noqa: BLE001 - delete() destroys leftovers again
             pass

@@ -6,7 +6,11 @@ import signal
 
 def signal_frozen(driver, name: str, sig: int) -> None:
     """Freeze, signal each pid, thaw: a frozen cgroup cannot fork a process
-    the pid list missed, so no child escapes a SIGKILL."""
+    the pid list missed, so no child escapes a SIGKILL. An empty cgroup (an
+    exited container's, as a rule) has nothing to signal and nothing that
+    could fork: no freeze and thaw."""
+    if not driver.procs(name):
+        return
     was_frozen = driver.frozen(name)
     driver.freeze(name)
     try:

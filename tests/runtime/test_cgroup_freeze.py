@@ -90,3 +90,16 @@ def test_sigterm_ends_a_frozen_v2_cgroup_that_stays_paused(cg):
     assert proc.wait(timeout=10) == -signal.SIGTERM
     with open(f"{cg.driver.paths('box')['unified']}/cgroup.freeze") as f:
         assert f.read().strip() == "1"
+
+
+@pytest.mark.v1only
+def test_killing_an_empty_cgroup_leaves_its_freezer_as_it_was(cg):
+    # An exited container's cgroup, emptied by pid 1's exit: nothing to
+    # signal, so no freeze and thaw (signals.signal_frozen).
+    cg.create("box")
+    cg.driver.freeze("box")
+    cg.driver.kill_all("box", signal.SIGKILL)
+    assert cg.driver.frozen("box")
+    cg.driver.thaw("box")
+    cg.driver.kill_all("box", signal.SIGKILL)
+    assert not cg.driver.frozen("box")
