@@ -78,6 +78,9 @@ class _Spares:
         # Read again after a mount change, with the next spare.
         self.host = None
         self.warm = None
+        # The trash needs emptying: at start (what a killed forker left) and
+        # after each `sweep` note (see StateStore.remove).
+        self.sweep_due = True
         # Spare cgroups are named after the forker that made them: one killed
         # while making or holding spares leaves them to the next to remove.
         pid = os.getpid()
@@ -189,7 +192,14 @@ class _Spares:
         except Exception:  # noqa: BLE001 - the next request forks its own
             self.warm = None
 
+    def sweep(self) -> None:
+        """Empty the trash, if a note said it has something."""
+        if self.sweep_due:
+            self.store.empty_trash()
+            self.sweep_due = False
+
     def close(self) -> None:
+        self.store.empty_trash()
         if self.warm is not None:
             self._discard(self.warm)
         self.zygote.close()
@@ -200,27 +210,21 @@ def serve(sock: socket.socket, root: str, cgroup_parent: str) -> None:
     """One caller's own forker, over a socket pair: until the caller closes
     its end. It also empties the state root's trash (see StateStore.remove)."""
     spares = _Spares(root, cgroup_parent)
-    # A forker that was killed may have left some; each note adds more.
-    sweep_due = True
     try:
         while True:
-            if sweep_due and not select.select([sock], [], [], SWEEP_DELAY_S)[0]:
-                spares.store.empty_trash()
-                sweep_due = False
+            if spares.sweep_due and not select.select([sock], [], [], SWEEP_DELAY_S)[0]:
+                spares.sweep()
                 continue
             message = sock.recv(MAX_MESSAGE)
             if not message:
                 return
             if message == SWEEP:
-                sweep_due = True
+                spares.sweep_due = True
                 continue
             spares.hand_over(sock, message)
             spares.refill()
-            if sweep_due:
-                spares.store.empty_trash()
-                sweep_due = False
+            spares.sweep()
     finally:
-        spares.store.empty_trash()
         spares.close()
 
 
@@ -243,20 +247,16 @@ def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
     os.write(ready_fd, b"ready")
     os.close(ready_fd)
     last_start = time.monotonic()
-    # As serve's: what a killed forker left, and each `sweep` note.
-    sweep_due = True
     try:
         while True:
-            leave_at = last_start + idle_s
-            wait = leave_at - time.monotonic()
-            listener.settimeout(max(0.0, min(wait, SWEEP_DELAY_S) if sweep_due else wait))
+            wait = last_start + idle_s - time.monotonic()
+            listener.settimeout(max(0.0, min(wait, SWEEP_DELAY_S) if spares.sweep_due else wait))
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
-                if not sweep_due:
+                if not spares.sweep_due:
                     return
-                spares.store.empty_trash()
-                sweep_due = False
+                spares.sweep()
                 continue
             with conn:
                 if not attach.peer_is_root(conn):
@@ -270,17 +270,14 @@ def listen(ready_fd: int, root: str, cgroup_parent: str) -> None:
                     _reply(conn, b"bye")
                     return
                 if message == SWEEP:
-                    sweep_due = True
+                    spares.sweep_due = True
                     continue
                 if message:
                     spares.hand_over(conn, message)
                     last_start = time.monotonic()
             spares.refill()
-            if sweep_due:
-                spares.store.empty_trash()
-                sweep_due = False
+            spares.sweep()
     finally:
-        spares.store.empty_trash()
         spares.close()
         listener.close()
 
