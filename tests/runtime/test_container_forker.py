@@ -16,7 +16,7 @@ from runtime.forker import SPARE_CGROUP_PREFIX
 from runtime.imagestore import ImageStore
 from runtime.lifecycle import Runtime
 
-from container_testing import TrackedRuntime, alive, ignoring, left_running, mounts_under
+from container_testing import TrackedRuntime, alive, ignoring, left_running, mounts_under, run
 
 
 def forkers(ignore=()) -> list[int]:
@@ -161,18 +161,12 @@ def test_spares_made_before_a_host_mount_change_are_not_used(frt, tmp_path):
     assert not any(alive(init) for _, init in made)
 
 
-def output_of(rt, command) -> bytes:
-    state = rt.run(ContainerConfig(image="busybox", command=command))
-    rt.wait(state.id)
-    return b"".join(entry["data"] for entry in rt.logs(state.id))
-
-
 def test_a_container_from_the_forker_starts_with_no_signal_ignored(frt):
     # Which signals pid 1 must reset is read once by the forker (init.host_facts):
     # the shim's own ignored ones, and those the forker inherited, glibc's two included.
     with ignoring(signal.SIGHUP, 32):
         for _ in range(2):
-            assert output_of(frt, ["grep", "SigIgn", "/proc/self/status"]) == b"SigIgn:\t0000000000000000\n"
+            assert run(frt, ["grep", "SigIgn", "/proc/self/status"]) == (0, "SigIgn:\t0000000000000000\n")
 
 
 def test_spares_are_made_at_low_priority_and_containers_run_at_the_default(frt):
@@ -181,27 +175,27 @@ def test_spares_are_made_at_low_priority_and_containers_run_at_the_default(frt):
     for shim, init in spares(forker):
         assert os.getpriority(os.PRIO_PROCESS, shim) == os.getpriority(os.PRIO_PROCESS, init) == 19
     for _ in range(2):
-        stat = output_of(frt, ["cat", "/proc/self/stat"])
+        _, stat = run(frt, ["cat", "/proc/self/stat"])
         # Field 19, the nice value, counted after the command name's closing parenthesis.
-        assert stat[stat.rindex(b")") + 2:].split()[16] == b"0"
+        assert stat[stat.rindex(")") + 2:].split()[16] == "0"
 
 
 @pytest.mark.v1only
 def test_a_cgroup_hierarchy_mounted_after_the_forker_started_is_in_the_next_container(frt):
     # The forker reads the host's hierarchies once, and again after a mount change.
-    assert output_of(frt, ["true"]) == b""
+    assert run(frt, ["true"]) == (0, "")
     name = f"terrarium-test-{os.getpid()}"
     point = f"/sys/fs/cgroup/{name}"
     os.mkdir(point)
     try:
         subprocess.run(["mount", "-t", "cgroup", "-o", f"none,name={name}", "cgroup", point], check=True)
         try:
-            listed = output_of(frt, ["ls", "/sys/fs/cgroup"]).split()
+            listed = run(frt, ["ls", "/sys/fs/cgroup"])[1].split()
         finally:
             subprocess.run(["umount", point], check=True)
     finally:
         os.rmdir(point)
-    assert name.encode() in listed and b"memory" in listed
+    assert name in listed and "memory" in listed
 
 
 def test_spares_whose_pid_1_died_are_not_used(frt):
