@@ -86,12 +86,12 @@ def hostname_from_name(name: str) -> str:
 
 class ContainerConfig(Record):
     __slots__ = ("image", "name", "command", "env", "hostname", "workdir", "user", "memory_bytes", "cpus",
-                 "cpu_shares", "pids_limit", "tty", "interactive", "labels", "volatile")
+                 "cpu_shares", "pids_limit", "disk_bytes", "tty", "interactive", "labels", "volatile")
 
     def __init__(self, image: str, name: str | None = None, command: list[str] | None = None,
                  env: dict[str, str] | None = None, hostname: str | None = None, workdir: str | None = None,
                  user: str | None = None, memory_bytes: int | None = None, cpus: float | None = None,
-                 cpu_shares: int | None = None, pids_limit: int | None = None, tty: bool = False,
+                 cpu_shares: int | None = None, pids_limit: int | None = None, disk_bytes: int | None = None, tty: bool = False,
                  interactive: bool = False, labels: dict[str, str] | None = None, volatile: bool = False):
         self.image = image
         self.name = name
@@ -104,6 +104,8 @@ class ContainerConfig(Record):
         self.cpus = cpus
         self.cpu_shares = cpu_shares
         self.pids_limit = pids_limit
+        # The most the writable layer may hold; None: no limit (Docker's default).
+        self.disk_bytes = disk_bytes
         self.tty = tty
         self.interactive = interactive
         self.labels = {} if labels is None else labels

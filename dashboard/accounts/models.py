@@ -11,6 +11,12 @@ class Quota(models.Model):
     max_containers = models.PositiveIntegerField(default=3)
     max_memory_bytes = models.PositiveBigIntegerField(default=GiB)
     max_cpus = models.FloatField(default=2.0)
+    # Each container's limits when the form leaves them blank, and the most it may ask for.
+    pids_limit = models.PositiveIntegerField(default=256)
+    disk_bytes = models.PositiveBigIntegerField(default=GiB)
+    max_shells = models.PositiveIntegerField(default=4)
+    max_images = models.PositiveIntegerField(default=5)
+    max_image_bytes = models.PositiveBigIntegerField(default=4 * GiB)
 
     def __str__(self):
         return f"quota of {self.user}"
