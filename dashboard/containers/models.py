@@ -19,8 +19,9 @@ class Container(models.Model):
         FAILED = "failed"
         DELETED = "deleted"
 
-    # Statuses that hold resources on a node and count against quotas.
-    ACTIVE = (Status.QUEUED, Status.STARTING, Status.RUNNING, Status.PAUSED, Status.STOPPING)
+    # Statuses that hold resources on a node and count against quotas. A deleting
+    # container holds them until the worker has removed it from the runtime.
+    ACTIVE = (Status.QUEUED, Status.STARTING, Status.RUNNING, Status.PAUSED, Status.STOPPING, Status.DELETING)
 
     name = models.CharField(max_length=63)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="containers")

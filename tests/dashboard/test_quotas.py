@@ -110,3 +110,24 @@ def test_a_teacher_cannot_set_another_teachers_quota_but_an_admin_can(client_for
     assert client_for(admin_user).post(f"/quotas/{colleague.id}/", data).status_code == 302
     colleague.refresh_from_db()
     assert colleague.quota.max_containers == 5
+
+
+def test_a_deleting_container_counts_until_the_worker_has_removed_it(client_for, owner, image, runtime_env):
+    from dashboard.containers.services import container_delete_on_node
+
+    client = client_for(owner)
+    for name in ["a", "b", "c"]:
+        launch(client, image, name, memory_limit="64m", cpu_limit="0.5")
+    Container.objects.update(status="running", runtime_id="acknowledged")
+    first = Container.objects.get(name="a")
+    assert client.post(reverse("containers:delete", args=[first.id])).status_code == 302
+    first.refresh_from_db()
+    assert first.status == "deleting"
+
+    refused = launch(client, image, "d", memory_limit="64m", cpu_limit="0.5")
+    assert refused.status_code == 400 and "at most 3 containers" in refused.content.decode()
+
+    container_delete_on_node(container_id=first.id)
+    first.refresh_from_db()
+    assert first.status == "deleted"
+    assert launch(client, image, "d", memory_limit="64m", cpu_limit="0.5").status_code == 302
