@@ -179,6 +179,9 @@ UPLOAD_MAX_BYTES = _env_number("UPLOAD_MAX_BYTES", 4 << 30, 1 << 20, 1 << 40, in
 UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR", STATE_DIR / "uploads"))
 # A container's pid 1 that ignores SIGTERM is killed after this grace, as `docker stop` does.
 CONTAINER_STOP_SECONDS = _env_number("CONTAINER_STOP_SECONDS", 10, 0, 300)
+# Each container's limits when the form leaves them blank, for teachers and admins without a quota.
+CONTAINER_DEFAULT_PIDS = _env_number("CONTAINER_DEFAULT_PIDS", 1024, 16, 4194304, int)
+CONTAINER_DEFAULT_DISK_BYTES = _env_number("CONTAINER_DEFAULT_DISK_BYTES", 10 << 30, 16 << 20, 1 << 50, int)
 SAMPLE_HZ = _env_number("SAMPLE_HZ", 1.0, 0.2, 10.0)
 SHELL_GRACE_SECONDS = _env_number("SHELL_GRACE_SECONDS", 600, 5, 86400, int)
 AGENT_COMPONENTS = [

@@ -16,16 +16,28 @@ _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 MIN_MEMORY = 6 << 20
+MIN_DISK = 16 << 20
 MIN_CPUS = 0.1
 
 
-def parse_memory(text: str) -> int:
+def _parse_size(text: str, *, example: str) -> int:
     match = _SIZE.match(text.strip())
     if not match:
-        raise forms.ValidationError("Use a size such as 64m or 1g.")
-    value = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+        raise forms.ValidationError(f"Use a size such as {example}.")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def parse_memory(text: str) -> int:
+    value = _parse_size(text, example="64m or 1g")
     if value < MIN_MEMORY:
         raise forms.ValidationError("The memory limit must be at least 6m.")
+    return value
+
+
+def parse_disk(text: str) -> int:
+    value = _parse_size(text, example="512m or 1g")
+    if value < MIN_DISK:
+        raise forms.ValidationError("The disk limit must be at least 16m.")
     return value
 
 
@@ -35,7 +47,13 @@ class ContainerForm(forms.Form):
     command = forms.CharField(label="Command", required=False, help_text="Split as a shell would: sh -c 'a; b'")
     memory_limit = forms.CharField(label="Memory limit", required=False, help_text="e.g. 64m, 1g")
     cpu_limit = forms.CharField(label="CPU limit", required=False, help_text="e.g. 0.5")
-    pids_limit = forms.IntegerField(label="Pids limit", required=False, min_value=1, max_value=4194304)
+    pids_limit = forms.IntegerField(
+        label="Pids limit", required=False, min_value=1, max_value=4194304,
+        help_text="Most processes at once; blank: your quota's default",
+    )
+    disk_limit = forms.CharField(
+        label="Disk limit", required=False, help_text="What the container may write, e.g. 512m, 1g; blank: your quota's default"
+    )
     hostname = forms.CharField(label="Hostname", required=False, max_length=253)
     node = forms.ModelChoiceField(
         queryset=Node.objects.all(), label="Node", required=False, empty_label="Automatic (least loaded)"
@@ -65,6 +83,10 @@ class ContainerForm(forms.Form):
     def clean_memory_limit(self):
         text = self.cleaned_data["memory_limit"].strip()
         return parse_memory(text) if text else None
+
+    def clean_disk_limit(self):
+        text = self.cleaned_data["disk_limit"].strip()
+        return parse_disk(text) if text else None
 
     def clean_cpu_limit(self):
         text = self.cleaned_data["cpu_limit"].strip()
@@ -109,5 +131,6 @@ class ContainerForm(forms.Form):
             "memory_bytes": data["memory_limit"],
             "cpus": data["cpu_limit"],
             "pids_limit": data["pids_limit"],
+            "disk_bytes": data["disk_limit"],
             "node": data["node"],
         }

@@ -33,6 +33,8 @@ class Container(models.Model):
     memory_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     cpus = models.FloatField(null=True, blank=True)
     pids_limit = models.PositiveIntegerField(null=True, blank=True)
+    # The most the container's writable layer may hold.
+    disk_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     status_detail = models.CharField(max_length=200, blank=True)
     runtime_id = models.CharField(max_length=80, blank=True)

@@ -37,15 +37,15 @@ def container_rows_for(*, user) -> list[dict]:
     detail = reverse("containers:detail", args=[0]).replace("/0/", "/{}/")
     rows = containers_listed_for(user=user).values_list(
         "id", "name", "image__name", "status", "status_detail", "node__name", "owner__username", "created_at",
-        "memory_bytes", "cpus", "pids_limit",
+        "memory_bytes", "cpus", "pids_limit", "disk_bytes",
     )
     return [
         {
             "id": cid, "name": name, "image": image, "status": status, "detail": note, "node": node or "—",
             "owner": owner, "created": created.strftime("%Y-%m-%d %H:%M"), "created_iso": created.isoformat(),
-            "limits": limits_text(memory, cpus, pids), "url": detail.format(cid),
+            "limits": limits_text(memory, cpus, pids, disk), "url": detail.format(cid),
         }
-        for cid, name, image, status, note, node, owner, created, memory, cpus, pids in rows
+        for cid, name, image, status, note, node, owner, created, memory, cpus, pids, disk in rows
     ]
 
 

@@ -72,6 +72,21 @@ def _quota_check(*, user, memory_bytes: int | None, cpus: float | None, exclude_
         raise ValidationError({"cpu_limit": f"CPU quota exceeded: {free:g} cpus of your quota are left."})
 
 
+def _per_container_limits(*, user, pids_limit: int | None, disk_bytes: int | None) -> tuple[int, int]:
+    """Every container gets a pids and a disk limit: blank ones get the quota's
+    (settings' for users without a quota), and a quota's are also the most one may ask for."""
+    quota = quota_for(user=user)
+    if quota is None:
+        return pids_limit or settings.CONTAINER_DEFAULT_PIDS, disk_bytes or settings.CONTAINER_DEFAULT_DISK_BYTES
+    if pids_limit and pids_limit > quota.pids_limit:
+        raise ValidationError({"pids_limit": f"Your quota allows at most {quota.pids_limit} pids per container."})
+    if disk_bytes and disk_bytes > quota.disk_bytes:
+        raise ValidationError(
+            {"disk_limit": f"Your quota allows at most {quota.disk_bytes // MiB} MiB of disk per container."}
+        )
+    return pids_limit or quota.pids_limit, disk_bytes or quota.disk_bytes
+
+
 def _lock_owner(user) -> None:
     # Serializes one user's launches so two at once cannot both pass the quota check.
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
@@ -89,6 +104,7 @@ def container_create(
     memory_bytes: int | None = None,
     cpus: float | None = None,
     pids_limit: int | None = None,
+    disk_bytes: int | None = None,
     node=None,
 ) -> Container:
     """Record a container and queue its launch on `node`, by default the least-loaded live one."""
@@ -96,6 +112,7 @@ def container_create(
 
     if image.status != Image.Status.READY:
         raise ValidationError({"image": f"Image {image.name} is {image.status}, not ready."})
+    pids_limit, disk_bytes = _per_container_limits(user=owner, pids_limit=pids_limit, disk_bytes=disk_bytes)
     if quota_for(user=owner) is not None:
         memory_bytes = memory_bytes or DEFAULT_MEMORY_BYTES
         cpus = cpus or DEFAULT_CPUS
@@ -119,6 +136,7 @@ def container_create(
         memory_bytes=memory_bytes,
         cpus=cpus,
         pids_limit=pids_limit,
+        disk_bytes=disk_bytes,
         status=S.QUEUED,
         status_detail="" if node.worker_alive else "queued: node offline",
     )
@@ -204,6 +222,7 @@ def _config(container: Container):
         memory_bytes=container.memory_bytes,
         cpus=container.cpus,
         pids_limit=container.pids_limit,
+        disk_bytes=container.disk_bytes,
         labels={"terrarium.container": str(container.id), "terrarium.owner": container.owner.username},
     )
 

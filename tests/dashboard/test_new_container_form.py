@@ -21,7 +21,7 @@ def post(client, image, **fields):
 
 def test_the_form_has_the_documented_fields_and_button(client_for, owner, image):
     page = client_for(owner).get(reverse("containers:new")).content.decode()
-    for label in ["Image", "Name", "Command", "Memory limit", "CPU limit", "Pids limit", "Hostname", "Environment"]:
+    for label in ["Image", "Name", "Command", "Memory limit", "CPU limit", "Pids limit", "Disk limit", "Hostname", "Environment"]:
         assert f">{label}</label>" in page, label
     assert ">Launch</button>" in page
 
@@ -35,6 +35,8 @@ def test_the_form_has_the_documented_fields_and_button(client_for, owner, image)
         ("cpu_limit", "99", "between 0.1 and"),
         ("cpu_limit", "fast", "Use a number such as 0.5."),
         ("pids_limit", "0", "greater than or equal to 1"),
+        ("disk_limit", "lots", "Use a size such as 512m or 1g."),
+        ("disk_limit", "1m", "at least 16m"),
         ("hostname", "-bad-", "RFC 1123"),
         ("hostname", "a_b.example", "RFC 1123"),
         ("environment", "NOEQUALS", "Line 1 is not KEY=value"),
@@ -66,13 +68,14 @@ def test_a_valid_form_queues_a_launch_with_the_parsed_values(client_for, owner, 
     response = post(
         client_for(owner), image,
         command="sh -c 'echo a; echo b'", memory_limit="64m", cpu_limit="0.5", pids_limit="50",
-        hostname="web-1.example", environment="A=1\nB=x=y\n",
+        hostname="web-1.example", environment="A=1\nB=x=y\n", disk_limit="512m",
     )
     container = Container.objects.get()
     assert response["Location"] == reverse("containers:detail", args=[container.id])
     assert container.command == ["sh", "-c", "echo a; echo b"]
     assert container.env == {"A": "1", "B": "x=y"}
     assert (container.memory_bytes, container.cpus, container.pids_limit) == (64 << 20, 0.5, 50)
+    assert container.disk_bytes == 512 << 20
     assert container.hostname == "web-1.example"
     assert container.status == "queued" and container.node == node
     assert container.status_detail == ""

@@ -19,7 +19,7 @@ def bytes_human(value) -> str:
     return f"{size} B"
 
 
-def limits_text(memory_bytes, cpus, pids_limit) -> str:
+def limits_text(memory_bytes, cpus, pids_limit, disk_bytes=None) -> str:
     parts = []
     if memory_bytes:
         parts.append(f"{bytes_human(memory_bytes)} memory")
@@ -27,12 +27,14 @@ def limits_text(memory_bytes, cpus, pids_limit) -> str:
         parts.append(f"{cpus:g} cpus")
     if pids_limit:
         parts.append(f"{pids_limit} pids")
+    if disk_bytes:
+        parts.append(f"{bytes_human(disk_bytes)} disk")
     return ", ".join(parts) or "none"
 
 
 @register.filter
 def limits(container) -> str:
-    return limits_text(container.memory_bytes, container.cpus, container.pids_limit)
+    return limits_text(container.memory_bytes, container.cpus, container.pids_limit, container.disk_bytes)
 
 
 @register.filter
