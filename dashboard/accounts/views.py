@@ -28,11 +28,12 @@ def quota_update(request, user_id):
     target = user_get_quota_manageable(user=request.user, user_id=user_id)
     form = QuotaForm(request.POST)
     if form.is_valid():
-        data = form.cleaned_data
-        quota_set(user=target, max_containers=data["max_containers"], max_memory_bytes=data["max_memory"],
-                  max_cpus=data["max_cpus"])
-        messages.success(request, f"Quota of {target.username}: {data['max_containers']} containers, "
-                                  f"{filesizeformat(data['max_memory'])}, {data['max_cpus']:g} cpus.")
+        quota = quota_set(user=target, **form.quota_kwargs())
+        messages.success(request, f"Quota of {target.username}: {quota.max_containers} containers, "
+                                  f"{filesizeformat(quota.max_memory_bytes)}, {quota.max_cpus:g} cpus, "
+                                  f"{quota.pids_limit} pids and {filesizeformat(quota.disk_bytes)} of disk per container, "
+                                  f"{quota.max_shells} shells, {quota.max_images} images "
+                                  f"({filesizeformat(quota.max_image_bytes)}).")
     else:
         messages.error(request, f"Quota of {target.username} unchanged: " + " ".join(
             f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items()))

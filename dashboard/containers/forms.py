@@ -20,7 +20,7 @@ MIN_DISK = 16 << 20
 MIN_CPUS = 0.1
 
 
-def _parse_size(text: str, *, example: str) -> int:
+def parse_size(text: str, *, example: str) -> int:
     match = _SIZE.match(text.strip())
     if not match:
         raise forms.ValidationError(f"Use a size such as {example}.")
@@ -28,14 +28,14 @@ def _parse_size(text: str, *, example: str) -> int:
 
 
 def parse_memory(text: str) -> int:
-    value = _parse_size(text, example="64m or 1g")
+    value = parse_size(text, example="64m or 1g")
     if value < MIN_MEMORY:
         raise forms.ValidationError("The memory limit must be at least 6m.")
     return value
 
 
 def parse_disk(text: str) -> int:
-    value = _parse_size(text, example="512m or 1g")
+    value = parse_size(text, example="512m or 1g")
     if value < MIN_DISK:
         raise forms.ValidationError("The disk limit must be at least 16m.")
     return value

@@ -86,10 +86,37 @@ def test_a_teacher_sets_a_quota_on_the_quotas_page(client_for, owner, teacher, i
     assert (owner.quota.max_containers, owner.quota.max_memory_bytes, owner.quota.max_cpus) == (1, 512 << 20, 1.0)
 
 
+def test_a_teacher_sets_per_container_shell_and_image_limits_on_the_quotas_page(client_for, owner, teacher):
+    client = client_for(teacher)
+    page = client.get("/quotas/").content.decode()
+    for name in ["pids_limit", "disk", "max_shells", "max_images", "max_image_bytes"]:
+        assert f'name="{name}"' in page, name
+    limits = {"pids_limit": "64", "disk": "2g", "max_shells": "2", "max_images": "3", "max_image_bytes": "512m"}
+    data = {"max_containers": "1", "max_memory": "512m", "max_cpus": "1", **limits}
+    assert client.post(f"/quotas/{owner.id}/", data).status_code == 302
+    quota = Quota.objects.get(user=owner)
+    assert (quota.pids_limit, quota.disk_bytes, quota.max_shells, quota.max_images, quota.max_image_bytes) == (
+        64, 2 << 30, 2, 3, 512 << 20
+    )
+    assert 'value="2048m"' in client.get("/quotas/").content.decode()
+
+    blank = {"max_containers": "2", "max_memory": "512m", "max_cpus": "1", "pids_limit": "", "disk": ""}
+    assert client.post(f"/quotas/{owner.id}/", blank).status_code == 302
+    quota.refresh_from_db()
+    assert (quota.max_containers, quota.pids_limit, quota.disk_bytes) == (2, 64, 2 << 30)
+
+
 def test_a_bad_quota_value_changes_nothing(client_for, owner, teacher):
     client = client_for(teacher)
     response = client.post(f"/quotas/{owner.id}/", {"max_containers": "1", "max_memory": "lots", "max_cpus": "1"}, follow=True)
     assert "unchanged" in response.content.decode()
+    assert not Quota.objects.filter(user=owner).exists()
+
+
+def test_a_bad_disk_limit_in_a_quota_changes_nothing(client_for, owner, teacher):
+    data = {"max_containers": "1", "max_memory": "512m", "max_cpus": "1", "disk": "1k"}
+    response = client_for(teacher).post(f"/quotas/{owner.id}/", data, follow=True)
+    assert "unchanged" in response.content.decode() and "at least 16m" in response.content.decode()
     assert not Quota.objects.filter(user=owner).exists()
 
 
