@@ -20,3 +20,15 @@ class Quota(models.Model):
 
     def __str__(self):
         return f"quota of {self.user}"
+
+
+class PasswordChangeRequired(models.Model):
+    """A user who must change their password before anything else: the first
+    admin, whose random password was printed on the terminal."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="password_change_required"
+    )
+
+    def __str__(self):
+        return f"{self.user} must change their password"

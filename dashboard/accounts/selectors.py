@@ -1,9 +1,9 @@
-"""Reads about users: their quota."""
+"""Reads about users: their quota, whether they must change their password."""
 
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
-from dashboard.accounts.models import Quota
+from dashboard.accounts.models import PasswordChangeRequired, Quota
 from dashboard.accounts.roles import TEACHERS_GROUP, is_admin, is_teacher
 
 
@@ -31,3 +31,7 @@ def user_get_quota_manageable(*, user, user_id):
         return users_quota_manageable_by(user=user).get(pk=int(user_id))
     except (get_user_model().DoesNotExist, ValueError, TypeError):
         raise Http404("No such user") from None
+
+
+def password_change_required(*, user) -> bool:
+    return PasswordChangeRequired.objects.filter(user_id=user.pk).exists()

@@ -1,10 +1,10 @@
-"""Writes about users: quotas, and the first admin account."""
+"""Writes about users: quotas, the first admin account and its forced password change."""
 
 import secrets
 
 from django.contrib.auth import get_user_model
 
-from dashboard.accounts.models import Quota
+from dashboard.accounts.models import PasswordChangeRequired, Quota
 
 
 def quota_set(
@@ -40,11 +40,17 @@ def quota_set(
 
 
 def admin_ensure(*, username: str = "admin") -> str | None:
-    """Create the first admin with a random password; returns the password, or None
-    when an admin already exists (the password is shown once and never stored)."""
+    """Create the first admin with a random password, to be changed at first login;
+    returns the password, or None when an admin already exists (the password is
+    shown once and never stored)."""
     User = get_user_model()
     if User.objects.filter(is_superuser=True).exists():
         return None
     password = secrets.token_urlsafe(12)
-    User.objects.create_superuser(username=username, email="", password=password)
+    admin = User.objects.create_superuser(username=username, email="", password=password)
+    PasswordChangeRequired.objects.create(user=admin)
     return password
+
+
+def password_change_required_clear(*, user) -> None:
+    PasswordChangeRequired.objects.filter(user=user).delete()

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         password = admin_ensure()
         if password:
             self.stdout.write(self.style.SUCCESS(f"Created the first admin: username admin, password {password}"))
-            self.stdout.write("This password is shown only once; change it in the admin pages.")
+            self.stdout.write("This password is shown only once; you will be asked to change it at first login.")
         if not Image.objects.exists() and shutil.which("busybox"):
             self._demo_image()
 
