@@ -213,7 +213,8 @@ def _mark(container_id: int, *, expect, **fields) -> bool:
 
 
 def _bring_up(rt, container: Container, *, restart: bool):
-    from dashboard.images.services import image_ensure_in_store
+    # The worker's half of images imports the runtime at module level: only the worker needs it.
+    from dashboard.images.node import image_ensure_in_store
     from runtime.errors import NotFound
 
     try:
