@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.images import services
 from dashboard.images.forms import ImageImportForm
-from dashboard.images.selectors import image_get_manageable, image_statuses, images_visible_to
+from dashboard.images.selectors import image_get_manageable, image_statuses, images_listed_for
 from dashboard.images.uploads import (
     LimitedUploadHandler,
     upload_content_too_large,
@@ -23,7 +23,8 @@ from dashboard.images.uploads import (
 @login_required
 @require_GET
 def image_list(request):
-    return render(request, "images/list.html", {"images": images_visible_to(user=request.user)})
+    own, others = images_listed_for(user=request.user)
+    return render(request, "images/list.html", {"own": own, "others": others})
 
 
 @login_required
