@@ -21,6 +21,7 @@ from django.utils import timezone
 from dashboard.accounts.selectors import quota_for
 from dashboard.containers.models import Container, Event
 from dashboard.images.models import Image
+from dashboard.images.node import image_ensure_in_store
 from dashboard.nodes.selectors import node_pick_for_launch
 
 S = Container.Status
@@ -213,8 +214,6 @@ def _mark(container_id: int, *, expect, **fields) -> bool:
 
 
 def _bring_up(rt, container: Container, *, restart: bool):
-    # The worker's half of images imports the runtime at module level: only the worker needs it.
-    from dashboard.images.node import image_ensure_in_store
     from runtime.errors import NotFound
 
     try:

@@ -38,8 +38,9 @@ def test_a_student_may_not_take_a_name_before_the_teacher(client_for, owner, tea
     assert sorted(Image.objects.filter(name="ubuntu").values_list("owner__username", flat=True)) == ["owner", "teacher"]
 
 
-def test_an_owner_cannot_have_two_images_of_one_name(owner, node):
+def test_two_owners_may_share_a_name_but_not_one_owner_twice(owner, teacher, node):
     ready(owner, node, "ubuntu")
+    ready(teacher, node, "ubuntu")
     with pytest.raises(IntegrityError):
         ready(owner, node, "ubuntu")
 

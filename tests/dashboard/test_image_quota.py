@@ -41,7 +41,9 @@ def test_a_student_past_the_image_count_is_refused_and_nothing_is_kept(client_fo
 def test_failed_images_do_not_count(client_for, owner, node, uploads, busybox_tar):
     held(owner, node, 4, "ready")
     held(owner, node, 3, "failed")
-    assert upload(client_for(owner), busybox_tar.read_bytes()).status_code == 302
+    client = client_for(owner)
+    assert upload(client, busybox_tar.read_bytes(), "fifth").status_code == 302
+    assert upload(client, busybox_tar.read_bytes(), "sixth").status_code == 400
 
 
 def test_a_student_past_the_image_bytes_is_refused_and_nothing_is_kept(client_for, owner, node, uploads, busybox_tar):
@@ -63,6 +65,8 @@ def test_the_upload_counts_until_the_image_is_unpacked(client_for, owner, node, 
     assert [p.name for p in uploads.iterdir()] == [Image.objects.get(name="first").upload_name]
 
 
-def test_teachers_are_not_bound(client_for, teacher, node, uploads, busybox_tar):
-    held(teacher, node, 10, "ready", size_bytes=10 << 30)
+def test_teachers_are_not_bound_where_a_student_is(client_for, owner, teacher, node, uploads, busybox_tar):
+    for user in (owner, teacher):
+        held(user, node, 10, "ready", size_bytes=10 << 30)
+    assert upload(client_for(owner), busybox_tar.read_bytes()).status_code == 400
     assert upload(client_for(teacher), busybox_tar.read_bytes()).status_code == 302
