@@ -9,7 +9,7 @@ from dashboard.images.models import Image
 
 
 def images_visible_to(*, user):
-    qs = Image.objects.select_related("owner", "node")
+    qs = Image.objects.select_related("owner", "node").prefetch_related("shared_with")
     if not user.is_authenticated:
         return qs.none()
     if is_teacher(user):
@@ -22,7 +22,8 @@ def images_launchable_by(*, user):
     """Ready images, the user's own first: choices are by id, and image_choice_label
     names another owner's image with its owner, so none can stand in for another."""
     own = Case(When(owner=user, then=Value(True)), default=Value(False), output_field=BooleanField())
-    return images_visible_to(user=user).filter(status=Image.Status.READY).order_by(own.desc(), "name", "owner__username")
+    ready = images_visible_to(user=user).filter(status=Image.Status.READY)
+    return ready.annotate(own=own).order_by("-own", "name", "owner__username")
 
 
 def image_owned_apart(*, image: Image, user) -> str:
@@ -30,7 +31,7 @@ def image_owned_apart(*, image: Image, user) -> str:
     (shared with everyone or with the user) or "owned by <owner>" (a teacher's view)."""
     if image.owner_id == user.id:
         return ""
-    shared = image.visibility == Image.Visibility.SHARED or image.shared_with.filter(pk=user.pk).exists()
+    shared = image.visibility == Image.Visibility.SHARED or any(u.pk == user.pk for u in image.shared_with.all())
     return f"{'shared' if shared else 'owned'} by {image.owner.username}"
 
 
