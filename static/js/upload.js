@@ -35,7 +35,10 @@
         if (section) {
           document.getElementById("import").replaceWith(section);
           bind(document.getElementById("import-form"));
+          return;
         }
+        percent.textContent = `The upload was refused (HTTP ${xhr.status}): reload the page and try again.`;
+        percent.className = "error";
       });
       xhr.addEventListener("error", function () {
         percent.textContent = "The upload failed: the connection was closed.";
