@@ -12,6 +12,8 @@ import stat
 
 from django.conf import settings
 
+from runtime.errors import NotFound
+
 UPLOAD_NAME = re.compile(r"[0-9a-f]{32}\.upload")
 
 
@@ -42,13 +44,16 @@ def _open_dir() -> int:
 
 
 def upload_open(name: str):
-    """The upload as a binary file object, or UploadRefused. O_NONBLOCK so that
-    opening a FIFO returns at once (and fstat then refuses it)."""
+    """The upload as a binary file object; NotFound if it is gone, UploadRefused if it is not
+    a plain file in UPLOAD_DIR. O_NONBLOCK so that opening a FIFO returns at once (and fstat
+    then refuses it)."""
     name = _checked(name)
     dir_fd = _open_dir()
     try:
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
         fd = os.open(name, flags, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise NotFound(f"upload {name} is gone") from None
     except OSError as exc:
         reason = "is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
         raise UploadRefused(f"upload {name}: {reason}") from None

@@ -70,11 +70,17 @@ class LimitedUploadHandler(FileUploadHandler):
         self.kept = False
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        # The view checked these already; the handler refuses too so that no other caller can skip them.
-        if not self.request.user.is_authenticated or content_length > settings.UPLOAD_MAX_BYTES:
-            self.problem = upload_too_large_message() if self.request.user.is_authenticated else "Log in first."
-            return QueryDict(encoding=encoding), MultiValueDict()
-        return None
+        # The view checked these already; the handler refuses too, so that no other view using it
+        # can skip them. Returning a result here stops the parse before a byte of the body is read.
+        if not self.request.user.is_authenticated:
+            self.problem = "Log in first."
+        elif upload_csrf_failure(self.request) is not None:
+            self.problem = "The CSRF check failed: reload the page and try again."
+        elif content_length > settings.UPLOAD_MAX_BYTES:
+            self.problem = upload_too_large_message()
+        else:
+            return None
+        return QueryDict(encoding=encoding), MultiValueDict()
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)

@@ -6,11 +6,13 @@ import io
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from dashboard.images import views
 from dashboard.images.models import Image
+from dashboard.images.uploads import LimitedUploadHandler
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +109,14 @@ def test_a_client_that_goes_away_mid_upload_leaves_nothing(owner, node, uploads,
     with pytest.raises(OSError, match="connection reset"):
         views.image_new(request)
     assert_nothing_kept(uploads)
+
+
+@pytest.mark.parametrize("who", ["anonymous", "no_csrf"])
+def test_the_upload_handler_itself_refuses_before_reading_the_body(owner, uploads, busybox_tar, who):
+    request = RequestFactory().post(reverse("images:new"), form(busybox_tar))
+    request.user = AnonymousUser() if who == "anonymous" else owner
+    handler = LimitedUploadHandler(request)
+    request.upload_handlers = [handler]
+    assert not request.FILES and not request.POST
+    assert handler.problem
+    assert not any(uploads.iterdir())
