@@ -8,7 +8,7 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils.text import slugify
@@ -53,10 +53,15 @@ def image_create(
     node = node_pick_for_launch()
     if node is None:
         raise ValidationError("No node is registered yet: start a runtime worker first.")
-    image = Image.objects.create(
-        owner=owner, name=name, visibility=visibility, node=node, upload_name=upload_name,
-        upload_bytes=upload_bytes, store_name=image_store_name(name),
-    )
+    try:
+        with transaction.atomic():
+            image = Image.objects.create(
+                owner=owner, name=name, visibility=visibility, node=node, upload_name=upload_name,
+                upload_bytes=upload_bytes, store_name=image_store_name(name),
+            )
+    except IntegrityError:
+        # Another upload of the same name by the same owner won the race since the check above.
+        raise ValidationError({"name": f"An image named {name} already exists."}) from None
     transaction.on_commit(lambda: image_import.apply_async(args=[image.id], queue=node.queue))
     return image
 
