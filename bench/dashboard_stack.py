@@ -82,7 +82,7 @@ def seed(password: str):
     info = ImageStore(root=settings.TERRARIUM_ROOT).import_archive(str(tarball), name="busybox-bench")
     image = Image.objects.create(
         name="busybox", owner=user, node=node, status="ready", store_name="busybox-bench", runtime_id=info.id,
-        upload_path=str(tarball), visibility="shared",
+        visibility="shared",
     )
     return user, node, image
 

@@ -7,7 +7,7 @@ import shlex
 from django import forms
 from django.db.models import Max
 
-from dashboard.images.selectors import images_launchable_by
+from dashboard.images.selectors import image_choice_label, images_launchable_by
 from dashboard.nodes.models import Node
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
@@ -67,6 +67,7 @@ class ContainerForm(forms.Form):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["image"].queryset = images_launchable_by(user=user)
+        self.fields["image"].label_from_instance = lambda image: image_choice_label(image=image, user=user)
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()

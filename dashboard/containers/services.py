@@ -21,6 +21,7 @@ from django.utils import timezone
 from dashboard.accounts.selectors import quota_for
 from dashboard.containers.models import Container, Event
 from dashboard.images.models import Image
+from dashboard.images.node import image_ensure_in_store
 from dashboard.nodes.selectors import node_pick_for_launch
 
 S = Container.Status
@@ -232,7 +233,6 @@ def _mark(container_id: int, *, expect, **fields) -> bool:
 
 
 def _bring_up(rt, container: Container, *, restart: bool):
-    from dashboard.images.services import image_ensure_in_store
     from runtime.errors import NotFound
 
     try:

@@ -1,12 +1,10 @@
 """The image import form. The tarball is already on disk (see uploads.py);
-this checks it looks like an archive and that the name is free."""
+this checks it looks like an archive and that the owner has no image of that name."""
 
 import re
 from pathlib import Path
 
 from django import forms
-from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 
 from dashboard.images.models import Image
 
@@ -26,11 +24,12 @@ class ImageImportForm(forms.Form):
     name = forms.CharField(label="Name", max_length=100)
     visibility = forms.ChoiceField(label="Visibility", choices=Image.Visibility.choices, initial=Image.Visibility.PRIVATE)
 
-    def __init__(self, *args, too_large: bool = False, **kwargs):
+    def __init__(self, *args, owner, upload_problem: str | None = None, **kwargs):
         # Accessible names are exactly "Name", "Image", ...: outside checks find fields by them.
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.too_large = too_large
+        self.owner = owner
+        self.upload_problem = upload_problem
 
     def clean_tarball(self):
         upload = self.cleaned_data["tarball"]
@@ -42,16 +41,13 @@ class ImageImportForm(forms.Form):
         name = self.cleaned_data["name"].strip()
         if not _NAME.match(name):
             raise forms.ValidationError("Use letters, digits, '.', '_', ':' and '-'.")
-        if Image.objects.filter(name=name).exists():
+        if Image.objects.filter(owner=self.owner, name=name).exists():
             raise forms.ValidationError(f"An image named {name} already exists.")
         return name
 
     def full_clean(self):
         super().full_clean()
-        if self.too_large:
-            self.errors.pop("tarball", None)
-            self.add_error("tarball", f"The file is larger than the {filesizeformat(settings.UPLOAD_MAX_BYTES)} limit.")
-        upload = self.files.get("tarball")
-        if self.errors and upload is not None and hasattr(upload, "path"):
-            upload.close()
-            upload.path.unlink(missing_ok=True)
+        if self.upload_problem:
+            # The body was not read (or not all of it): the other fields' errors would only mislead.
+            self._errors.clear()
+            self.add_error("tarball", self.upload_problem)

@@ -11,19 +11,25 @@ class Image(models.Model):
         IMPORTING = "importing"
         READY = "ready"
         FAILED = "failed"
+        # Kept until the node's worker confirms the files are gone; counts in the quota until then.
+        DELETING = "deleting"
 
     class Visibility(models.TextChoices):
         PRIVATE = "private"
         SHARED = "shared"
 
-    name = models.CharField(max_length=100, unique=True)
+    # Unique per owner: a student's "ubuntu" never takes the name of, or stands in for, a teacher's.
+    name = models.CharField(max_length=100)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="images")
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
     shared_with = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="shared_images")
     node = models.ForeignKey("nodes.Node", on_delete=models.PROTECT, related_name="images", null=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
-    upload_path = models.CharField(max_length=500, blank=True)
+    # A bare file name inside UPLOAD_DIR (uploads.UPLOAD_NAME), never a path: the root worker
+    # derives the path itself and re-checks the name (see node.py).
+    upload_name = models.CharField(max_length=60, blank=True)
+    upload_bytes = models.PositiveBigIntegerField(default=0)
     runtime_id = models.CharField(max_length=80, blank=True)
     # The name in the runtime's store: never reused, so a deleted image's leftovers cannot collide.
     store_name = models.CharField(max_length=120, blank=True)
@@ -36,6 +42,7 @@ class Image(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="image_name_unique_per_owner")]
 
     def __str__(self):
         return self.name

@@ -1,7 +1,7 @@
 """Reads of images through the viewer's permissions: a student sees their own
 images and the ones shared with them (or with everyone); a teacher sees all."""
 
-from django.db.models import Q
+from django.db.models import BooleanField, Case, Q, Value, When
 from django.http import Http404
 
 from dashboard.accounts.roles import is_teacher
@@ -9,7 +9,7 @@ from dashboard.images.models import Image
 
 
 def images_visible_to(*, user):
-    qs = Image.objects.select_related("owner", "node")
+    qs = Image.objects.select_related("owner", "node").prefetch_related("shared_with")
     if not user.is_authenticated:
         return qs.none()
     if is_teacher(user):
@@ -19,7 +19,34 @@ def images_visible_to(*, user):
 
 
 def images_launchable_by(*, user):
-    return images_visible_to(user=user).filter(status=Image.Status.READY)
+    """Ready images, the user's own first: choices are by id, and image_choice_label
+    names another owner's image with its owner, so none can stand in for another."""
+    own = Case(When(owner=user, then=Value(True)), default=Value(False), output_field=BooleanField())
+    ready = images_visible_to(user=user).filter(status=Image.Status.READY)
+    return ready.annotate(own=own).order_by("-own", "name", "owner__username")
+
+
+def image_owned_apart(*, image: Image, user) -> str:
+    """How a list shows whose an image is: "" for the user's own, else "shared by <owner>"
+    (shared with everyone or with the user) or "owned by <owner>" (a teacher's view)."""
+    if image.owner_id == user.id:
+        return ""
+    shared = image.visibility == Image.Visibility.SHARED or any(u.pk == user.pk for u in image.shared_with.all())
+    return f"{'shared' if shared else 'owned'} by {image.owner.username}"
+
+
+def images_listed_for(*, user) -> tuple[list[Image], list[Image]]:
+    """The user's own images, and the others they see, each with `.apart` (image_owned_apart)."""
+    own, others = [], []
+    for image in images_visible_to(user=user).order_by("name", "owner__username"):
+        image.apart = image_owned_apart(image=image, user=user)
+        (others if image.apart else own).append(image)
+    return own, others
+
+
+def image_choice_label(*, image: Image, user) -> str:
+    apart = image_owned_apart(image=image, user=user)
+    return f"{image.name} ({apart})" if apart else image.name
 
 
 def image_get_manageable(*, user, image_id) -> Image:

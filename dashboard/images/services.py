@@ -1,112 +1,81 @@
-"""Image imports. The web process streams an upload into UPLOAD_DIR and records
-a pending Image; the worker of the image's node imports it into the runtime's
-store. The upload is kept as the image's source so another node can import it
-the first time a container there needs it."""
+"""Image imports, the web half. The web process streams an upload into
+UPLOAD_DIR and records a pending Image naming it; the worker of the image's
+node imports it into the runtime's store (node.py, which re-checks everything).
+The upload is kept as the image's source so another node can import it the
+first time a container there needs it."""
 
 import secrets
-from pathlib import Path
 
-from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.template.defaultfilters import filesizeformat
 from django.utils.text import slugify
 
+from dashboard.accounts.selectors import quota_for
 from dashboard.images.models import Image
+from dashboard.images.tasks import image_import, image_remove
 from dashboard.nodes.selectors import node_pick_for_launch
 
 
-def _store():
-    from runtime.imagestore import ImageStore
-
-    return ImageStore(root=settings.TERRARIUM_ROOT)
-
-
-def _store_name(name: str) -> str:
+def image_store_name(name: str) -> str:
     return f"{slugify(name)[:60] or 'image'}-{secrets.token_hex(4)}"
 
 
-@transaction.atomic
-def image_create(*, owner, name: str, upload_path: str, visibility: str = Image.Visibility.PRIVATE) -> Image:
-    """Record an uploaded tarball and queue its import on a live node."""
-    from dashboard.images.tasks import image_import
+def _check_quota(*, owner, upload_bytes: int) -> None:
+    quota = quota_for(user=owner)
+    if quota is None:
+        return
+    # Locks the owner's row, so two uploads at once cannot both take the last place.
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    held = Image.objects.filter(owner=owner).exclude(status=Image.Status.FAILED)
+    if held.count() >= quota.max_images:
+        raise ValidationError(f"Image quota reached: you may keep at most {quota.max_images} images.")
+    sizes = held.aggregate(files=Sum("size_bytes"), uploads=Sum("upload_bytes"))
+    used = (sizes["files"] or 0) + (sizes["uploads"] or 0)
+    if used + upload_bytes > quota.max_image_bytes:
+        raise ValidationError(
+            f"Image quota exceeded: your images may take {filesizeformat(quota.max_image_bytes)}; "
+            f"they take {filesizeformat(used)} and this upload is {filesizeformat(upload_bytes)}."
+        )
 
-    if Image.objects.filter(name=name).exists():
-        Path(upload_path).unlink(missing_ok=True)
+
+@transaction.atomic
+def image_create(
+    *, owner, name: str, upload_name: str, upload_bytes: int, visibility: str = Image.Visibility.PRIVATE
+) -> Image:
+    """Record an uploaded tarball (upload_name in UPLOAD_DIR) and queue its import on a live
+    node. On ValidationError the caller still owns the upload and removes it."""
+    if Image.objects.filter(owner=owner, name=name).exists():
         raise ValidationError({"name": f"An image named {name} already exists."})
+    _check_quota(owner=owner, upload_bytes=upload_bytes)
     node = node_pick_for_launch()
     if node is None:
-        Path(upload_path).unlink(missing_ok=True)
         raise ValidationError("No node is registered yet: start a runtime worker first.")
-    image = Image.objects.create(
-        owner=owner, name=name, visibility=visibility, node=node, upload_path=upload_path, store_name=_store_name(name)
-    )
+    try:
+        with transaction.atomic():
+            image = Image.objects.create(
+                owner=owner, name=name, visibility=visibility, node=node, upload_name=upload_name,
+                upload_bytes=upload_bytes, store_name=image_store_name(name),
+            )
+    except IntegrityError:
+        # Another upload of the same name by the same owner won the race since the check above.
+        raise ValidationError({"name": f"An image named {name} already exists."}) from None
     transaction.on_commit(lambda: image_import.apply_async(args=[image.id], queue=node.queue))
     return image
 
 
-def image_fields_from(info) -> dict:
-    """What an Image row mirrors of the runtime's ImageInfo."""
-    return {
-        "runtime_id": info.id,
-        "format": info.format,
-        "size_bytes": info.size_bytes,
-        "file_count": info.file_count,
-        "sha256": info.sha256,
-        "defaults": info.defaults,
-    }
-
-
-def image_import_on_node(*, image_id: int) -> None:
-    from runtime.errors import TerrariumError
-
-    if not Image.objects.filter(id=image_id, status=Image.Status.PENDING).update(status=Image.Status.IMPORTING):
-        return
-    image = Image.objects.get(id=image_id)
-    try:
-        info = _store().import_archive(image.upload_path, name=image.store_name)
-    except (TerrariumError, OSError) as exc:
-        Path(image.upload_path).unlink(missing_ok=True)
-        Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=str(exc)[:2000], upload_path="")
-        return
-    Image.objects.filter(id=image_id, status=Image.Status.IMPORTING).update(
-        status=Image.Status.READY,
-        **image_fields_from(info),
-    )
-
-
-def image_ensure_in_store(*, image: Image) -> None:
-    """Import the image on this node from its kept upload if this node lacks it."""
-    from runtime.errors import ImportFailed, NotFound
-
-    store = _store()
-    try:
-        store.get(image.store_name)
-    except NotFound:
-        if not image.upload_path or not Path(image.upload_path).exists():
-            raise ImportFailed(f"image {image.name} is not on this node and its upload is gone") from None
-        store.import_archive(image.upload_path, name=image.store_name)
-
-
 @transaction.atomic
 def image_delete(*, image: Image) -> None:
-    """Forget an image no container uses; the node's worker removes its files."""
-    from dashboard.images.tasks import image_remove
-
+    """Forget an image no container uses. With a node, the row stays `deleting`
+    until that node's worker has removed the files."""
     if image.containers.exclude(status="deleted").exists():
         raise ValidationError(f"Image {image.name} is used by containers: delete them first.")
-    node_queue, store_name, upload = image.node.queue if image.node else None, image.store_name, image.upload_path
     image.containers.all().delete()
-    image.delete()
-    if node_queue:
-        transaction.on_commit(lambda: image_remove.apply_async(args=[store_name, upload], queue=node_queue))
-
-
-def image_remove_on_node(*, store_name: str, upload_path: str) -> None:
-    from runtime.errors import NotFound
-
-    try:
-        _store().remove(store_name)
-    except NotFound:
-        pass
-    if upload_path:
-        Path(upload_path).unlink(missing_ok=True)
+    if image.node is None:
+        image.delete()
+        return
+    Image.objects.filter(id=image.id).update(status=Image.Status.DELETING, error="")
+    queue = image.node.queue
+    transaction.on_commit(lambda: image_remove.apply_async(args=[image.id], queue=queue))

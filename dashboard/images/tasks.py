@@ -1,19 +1,19 @@
-"""Image tasks, run by the runtime worker of the image's node."""
+"""Image tasks, run by the runtime worker of the image's node. They carry ids
+only; node.py re-reads and re-checks each row."""
 
 from celery import shared_task
 from django.db import OperationalError
 
-from dashboard.images import services
+from dashboard.images import node
 
 RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 0.2, "max_retries": 5}
 
 
 @shared_task(**RETRY)
 def image_import(image_id: int) -> None:
-    services.image_import_on_node(image_id=image_id)
+    node.image_import_on_node(image_id=image_id)
 
 
 @shared_task(**RETRY)
-def image_remove(store_name: str, upload_path: str) -> None:
-    services.image_remove_on_node(store_name=store_name, upload_path=upload_path)
-
+def image_remove(image_id: int) -> None:
+    node.image_remove_on_node(image_id=image_id)

@@ -6,19 +6,25 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.images import services
 from dashboard.images.forms import ImageImportForm
-from dashboard.images.selectors import image_get_manageable, image_statuses, images_visible_to
-from dashboard.images.uploads import LimitedUploadHandler
+from dashboard.images.selectors import image_get_manageable, image_statuses, images_listed_for
+from dashboard.images.uploads import (
+    LimitedUploadHandler,
+    upload_content_too_large,
+    upload_csrf_failure,
+    upload_too_large_message,
+)
 
 
 @login_required
 @require_GET
 def image_list(request):
-    return render(request, "images/list.html", {"images": images_visible_to(user=request.user)})
+    own, others = images_listed_for(user=request.user)
+    return render(request, "images/list.html", {"own": own, "others": others})
 
 
 @login_required
@@ -27,34 +33,43 @@ def image_list_status(request):
     return JsonResponse({"images": image_statuses(user=request.user)})
 
 
+# CSRF is checked on the X-CSRFToken header before the body is read (uploads.py):
+# csrf_protect would read request.POST first, writing every file part to disk.
 @csrf_exempt
 @login_required
 def image_new(request):
-    # The upload handler must be in place before anything reads the body, CSRF included.
-    request.upload_handlers = [LimitedUploadHandler(request)]
-    return _image_new(request)
+    if request.method != "POST":
+        return _render(request, ImageImportForm(owner=request.user))
+    refused = upload_csrf_failure(request)
+    if refused is not None:
+        return refused
+    if upload_content_too_large(request):
+        return _render(request, ImageImportForm({}, owner=request.user, upload_problem=upload_too_large_message()))
+    handler = LimitedUploadHandler(request)
+    request.upload_handlers = [handler]
+    try:
+        data, files = request.POST, request.FILES  # parsed here, through the handler
+        form = ImageImportForm(data, files, owner=request.user, upload_problem=handler.problem)
+        if form.is_valid():
+            try:
+                services.image_create(
+                    owner=request.user,
+                    name=form.cleaned_data["name"],
+                    upload_name=form.cleaned_data["tarball"].upload_name,
+                    upload_bytes=form.cleaned_data["tarball"].size,
+                    visibility=form.cleaned_data["visibility"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                handler.keep()
+                return redirect("images:list")
+        return _render(request, form)
+    finally:
+        handler.discard()
 
 
-@csrf_protect
-def _image_new(request):
-    posted = request.method == "POST"
-    form = ImageImportForm(
-        request.POST if posted else None,
-        request.FILES if posted else None,
-        too_large=getattr(request, "upload_too_large", False),
-    )
-    if posted and form.is_valid():
-        try:
-            services.image_create(
-                owner=request.user,
-                name=form.cleaned_data["name"],
-                upload_path=str(form.cleaned_data["tarball"].path),
-                visibility=form.cleaned_data["visibility"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            return redirect("images:list")
+def _render(request, form):
     context = {"form": form, "max_bytes": settings.UPLOAD_MAX_BYTES}
     return render(request, "images/new.html", context, status=400 if form.errors else 200)
 

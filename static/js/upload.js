@@ -16,6 +16,8 @@
       event.preventDefault();
       const xhr = new XMLHttpRequest();
       xhr.open("POST", form.action || location.href);
+      // Uploads are checked for CSRF on this header, before the server reads the body.
+      xhr.setRequestHeader("X-CSRFToken", form.querySelector("[name=csrfmiddlewaretoken]").value);
       bar.hidden = false;
       xhr.upload.addEventListener("progress", function (e) {
         if (!e.lengthComputable) return;
@@ -33,7 +35,10 @@
         if (section) {
           document.getElementById("import").replaceWith(section);
           bind(document.getElementById("import-form"));
+          return;
         }
+        percent.textContent = `The upload was refused (HTTP ${xhr.status}): reload the page and try again.`;
+        percent.className = "error";
       });
       xhr.addEventListener("error", function () {
         percent.textContent = "The upload failed: the connection was closed.";

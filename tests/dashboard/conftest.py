@@ -7,6 +7,7 @@ is therefore a file; tests that use them are marked
 ``@pytest.mark.django_db(transaction=True)``."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from dashboard.accounts.roles import TEACHERS_GROUP
-from dashboard.images.services import image_fields_from
+from dashboard.images.node import image_fields_from
 from processes import process_env, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,6 +159,24 @@ def runtime_env(runtime_session, monkeypatch, settings):
     assert not cgroups, f"cgroups left behind: {cgroups}"
 
 
+def _empty(directory: Path) -> None:
+    for entry in directory.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+@pytest.fixture
+def uploads(settings, runtime_session):
+    """UPLOAD_DIR, the same for this process and the session's worker, empty at the start and the end."""
+    settings.UPLOAD_DIR = runtime_session.root.parent / "uploads"
+    settings.UPLOAD_DIR.mkdir(exist_ok=True)
+    _empty(settings.UPLOAD_DIR)
+    yield settings.UPLOAD_DIR
+    _empty(settings.UPLOAD_DIR)
+
+
 BUSYBOX_STORE_NAME = "busybox-test"
 
 
@@ -180,7 +199,6 @@ def busybox_image(runtime_env, busybox_tar, owner, node):
         visibility=Image.Visibility.SHARED,
         node=node,
         status=Image.Status.READY,
-        upload_path=str(busybox_tar),
         store_name=BUSYBOX_STORE_NAME,
         **image_fields_from(info),
     )

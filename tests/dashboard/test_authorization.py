@@ -97,7 +97,8 @@ def test_owner_and_teacher_may_use_every_container_url(request, client_for, pers
 def test_owner_and_teacher_may_delete_an_image(request, client_for, persona, image):
     client = client_for(request.getfixturevalue(persona))
     assert client.post(reverse("images:delete", args=[image.id])).status_code == 302
-    assert not Image.objects.filter(id=image.id).exists()
+    image.refresh_from_db()
+    assert image.status == "deleting"
 
 
 @pytest.mark.parametrize("persona", ["owner", "other_student", "teacher"])

@@ -12,12 +12,6 @@ from dashboard.images.models import Image
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def uploads(settings, tmp_path):
-    settings.UPLOAD_DIR = tmp_path / "uploads"
-    return settings.UPLOAD_DIR
-
-
 def upload(client, data: bytes, name="mybox", filename="rootfs.tar"):
     tarball = io.BytesIO(data)
     tarball.name = filename
@@ -62,7 +56,7 @@ def test_an_upload_is_stored_and_queued_for_import_on_a_node(client_for, owner, 
     image = Image.objects.get(name="mybox")
     assert image.status == "pending" and image.node == node and image.owner == owner
     stored = list(uploads.iterdir())
-    assert [str(p) for p in stored] == [image.upload_path]
+    assert [p.name for p in stored] == [image.upload_name]
     assert stored[0].read_bytes() == busybox_tar.read_bytes()
 
 
@@ -78,7 +72,8 @@ def test_the_worker_imports_an_upload_and_the_list_shows_it_ready(client_for, ow
     assert [(s["id"], s["status"]) for s in statuses] == [(image.id, "ready")]
 
     assert client.post(reverse("images:delete", args=[image.id])).status_code == 302
-    assert not Image.objects.exists()
+    wait_until(lambda: not Image.objects.exists())
+    assert not any(uploads.iterdir())
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,14 +3,15 @@ password printed once) and a demo busybox image when there is no image yet.
 Running it again changes nothing."""
 
 import shutil
-import uuid
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from dashboard.accounts.services import admin_ensure
 from dashboard.images.models import Image
-from dashboard.images.services import image_create, image_import_on_node
+from dashboard.images.node import image_import_on_node
+from dashboard.images.services import image_create
+from dashboard.images.upload_files import upload_name_new, upload_path
 from dashboard.nodes.services import node_heartbeat, node_worker_seen
 
 
@@ -33,9 +34,13 @@ class Command(BaseCommand):
         from runtime import busybox
 
         settings.UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-        path = busybox.write_tarball(settings.UPLOAD_DIR / f"{uuid.uuid4().hex}.upload", busybox=shutil.which("busybox"))
+        name = upload_name_new()
+        path = busybox.write_tarball(upload_path(name), busybox=shutil.which("busybox"))
         admin = get_user_model().objects.filter(is_superuser=True).order_by("id").first()
-        image = image_create(owner=admin, name="busybox", upload_path=str(path), visibility=Image.Visibility.SHARED)
+        image = image_create(
+            owner=admin, name="busybox", upload_name=name, upload_bytes=path.stat().st_size,
+            visibility=Image.Visibility.SHARED,
+        )
         # Imported here, before the worker starts, so the first page already shows it ready.
         image_import_on_node(image_id=image.id)
         image.refresh_from_db()
