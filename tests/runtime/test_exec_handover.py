@@ -96,8 +96,19 @@ def _probe(libc, pid: int, leaks: list[str]) -> None:
         libc.ptrace(PTRACE_DETACH, pid, None, None)
 
 
-def _watch(stop_fd: int, report_fd: int) -> None:
-    """The watcher's loop, as container root, until stop_fd is closed."""
+def _stop(libc, pid: int, stopped: list[str]) -> bool:
+    """SIGSTOP, which no process can block; one that had already executed the program goes on."""
+    os.kill(pid, signal.SIGSTOP)
+    if _read(f"/proc/{pid}/comm").strip() == PROGRAM.encode():
+        os.kill(pid, signal.SIGCONT)
+    else:
+        stopped.append(f"stopped {pid}")
+    return True
+
+
+def _watch(stop_fd: int, report_fd: int, probe) -> None:
+    """The watcher's loop, as container root, until stop_fd is closed:
+    probe(libc, pid, findings) on each pid seen before its execve."""
     libc = ctypes.CDLL(None, use_errno=True)
     me, done, leaks, probed = os.getpid(), {1}, [], 0
     while not select.select([stop_fd], [], [], 0)[0]:
@@ -113,11 +124,15 @@ def _watch(stop_fd: int, report_fd: int) -> None:
                 done.add(pid)
                 continue
             probed += 1
-            _probe(libc, pid, leaks)
+            try:
+                if probe(libc, pid, leaks):
+                    done.add(pid)
+            except OSError:
+                done.add(pid)
     os.write(report_fd, f"{probed}\n{chr(10).join(leaks)}".encode())
 
 
-def start_watcher(rt, state) -> tuple[int, int, int]:
+def start_watcher(rt, state, probe=_probe) -> tuple[int, int, int]:
     """(pid, stop fd, report fd) of a watcher joined to the container as an exec'd process is."""
     seccomp.prepare()
     stop_r, stop_w = os.pipe()
@@ -135,7 +150,7 @@ def start_watcher(rt, state) -> tuple[int, int, int]:
             if watcher == 0:
                 capabilities.apply_default()
                 seccomp.apply_default_profile()
-                _watch(stop_r, report_w)
+                _watch(stop_r, report_w, probe)
                 os._exit(0)
             os._exit(os.waitstatus_to_exitcode(os.waitpid(watcher, 0)[1]))
         finally:
@@ -146,7 +161,7 @@ def start_watcher(rt, state) -> tuple[int, int, int]:
 
 
 def stop_watcher(pid: int, stop_fd: int, report_fd: int) -> tuple[int, list[str]]:
-    """(pids probed before their execve, leaks found)."""
+    """(pids probed before their execve, findings)."""
     os.close(stop_fd)
     report = b""
     while chunk := os.read(report_fd, 4096):
@@ -182,3 +197,17 @@ def test_container_root_cannot_trace_or_read_a_joining_process(rt, sleeper):
     result = cli_exec(sleeper, "cat", "/proc/self/environ", options=("-e", "ASKED=1"))
     assert result.returncode == 0
     assert sorted(entry.partition(b"=")[0] for entry in result.stdout.split(b"\0") if entry) == [b"ASKED", b"HOSTNAME", b"PATH"]
+
+
+def test_a_joining_process_stopped_before_its_execve_fails_the_exec_in_bounded_time(rt, sleeper):
+    watcher = start_watcher(rt, sleeper, probe=_stop)
+    results = []
+    try:
+        for _ in range(10):
+            results.append(cli_exec(sleeper, PROGRAM))
+    finally:
+        _, stopped = stop_watcher(*watcher)
+    assert stopped, "the watcher never stopped a joining process before its execve"
+    failed = [r for r in results if r.returncode != 0]
+    assert len(failed) == len(stopped)
+    assert all(b"stopped before its command started" in r.stderr for r in failed)
