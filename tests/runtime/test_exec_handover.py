@@ -10,7 +10,7 @@ and seccomp filter, with runtime.capabilities and runtime.seccomp); only the
 execve is left out, so its code is already in memory. The kernel decides
 every access below from exactly those credentials and namespaces, and /proc
 is the container's own. It polls /proc for new pids and, while one has not
-yet executed `true`, tries PTRACE_SEIZE, /proc/<pid>/environ, /proc/<pid>/mem
+yet executed `true`, tries PTRACE_SEIZE, /proc/<pid>/environ, maps and mem,
 and process_vm_readv on it. The exec sessions come from `python -m runtime
 exec` processes, each with a secret in its environment.
 """
@@ -66,6 +66,13 @@ def _probe(libc, pid: int, leaks: list[str]) -> None:
     except OSError:
         pass
     try:
+        _read(f"/proc/{pid}/maps")
+        # comm changes only at execve: still the caller's, the read came first.
+        if _read(f"/proc/{pid}/comm").strip() != PROGRAM.encode():
+            leaks.append(f"maps of {pid}")
+    except OSError:
+        pass
+    try:
         start, end = _env_range(pid)
         if start:
             fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
@@ -83,7 +90,6 @@ def _probe(libc, pid: int, leaks: list[str]) -> None:
         pass
     if libc.ptrace(PTRACE_SEIZE, pid, None, None) == 0:
         try:
-            # comm changes only at execve: still the caller's, the attach came first.
             if _read(f"/proc/{pid}/comm").strip() != PROGRAM.encode():
                 leaks.append(f"ptrace of {pid}")
         except OSError:
