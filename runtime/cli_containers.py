@@ -39,7 +39,7 @@ def register(commands) -> None:
     p.add_argument("--hostname")
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
     p.add_argument("-w", "--workdir")
-    p.add_argument("--user", metavar="UID[:GID]")
+    p.add_argument("--user", metavar="USER[:GROUP]")
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_run)
@@ -48,6 +48,7 @@ def register(commands) -> None:
     p.add_argument("-t", "--tty", action="store_true")
     p.add_argument("-i", "--interactive", action="store_true")
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
+    p.add_argument("-u", "--user", metavar="USER[:GROUP]")
     p.add_argument("container")
     p.add_argument("command", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_exec)
@@ -177,7 +178,8 @@ def cmd_exec(args) -> int:
         raise InvalidArgument("exec needs a command")
     rt = _runtime(args)
     rows, cols = terminal.size(0) if args.tty and os.isatty(0) else (24, 80)
-    sess = rt.exec(args.container, args.command, tty=args.tty, env=parse_env(args.env), rows=rows, cols=cols)
+    sess = rt.exec(args.container, args.command, tty=args.tty, env=parse_env(args.env), user=args.user,
+                   rows=rows, cols=cols)
     try:
         _pump_exec(sess, args)
         return sess.wait()

@@ -16,7 +16,8 @@ _SIZE = r"(?i)^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$"
 _NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"
 _HOST_LABEL = r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
 _ENV_KEY = r"^[^=\0]+$"
-_USER = r"^(\d+)(?::(\d+))?$"
+# A name as useradd and Docker take one: not starting with a dash, no colon or space.
+_USER = r"^([A-Za-z0-9_.][A-Za-z0-9_.-]*\$?)(?::([A-Za-z0-9_.][A-Za-z0-9_.-]*\$?))?$"
 # Below this a container cannot even start a shell; Docker's floor is 6 MiB.
 MIN_MEMORY = 6 << 20
 
@@ -51,16 +52,21 @@ def parse_env(lines) -> dict[str, str]:
     return env
 
 
-def parse_user(text: str | None) -> tuple[int, int] | None:
-    """`UID[:GID]` -> (uid, gid); the gid defaults to the uid."""
+def parse_user(text: str | None) -> tuple[int | str, int | str | None] | None:
+    """`USER[:GROUP]`, each a number or a name -> (user, group).
+
+    Numbers alone give (uid, gid), the gid defaulting to the uid, with no
+    file read; a name stays a string for `runtime.users.resolve`, which reads
+    the container's own /etc/passwd and /etc/group (group None: the user's)."""
     if text in (None, ""):
         return None
     match = re.match(_USER, str(text))
     if not match:
-        raise InvalidArgument(f"invalid user {text!r}: use UID[:GID] with numbers")
-    uid = int(match.group(1))
-    gid = int(match.group(2)) if match.group(2) is not None else uid
-    return uid, gid
+        raise InvalidArgument(f"invalid user {text!r}: use USER[:GROUP], each a name or a number")
+    user, group = (int(part) if part is not None and part.isdigit() else part for part in match.groups())
+    if isinstance(user, int) and group is None:
+        group = user
+    return user, group
 
 
 def check_name(name: str) -> str:

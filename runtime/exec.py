@@ -6,23 +6,39 @@ forked helper, which has just one. The helper joins the container's cgroup
 and namespaces; a pid namespace only applies to children, so the helper
 forks the process that execs. That process opens its PTY from the
 container's devpts (so `tty` inside prints /dev/pts/N), takes the same
-capabilities, no_new_privs and seccomp filter as the container's pid 1, and
-the helper stays as its parent to turn its exit status into our exit code.
+seccomp filter, no_new_privs and capabilities as the container's pid 1, in
+that order, and the helper stays as its parent to turn its exit status into
+our exit code.
+
+The child is in the container's pid namespace before its execve, holding
+the caller's memory: it is non-dumpable (no ptrace, no /proc/<pid>/environ,
+mem or maps, no process_vm_readv for the container's processes, which lack
+CAP_SYS_PTRACE), its catchable signals are blocked until just before the
+execve, and one stopped before the execve (SIGSTOP cannot be blocked) is
+killed and reported instead of holding its caller. The program's
+environment is only `env`, as the caller built it.
 
 The helper reports on a socketpair: `ok <host pid>` (with the PTY master
 attached by SCM_RIGHTS) or `error <message>`.
 """
 
+import _signal
 import os
+import select
 import signal
 import socket
+import time
 
-from runtime import capabilities, fds, procinfo, seccomp, terminal
+from runtime import capabilities, fds, procinfo, seccomp, terminal, users
 from runtime import syscalls as sc
 from runtime.errors import Conflict, TerrariumError
 from runtime.init import exec_command, join_cgroup, reset_signals
 
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
+# From fork to execve takes the child milliseconds; these bound a child that
+# was stopped or hangs (see _await_exec).
+START_TIMEOUT = 10
+POLL_MS = 50
 
 
 class ExecSession:
@@ -96,6 +112,13 @@ def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -
     try:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
+        # Before anything of the container's is joined: this process and the
+        # child it forks into the container's pid namespace hold the caller's
+        # memory (its environment, its secrets) until the execve. The kernel
+        # lets only CAP_SYS_PTRACE, which no container has, trace a
+        # non-dumpable process, read its /proc/<pid>/environ, mem or maps, or
+        # process_vm_readv it. The execve makes the program dumpable as usual.
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
         ns_fds = [os.open(f"/proc/{state.pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind in NAMESPACES]
         # Opened namespaces of a recycled pid would be someone else's.
         if not procinfo.is_same(state.pid, state.pid_start_time):
@@ -106,24 +129,28 @@ def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -
             os.close(fd)
         error_r, error_w = os.pipe2(os.O_CLOEXEC)
         master_r, master_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # The child starts with every catchable signal blocked: the
+        # container's processes see it (and hold CAP_KILL) before its execve,
+        # and one of the caller's Python handlers must never run in it.
+        mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
         pid = os.fork()
         if pid == 0:
             os.close(error_r)
             sock.close()
             master_r.close()
             _child(argv, tty, env, cwd, user, rows, cols, master_w, pipes, error_w)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
         os.close(error_w)
         master_w.close()
         for pair in pipes:
             for fd in pair:
                 os.close(fd)
+        error = _await_exec(pid, error_r)
         master = []
-        if tty:
+        if tty and not error:
+            # Sent before the execve, and the child's end is closed by now.
             _, master, _, _ = socket.recv_fds(master_r, 1, 1)
         master_r.close()
-        error = b""
-        while chunk := os.read(error_r, 4096):
-            error += chunk
         if error or (tty and not master):
             sock.sendall(b"error " + (error or b"no terminal was opened"))
         else:
@@ -141,6 +168,50 @@ def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -
             os._exit(127)
 
 
+def _await_exec(pid: int, error_r: int) -> bytes:
+    """What the child wrote on its error pipe, or b"" once its execve has
+    closed the pipe. SIGSTOP cannot be blocked, and a child stopped before
+    its execve would hold the caller for ever: a stopped or slow child is
+    killed, and the reason returned."""
+    poller = select.poll()
+    poller.register(error_r, select.POLLIN)
+    deadline = time.monotonic() + START_TIMEOUT
+    error = b""
+    while True:
+        if poller.poll(POLL_MS):
+            chunk = os.read(error_r, 4096)
+            if not chunk:
+                os.close(error_r)
+                return error
+            error += chunk
+            continue
+        if os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT) is not None:
+            reason = b"it was stopped before its command started"
+        elif time.monotonic() > deadline:
+            reason = b"its command did not start within %d s" % START_TIMEOUT
+        else:
+            continue
+        os.kill(pid, signal.SIGKILL)
+        os.close(error_r)
+        return error or reason
+
+
+def _signals_to_reset() -> tuple[int, ...]:
+    """Every signal this process ignores or catches (SigIgn, SigCgt): set to
+    the default before the mask opens, a signal that arrived while it was
+    blocked kills as it would the program, instead of running the caller's
+    handler or being lost to an inherited SIG_IGN."""
+    fd = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        status = os.read(fd, 65536)
+    finally:
+        os.close(fd)
+    mask = 0
+    for field in (b"\nSigIgn:", b"\nSigCgt:"):
+        mask |= int(status.split(field, 1)[1].split(None, 1)[0], 16)
+    return tuple(sig for sig in range(1, 65) if mask >> (sig - 1) & 1 and sig not in (signal.SIGKILL, signal.SIGSTOP))
+
+
 def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w) -> None:
     try:
         if tty:
@@ -156,9 +227,16 @@ def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w) -> None:
         sock.close()
         fds.close_all_except(error_w)
         os.chdir(cwd)
-        capabilities.apply_default(uid=user[0] if user else None, gid=user[1] if user else None)
+        uid, gid, groups = (*user, None) if user else (None, None, None)
+        if isinstance(uid, str) or isinstance(gid, str):
+            # The mount namespace joined, / is the container's: its files, its symlinks.
+            uid, gid, groups = users.resolve(uid, gid)
+        # The filter first, while this process still has CAP_SYS_ADMIN: the
+        # capability drop and the execve then happen under it, and there is
+        # no moment with the container's credentials and no filter.
         seccomp.apply_default_profile()
-        reset_signals()
+        capabilities.apply_default(uid=uid, gid=gid, groups=groups)
+        reset_signals(_signals_to_reset())
         exec_command(argv, env)
     except BaseException as exc:  # noqa: BLE001 - report to the helper, never return into the caller's code
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

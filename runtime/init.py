@@ -15,8 +15,9 @@ import os
 import signal
 import socket
 
-from runtime import capabilities, fds, loopback, mounts, overlay, seccomp, terminal
+from runtime import capabilities, fds, loopback, mounts, overlay, seccomp, terminal, users
 from runtime import syscalls as sc
+from runtime.errors import TerrariumError
 from runtime.plan import InitPlan
 from runtime.procinfo import set_name
 
@@ -175,6 +176,12 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
     host is `host_facts()` as the shim's parent read them; without it, this
     process reads them."""
     try:
+        # Until its execve this process holds its launcher's memory, and an
+        # exec may join the container as soon as the shim has recorded the
+        # start, before that execve: non-dumpable, the container's processes
+        # (without CAP_SYS_PTRACE) cannot trace it or read its /proc files or
+        # memory. The execve makes the program dumpable as usual.
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
         set_name("terrarium-init")
         # The same for every container, so a pre-forked init has done this
         # before its container is chosen. Private at once: no mount event
@@ -212,11 +219,19 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
                 os.dup2(fd, target, inheritable=True)
         shim_channel.close()
         fds.close_all_except(error_fd, plan_channel.fileno())
-        capabilities.reduce_to(uid=plan.uid, gid=plan.gid)
+        uid, gid, groups = plan.uid, plan.gid, None
+        if isinstance(uid, str) or isinstance(gid, str):
+            uid, gid, groups = users.resolve(uid, gid)
+        # The filter before the credentials, as in runtime.exec: never the
+        # container's credentials without it.
         seccomp.apply_default_profile()
+        capabilities.reduce_to(uid=uid, gid=gid, groups=groups)
         exec_command(plan.argv, plan.env)
     except BaseException as exc:  # noqa: BLE001 - pid 1 must report, never unwind into the shim's code
-        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, OSError) and exc.strerror:
+            message = exc.strerror
+        else:
+            message = str(exc) if isinstance(exc, TerrariumError) else f"{type(exc).__name__}: {exc}"
         try:
             os.write(error_fd, message.encode(errors="replace")[:4000])
             # The launcher, waiting for the execve, hears of the failure too.

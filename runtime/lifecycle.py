@@ -99,6 +99,9 @@ class Runtime:
         cfg.validate()
         limits = cgroups.Limits(cfg.memory_bytes, cfg.cpus, cfg.cpu_shares, cfg.pids_limit)
         image = self.images.get(cfg.image)
+        # As Docker: the image's USER is the container's unless given, so an exec runs as it too.
+        cfg.user = cfg.user or (image.defaults or {}).get("user") or None
+        parse_user(cfg.user)
         cid = self.store.new_id()
         name = cfg.name or cid[:12]
         os.makedirs(self.store.path(cid))
@@ -129,7 +132,7 @@ class Runtime:
         if cfg.tty:
             env.setdefault("TERM", "xterm")
         env.update(cfg.env)
-        user = parse_user(cfg.user or (defaults.get("user") if str(defaults.get("user", "")).replace(":", "").isdigit() else None))
+        user = parse_user(cfg.user or defaults.get("user"))
         directory = self.store.path(state.id)
         return InitPlan(
             lower=[self._init_layer(), image.rootfs], upper=f"{directory}/upper", work=f"{directory}/work",

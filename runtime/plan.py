@@ -12,7 +12,7 @@ class InitPlan(Record):
                  "cgroup_version", "cgroup_files", "nameservers", "volatile")
 
     def __init__(self, lower: list[str], upper: str, work: str, hostname: str, argv: list[str],
-                 env: dict[str, str], workdir: str, uid: int | None, gid: int | None, tty: bool,
+                 env: dict[str, str], workdir: str, uid: int | str | None, gid: int | str | None, tty: bool,
                  cgroup_version: str, cgroup_files: list[str] | None = None, nameservers: list[str] | None = None,
                  volatile: bool = False):
         self.lower = lower
@@ -22,6 +22,7 @@ class InitPlan(Record):
         self.argv = argv
         self.env = env
         self.workdir = workdir
+        # Names (see config.parse_user) are resolved by pid 1 in the container's root.
         self.uid = uid
         self.gid = gid
         self.tty = tty
