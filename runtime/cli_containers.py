@@ -29,20 +29,16 @@ def register(commands) -> None:
     p = commands.add_parser("run", help="create and start a container")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
     p.add_argument("-d", "--detach", action="store_true", help="print the id and leave it running")
-    p.add_argument("-t", "--tty", action="store_true", help="give the command a terminal")
-    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
-    p.add_argument("--name")
-    p.add_argument("--memory", help="memory limit, e.g. 64m")
-    p.add_argument("--cpus", help="CPU limit, e.g. 0.5")
-    p.add_argument("--cpu-shares", type=int)
-    p.add_argument("--pids-limit", type=int)
-    p.add_argument("--hostname")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
-    p.add_argument("-w", "--workdir")
-    p.add_argument("--user", metavar="USER[:GROUP]")
-    p.add_argument("image")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    _config_options(p, argparse)
     p.set_defaults(func=cmd_run)
+
+    p = commands.add_parser("create", help="create a container; prints its id")
+    _config_options(p, argparse)
+    p.set_defaults(func=cmd_create, rm=False)
+
+    p = commands.add_parser("start", help="start created or exited containers")
+    p.add_argument("containers", nargs="+", metavar="container")
+    p.set_defaults(func=cmd_start)
 
     p = commands.add_parser("exec", help="run a command in a running container")
     p.add_argument("-t", "--tty", action="store_true")
@@ -91,14 +87,32 @@ def register(commands) -> None:
     p.set_defaults(func=cmd_rm)
 
 
+def _config_options(p, argparse) -> None:
+    p.add_argument("-t", "--tty", action="store_true", help="give the command a terminal")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    p.add_argument("--name")
+    p.add_argument("--memory", help="memory limit, e.g. 64m")
+    p.add_argument("--cpus", help="CPU limit, e.g. 0.5")
+    p.add_argument("--cpu-shares", type=int)
+    p.add_argument("--pids-limit", type=int)
+    p.add_argument("--disk", help="the writable layer's size limit, e.g. 1g")
+    p.add_argument("--hostname")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
+    p.add_argument("-w", "--workdir")
+    p.add_argument("--user", metavar="USER[:GROUP]")
+    p.add_argument("image")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+
+
 def _config(args) -> ContainerConfig:
     return ContainerConfig(
         image=args.image, name=args.name, command=args.command or None, env=parse_env(args.env),
         hostname=args.hostname, workdir=args.workdir, user=args.user,
         memory_bytes=parse_size(args.memory) if args.memory is not None else None,
         cpus=parse_cpus(args.cpus) if args.cpus is not None else None,
-        cpu_shares=args.cpu_shares, pids_limit=args.pids_limit, tty=args.tty, interactive=args.interactive,
-        volatile=args.rm,
+        cpu_shares=args.cpu_shares, pids_limit=args.pids_limit,
+        disk_bytes=parse_size(args.disk) if args.disk is not None else None, tty=args.tty,
+        interactive=args.interactive, volatile=args.rm,
     )
 
 
@@ -280,6 +294,15 @@ def _each(args, action) -> int:
         action(rt, ref)
         print(ref)
     return 0
+
+
+def cmd_create(args) -> int:
+    print(_runtime(args).create(_config(args)).id)
+    return 0
+
+
+def cmd_start(args) -> int:
+    return _each(args, lambda rt, ref: rt.start(ref))
 
 
 def cmd_stop(args) -> int:

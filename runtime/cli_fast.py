@@ -15,7 +15,7 @@ from types import SimpleNamespace
 _FLAGS = {"--rm": "rm", "-d": "detach", "--detach": "detach", "-t": "tty", "--tty": "tty",
           "-i": "interactive", "--interactive": "interactive"}
 _VALUES = {"--name": "name", "--memory": "memory", "--cpus": "cpus", "--cpu-shares": "cpu_shares",
-           "--pids-limit": "pids_limit", "--hostname": "hostname", "-e": "env", "--env": "env",
+           "--pids-limit": "pids_limit", "--disk": "disk", "--hostname": "hostname", "-e": "env", "--env": "env",
            "-w": "workdir", "--workdir": "workdir", "--user": "user"}
 _INTS = ("cpu_shares", "pids_limit")
 
@@ -39,7 +39,7 @@ def _value(argv: list[str], i: int, options: dict[str, str]) -> tuple[str | None
 def parse(argv: list[str]) -> SimpleNamespace | None:
     """The namespace argparse would give for `[--root DIR] run ...`, or None."""
     args = SimpleNamespace(root=None, rm=False, detach=False, tty=False, interactive=False, name=None,
-                           memory=None, cpus=None, cpu_shares=None, pids_limit=None, hostname=None, env=[],
+                           memory=None, cpus=None, cpu_shares=None, pids_limit=None, disk=None, hostname=None, env=[],
                            workdir=None, user=None)
     i = 0
     while i < len(argv) and argv[i].startswith("-"):

@@ -20,6 +20,10 @@ _ENV_KEY = r"^[^=\0]+$"
 _USER = r"^([A-Za-z0-9_.][A-Za-z0-9_.-]*\$?)(?::([A-Za-z0-9_.][A-Za-z0-9_.-]*\$?))?$"
 # Below this a container cannot even start a shell; Docker's floor is 6 MiB.
 MIN_MEMORY = 6 << 20
+# A container's disk (runtime.layerdisk) spends about 1 MiB of a small one
+# on its journal and inode tables; below this too little is left for a shell's
+# history or a package index, and a bare number (bytes) is a forgotten unit.
+MIN_DISK = 4 << 20
 
 
 def parse_size(text: str) -> int:
@@ -143,6 +147,8 @@ class ContainerConfig(Record):
             raise InvalidArgument(f"invalid cpu shares {self.cpu_shares}: must be between 2 and 262144")
         if self.pids_limit is not None and self.pids_limit < 1:
             raise InvalidArgument(f"invalid pids limit {self.pids_limit}: must be at least 1")
+        if self.disk_bytes is not None and (not isinstance(self.disk_bytes, int) or self.disk_bytes < MIN_DISK):
+            raise InvalidArgument(f"disk limit {self.disk_bytes} is too low: the minimum is 4m")
 
     @classmethod
     def from_dict(cls, data: dict) -> "ContainerConfig":

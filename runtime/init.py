@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 
-from runtime import capabilities, fds, loopback, mounts, overlay, seccomp, terminal, users
+from runtime import capabilities, fds, layerdisk, loopback, mounts, overlay, seccomp, terminal, users
 from runtime import syscalls as sc
 from runtime.errors import TerrariumError
 from runtime.plan import InitPlan
@@ -126,16 +126,17 @@ def enter_cgroup(files: list[str | int]) -> None:
     sc.unshare(sc.CLONE_NEWCGROUP)
 
 
-def receive_plan(plan_channel: socket.socket) -> tuple[InitPlan, bool]:
-    """The plan, and whether stdin stays open, as the launcher sends them.
-    The channel stays open until the execve closes it: that end-of-file is
-    how the launcher learns the command runs (see shimclient.WarmShim.start)."""
-    message = plan_channel.recv(MAX_PLAN)
+def receive_plan(plan_channel: socket.socket) -> tuple[InitPlan, bool, int | None]:
+    """The plan, whether stdin stays open, and the mount of a disk-limited
+    layer (or None), as the launcher sends them. The channel stays open
+    until the execve closes it: that end-of-file is how the launcher learns
+    the command runs (see shimclient.WarmShim.start)."""
+    message, fds, _, _ = socket.recv_fds(plan_channel, MAX_PLAN, 1)
     if not message:
         # The shim was discarded unused: nothing to start, nothing to report.
         os._exit(0)
     request = json.loads(message)
-    return InitPlan(**request["plan"]), request["interactive"]
+    return InitPlan(**request["plan"]), request["interactive"], fds[0] if fds else None
 
 
 def make_pipes(interactive: bool) -> tuple[list[int], list[int]]:
@@ -197,11 +198,17 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         staged = mounts.stage(stage_dir, cgroup_ahead and (cgroup_ahead[0], cgroup_v1_mounts))
         capabilities.drop_bounding()
         reset_signals(ignored)
-        plan, interactive = receive_plan(plan_channel)
+        plan, interactive, layer_fd = receive_plan(plan_channel)
         if cgroup_ahead is None:
             enter_cgroup(plan.cgroup_files)
         rootfs = f"{staged}/{mounts.STAGED_ROOT}"
-        overlay.mount_overlay(plan.lower, plan.upper, plan.work, rootfs, plan.volatile)
+        upper, work = plan.upper, plan.work
+        if plan.disk is not None:
+            if layer_fd is None:
+                raise TerrariumError("the container's disk was not handed over")
+            upper, work = layerdisk.attach(layer_fd, f"{staged}/{mounts.STAGED_LAYER}")
+            os.close(layer_fd)
+        overlay.mount_overlay(plan.lower, upper, work, rootfs, plan.volatile)
         socket.sethostname(plan.hostname)
         mounts.write_etc(staged, plan.hostname, plan.nameservers)
         mounts.build(rootfs, staged, None if cgroup_ahead else (plan.cgroup_version, cgroup_v1_mounts))

@@ -23,7 +23,7 @@ import time
 from contextlib import contextmanager
 
 from runtime import attach as attach_protocol
-from runtime import cgroups, logs, mounts, overlay, procinfo, settings, stats
+from runtime import cgroups, layerdisk, logs, mounts, overlay, procinfo, settings, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
 from runtime.imagestore import ImageStore
@@ -107,7 +107,10 @@ class Runtime:
         os.makedirs(self.store.path(cid))
         try:
             self.store.reserve_name(name, cid)
-            overlay.container_dirs(self.root, cid)
+            if cfg.disk_bytes is None:
+                overlay.container_dirs(self.root, cid)
+            else:
+                layerdisk.prepare(self.store.path(cid), cfg.disk_bytes)
             cfg.name = name
             state = ContainerState(
                 id=cid, name=name, image=cfg.image, image_id=image.id, created_at=now_iso(),
@@ -141,6 +144,7 @@ class Runtime:
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
             cgroup_files=self.driver.join_files(state.id),
             nameservers=mounts.host_nameservers(), volatile=cfg.volatile,
+            disk=None if cfg.disk_bytes is None else layerdisk.image_path(directory),
         )
 
     def start(self, ref: str, attach: bool = False):
@@ -192,7 +196,10 @@ class Runtime:
         cfg = ContainerConfig.from_dict(state.config)
         plan = self._plan(state, cfg, image)
         if cfg.volatile and state.started_at is not None:
-            overlay.reset_layer(self.root, state.id)
+            if cfg.disk_bytes is None:
+                overlay.reset_layer(self.root, state.id)
+            else:
+                layerdisk.prepare(self.store.path(state.id), cfg.disk_bytes)
         if spare is None:
             try:
                 spare = self._forker.take()
@@ -209,14 +216,24 @@ class Runtime:
         except BaseException:
             spare.discard()
             raise
+        layer_fd = None
+        if plan.disk is not None:
+            try:
+                layer_fd = layerdisk.open_mount(plan.disk)
+            except OSError as exc:
+                spare.discard()
+                self._destroy_cgroup(state.id)
+                raise NotPermitted(f"cannot start container {state.name}: its disk: {exc.strerror}") from None
         client = shim_end = None
         if attach:
             client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            kind, detail = spare.start(plan, state, cfg.interactive, shim_end)
+            kind, detail = spare.start(plan, state, cfg.interactive, shim_end, layer_fd)
         finally:
             if shim_end is not None:
                 shim_end.close()
+            if layer_fd is not None:
+                os.close(layer_fd)
         if kind != "ok":
             self._destroy_cgroup(state.id)
             if client is not None:
@@ -286,6 +303,12 @@ class Runtime:
     def inspect(self, ref: str) -> dict:
         data = self.get(ref).to_dict()
         data["log_path"] = f"{self.store.path(data['id'])}/{logs.NAME}"
+        limit = data["config"].get("disk_bytes")
+        if limit is not None:
+            image = layerdisk.image_path(self.store.path(data["id"]))
+            # What the layer's disk takes of the host's, its metadata included.
+            used = os.stat(image).st_blocks * 512 if os.path.exists(image) else 0
+            data["disk"] = {"limit_bytes": limit, "image_path": image, "host_bytes": used}
         return data
 
     def wait(self, ref: str, timeout: float | None = None) -> ContainerState:

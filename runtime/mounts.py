@@ -31,10 +31,12 @@ MASKED_PATHS = (
     "proc/scsi", "sys/firmware", "sys/devices/virtual/powercap",
 )
 READONLY_PATHS = ("proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger")
-# In the staging tmpfs (see stage): the container's rootfs mount point, and
-# the files bind-mounted over the rootfs's /etc ones.
+# In the staging tmpfs (see stage): the container's rootfs mount point, the
+# files bind-mounted over the rootfs's /etc ones, and the mount point of a
+# disk-limited container's layer (runtime.layerdisk, made at start).
 STAGED_ROOT = "root"
 STAGED_ETC = "etc"
+STAGED_LAYER = "layer"
 ETC_FILES = ("hostname", "hosts", "resolv.conf")
 
 

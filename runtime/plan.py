@@ -9,12 +9,12 @@ class InitPlan(Record):
     lower lists the overlay's read-only layers, top first."""
 
     __slots__ = ("lower", "upper", "work", "hostname", "argv", "env", "workdir", "uid", "gid", "tty",
-                 "cgroup_version", "cgroup_files", "nameservers", "volatile")
+                 "cgroup_version", "cgroup_files", "nameservers", "volatile", "disk")
 
     def __init__(self, lower: list[str], upper: str, work: str, hostname: str, argv: list[str],
                  env: dict[str, str], workdir: str, uid: int | str | None, gid: int | str | None, tty: bool,
                  cgroup_version: str, cgroup_files: list[str] | None = None, nameservers: list[str] | None = None,
-                 volatile: bool = False):
+                 volatile: bool = False, disk: str | None = None):
         self.lower = lower
         self.upper = upper
         self.work = work
@@ -30,3 +30,5 @@ class InitPlan(Record):
         self.cgroup_files = [] if cgroup_files is None else cgroup_files
         self.nameservers = [] if nameservers is None else nameservers
         self.volatile = volatile
+        # The disk image holding upper and work (runtime.layerdisk), for a container with a disk limit.
+        self.disk = disk

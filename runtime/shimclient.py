@@ -44,10 +44,12 @@ class WarmShim:
             return False
 
     def start(self, plan, state, interactive: bool = False,
-              attach_sock: socket.socket | None = None) -> tuple[str, str]:
+              attach_sock: socket.socket | None = None, layer_fd: int | None = None) -> tuple[str, str]:
         """Start the container whose record is state (as on disk); returns
         ("ok", pid) once the command runs, or ("error", message). After
-        ("ok", pid) the caller owns `exit_channel` and closes it."""
+        ("ok", pid) the caller owns `exit_channel` and closes it. layer_fd,
+        the detached mount of a disk-limited layer (runtime.layerdisk), goes
+        to pid 1 with the plan; the caller still closes its own."""
         self.used = True
         try:
             # Made ahead at a low priority (see runtime.zygote): the shim and its
@@ -60,7 +62,11 @@ class WarmShim:
             # The plan first, to pid 1 directly: the start's longest part. The
             # shim reads its request meanwhile (and knows a pid 1 that is past
             # its execve already from what it handed over).
-            self.plan_channel.send(json.dumps({"plan": plan.fields(), "interactive": interactive}).encode())
+            message = json.dumps({"plan": plan.fields(), "interactive": interactive}).encode()
+            if layer_fd is None:
+                self.plan_channel.send(message)
+            else:
+                socket.send_fds(self.plan_channel, [message], [layer_fd])
             socket.send_fds(self.channel, [request], [attach_sock.fileno()] if attach_sock is not None else [])
         except OSError:
             pass  # the shim or pid 1 died waiting; the reply, or its absence, says so
