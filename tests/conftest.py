@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from loop_devices import backed_under
 from runtime import busybox
 
 
@@ -34,11 +35,14 @@ def busybox_tar(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def state_root(tmp_path, monkeypatch) -> Path:
-    """A private TERRARIUM_ROOT for one test."""
+    """A private TERRARIUM_ROOT for one test; the test fails if a loop
+    device (a container's disk) backed by a file under it is left."""
     root = tmp_path / "terrarium-root"
     root.mkdir()
     monkeypatch.setenv("TERRARIUM_ROOT", str(root))
-    return root
+    yield root
+    left = backed_under(root)
+    assert not left, f"loop devices left behind: {left}"
 
 
 @pytest.fixture

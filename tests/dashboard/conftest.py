@@ -23,6 +23,7 @@ from django.test import Client
 
 from dashboard.accounts.roles import TEACHERS_GROUP
 from dashboard.images.node import image_fields_from
+from loop_devices import backed_under
 from processes import process_env, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,6 +137,8 @@ def runtime_session(tmp_path_factory):
     _shared_runtime(str(root), parent).close()
     _shared_runtime.cache_clear()
     _remove_cgroup_parent(parent)
+    left = backed_under(root)
+    assert not left, f"loop devices left behind: {left}"
 
 
 @pytest.fixture
@@ -154,8 +157,11 @@ def runtime_env(runtime_session, monkeypatch, settings):
     for name in leftovers:
         rt.delete(name, force=True)
     mounts, cgroups = _mounts_under(runtime_session.root), _cgroups_under(runtime_session.cgroup_parent)
+    # Every container's disk (runtime.layerdisk) goes with its last process.
+    loops = backed_under(runtime_session.root)
     assert not leftovers, f"containers left behind: {leftovers}"
     assert not mounts, f"mounts left behind: {mounts}"
+    assert not loops, f"loop devices left behind: {loops}"
     assert not cgroups, f"cgroups left behind: {cgroups}"
 
 
