@@ -9,6 +9,7 @@ imported only when its commands are needed: a container start from the
 command line is mostly Python's own start-up, and every import adds to it.
 """
 
+import os
 import sys
 
 from runtime import cli_fast
@@ -46,6 +47,8 @@ def parse_args(argv: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything the runtime writes is root's alone, whatever the caller's umask.
+    os.umask(0o077)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args) or 0
