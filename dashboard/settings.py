@@ -207,6 +207,8 @@ CONTAINER_DEFAULT_PIDS = _env_number("CONTAINER_DEFAULT_PIDS", 1024, 16, 4194304
 CONTAINER_DEFAULT_DISK_BYTES = _env_number("CONTAINER_DEFAULT_DISK_BYTES", 10 << 30, 16 << 20, 1 << 50, int)
 SAMPLE_HZ = _env_number("SAMPLE_HZ", 1.0, 0.2, 10.0)
 SHELL_GRACE_SECONDS = _env_number("SHELL_GRACE_SECONDS", 600, 5, 86400, int)
+# Open browser shells per user without a quota (teachers, admins); a student's come from the quota.
+SHELL_MAX_PER_USER = _env_number("SHELL_MAX_PER_USER", 16, 1, 1000, int)
 AGENT_COMPONENTS = [
     "dashboard.nodes.heartbeat.run",
     "dashboard.monitoring.sampler.run",

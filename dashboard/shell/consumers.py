@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from dashboard.shell.selectors import ShellUnavailable, logs_access, shell_access, shell_session_exit_code
-from dashboard.shell.services import shell_session_open
+from dashboard.shell.services import ShellLimitReached, shell_session_open
 from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, AckLedger
 
 CLOSE_FORBIDDEN = 4403
@@ -64,7 +64,10 @@ class _AgentRelay(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(data))
 
     async def to_agent(self, message: dict) -> None:
-        await self.channel_layer.send(self.access.agent_channel, {**message, "reply": self.channel_name})
+        # Who asks goes along: the agent checks it against the database itself.
+        await self.channel_layer.send(
+            self.access.agent_channel, {**message, "reply": self.channel_name, "user": self.scope["user"].pk}
+        )
 
     def control(self, text_data):
         try:
@@ -92,11 +95,16 @@ class ShellConsumer(_AgentRelay):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         rows, cols = _size(query.get("rows", [24])[0], 24), _size(query.get("cols", [80])[0], 80)
         if self.access.session is None:
-            session = await database_sync_to_async(shell_session_open)(
-                container=self.access.container, user=self.scope["user"]
-            )
+            try:
+                session = await database_sync_to_async(shell_session_open)(
+                    container=self.access.container, user=self.scope["user"]
+                )
+            except ShellLimitReached as exc:
+                await self.send_json({"type": "error", "message": str(exc)})
+                await self.close(code=CLOSE_UNAVAILABLE)
+                return
             self.key = session.key
-            request = {"type": "open", "container": self.access.runtime_ref, "rows": rows, "cols": cols}
+            request = {"type": "open", "rows": rows, "cols": cols}
         elif self.access.session.closed_at is not None:
             await self._finish(self.access.session.exit_code)
             return
