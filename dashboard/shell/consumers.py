@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from dashboard.revocation import Revalidating
 from dashboard.shell.selectors import ShellUnavailable, logs_access, shell_access, shell_session_exit_code
 from dashboard.shell.services import ShellLimitReached, shell_session_open
 from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, AckLedger
@@ -40,7 +41,7 @@ def _size_bytes(value) -> int:
         return 0
 
 
-class _AgentRelay(AsyncWebsocketConsumer):
+class _AgentRelay(Revalidating, AsyncWebsocketConsumer):
     """Authorization before accept; refusals carry only a close code."""
 
     channel_layer_alias = LAYER
@@ -58,6 +59,7 @@ class _AgentRelay(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAVAILABLE)
             return
         await self.accept()
+        self.watch_access()
         await self.start()
 
     async def send_json(self, data: dict) -> None:
@@ -151,7 +153,14 @@ class ShellConsumer(_AgentRelay):
         elif kind == "close" and not self.access.readonly:
             await self.to_shell({"type": "close"})
 
+    def still_allowed(self, user) -> bool:
+        if self.key is None:
+            return True
+        access = shell_access(user=user, container_id=self.access.container.pk, session_key=self.key)
+        return access.readonly == self.access.readonly and not access.container.is_gone
+
     async def disconnect(self, code):
+        self.stop_watching()
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self.key is not None:
@@ -227,7 +236,11 @@ class LogsConsumer(_AgentRelay):
             if upto is not None:
                 await self.to_logs({"type": "logs.ack", "upto": upto})
 
+    def still_allowed(self, user) -> bool:
+        return not logs_access(user=user, container_id=self.access.container.pk).container.is_gone
+
     async def disconnect(self, code):
+        self.stop_watching()
         if self.access is not None:
             await self.to_logs({"type": "logs.stop"})
 
