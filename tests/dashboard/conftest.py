@@ -51,6 +51,15 @@ def teacher(django_user_model):
 
 
 @pytest.fixture
+def web_user():
+    """A system account of this test's own, standing in for `make run`'s web user `terrarium`."""
+    name = f"trm-web-{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+    yield name
+    subprocess.run(["userdel", name], check=True)
+
+
+@pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser(username="admin", password="pw-admin", email="")
 

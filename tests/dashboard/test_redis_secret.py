@@ -9,7 +9,6 @@ import stat
 import subprocess
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,14 +23,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture
-def web_user():
-    name = f"trm-web-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
-    yield name
-    subprocess.run(["userdel", name], check=True)
 
 
 @pytest.fixture

@@ -7,20 +7,11 @@ import shutil
 import stat
 import subprocess
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def web_user():
-    name = f"trm-web-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
-    yield name
-    subprocess.run(["userdel", name], check=True)
 
 
 @pytest.fixture
