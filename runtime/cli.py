@@ -47,9 +47,13 @@ def parse_args(argv: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if os.geteuid() != 0:
+        print("error: the runtime needs root: its state is root's alone, and containers need namespaces, mounts and cgroups",
+              file=sys.stderr)
+        return 1
     # Everything the runtime writes is root's alone, whatever the caller's umask.
     os.umask(0o077)
-    args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args) or 0
     except TerrariumError as exc:

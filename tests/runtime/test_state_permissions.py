@@ -114,3 +114,12 @@ def test_a_container_keeps_the_usual_umask_and_modes_though_root_runs_with_077(o
     cid = _cli("run", "-d", "busybox", "sleep", "60").stdout.strip()
     assert _cli("exec", cid, "sh", "-c", "umask").stdout.strip() == "0022"
     _cli("kill", cid)
+
+
+def test_a_caller_who_is_not_root_gets_one_clear_error():
+    result = subprocess.run([*NOBODY, sys.executable, "-m", "runtime", "ps"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: the runtime needs root: its state is root's alone, and containers need namespaces, mounts and cgroups"
+    ]
