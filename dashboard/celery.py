@@ -4,7 +4,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -15,6 +15,12 @@ app.autodiscover_tasks()
 
 def node_queue(node_name: str) -> str:
     return f"node.{node_name}"
+
+
+@worker_init.connect
+def _root_only_files(**_):
+    # The worker runs as root: what it writes (the runtime's state) is root's alone.
+    os.umask(0o077)
 
 
 @worker_ready.connect

@@ -48,9 +48,9 @@ def _secret_key() -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        STATE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = secrets.token_urlsafe(50)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(key)
         return key
@@ -116,9 +116,12 @@ ASGI_APPLICATION = "dashboard.asgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{STATE_DIR / 'db.sqlite3'}"), conn_max_age=60
+        os.environ.get("DATABASE_URL", f"sqlite:///{STATE_DIR / 'db' / 'db.sqlite3'}"), conn_max_age=60
     )
 }
+if "DATABASE_URL" not in os.environ and not (STATE_DIR / "db").is_dir():
+    # scripts/state-dir.sh hands it to the web user.
+    (STATE_DIR / "db").mkdir(mode=0o700, parents=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web process and the worker write concurrently.
     DATABASES["default"]["OPTIONS"] = {
@@ -133,9 +136,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_url() -> str:
+    """REDIS_URL as the admin gives it; else the Redis `make run` starts, with
+    the secret it keeps in the state directory (scripts/redis.sh)."""
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    port = _env_number("TERRARIUM_REDIS_PORT", 6379, 1, 65535, int)
+    try:
+        secret = (STATE_DIR / "redis.secret").read_text().strip()
+    except FileNotFoundError:
+        return f"redis://127.0.0.1:{port}/0"
+    return f"redis://:{secret}@127.0.0.1:{port}/0"
+
+
+REDIS_URL = _redis_url()
 if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, not {REDIS_URL!r}")
+    raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, not {os.environ.get('REDIS_URL')!r}")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -189,6 +207,8 @@ CONTAINER_DEFAULT_PIDS = _env_number("CONTAINER_DEFAULT_PIDS", 1024, 16, 4194304
 CONTAINER_DEFAULT_DISK_BYTES = _env_number("CONTAINER_DEFAULT_DISK_BYTES", 10 << 30, 16 << 20, 1 << 50, int)
 SAMPLE_HZ = _env_number("SAMPLE_HZ", 1.0, 0.2, 10.0)
 SHELL_GRACE_SECONDS = _env_number("SHELL_GRACE_SECONDS", 600, 5, 86400, int)
+# Open browser shells per user without a quota (teachers, admins); a student's come from the quota.
+SHELL_MAX_PER_USER = _env_number("SHELL_MAX_PER_USER", 16, 1, 1000, int)
 AGENT_COMPONENTS = [
     "dashboard.nodes.heartbeat.run",
     "dashboard.monitoring.sampler.run",
@@ -254,7 +274,7 @@ STATICFILES_DIRS = [
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = STATE_DIR / "staticfiles"
 # WhiteNoise serves from the finders too; an absent STATIC_ROOT is only noise in the logs.
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(mode=0o750, parents=True, exist_ok=True)
 FILE_UPLOAD_TEMP_DIR = None
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

@@ -9,6 +9,7 @@ imported only when its commands are needed: a container start from the
 command line is mostly Python's own start-up, and every import adds to it.
 """
 
+import os
 import sys
 
 from runtime import cli_fast
@@ -47,6 +48,12 @@ def parse_args(argv: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if os.geteuid() != 0:
+        print("error: the runtime needs root: its state is root's alone, and containers need namespaces, mounts and cgroups",
+              file=sys.stderr)
+        return 1
+    # Everything the runtime writes is root's alone, whatever the caller's umask.
+    os.umask(0o077)
     try:
         return args.func(args) or 0
     except TerrariumError as exc:

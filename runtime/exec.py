@@ -214,6 +214,8 @@ def _signals_to_reset() -> tuple[int, ...]:
 
 def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w) -> None:
     try:
+        # The container's usual umask, not its caller's (root processes run with 077).
+        os.umask(0o022)
         if tty:
             master, slave = terminal.open_pair(rows, cols)
             socket.send_fds(sock, [b"m"], [master])

@@ -292,6 +292,8 @@ def _reply(conn: socket.socket, data: bytes) -> None:
 
 if __name__ == "__main__":
     set_name("terrarium-fork")
+    # The shims and containers' records it starts are root's alone, whatever its caller's umask.
+    os.umask(0o077)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     if sys.argv[1] == "--listen":
         # Started by a caller that exits at once: leave it, so that it need not reap us.

@@ -18,7 +18,7 @@ import re
 import time
 from contextlib import contextmanager
 
-from runtime import settings, treeops
+from runtime import settings, statedirs, treeops
 from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound
 from runtime.importlimits import ImportLimits
 from runtime.records import Record
@@ -88,7 +88,8 @@ class ImageStore:
         # inode and mtime: a file written anew (an image removed and
         # imported again) is read again.
         self._records = {}
-        os.makedirs(self.images, exist_ok=True)
+        statedirs.secure(self.root)
+        os.makedirs(self.images, mode=0o700, exist_ok=True)
         self.cleanup_partial()
 
     @contextmanager
@@ -196,7 +197,7 @@ class ImageStore:
                 created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 path=f"{self.images}/{image_id}", rootfs=f"{self.images}/{image_id}/rootfs")
             record = {k: v for k, v in info.to_dict().items() if k not in ("path", "rootfs")}
-            with open(f"{tmp}/image.json", "w") as f:
+            with open(os.open(f"{tmp}/image.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "w") as f:
                 f.write(json.dumps(record, indent=2) + "\n")
             with self._locked():
                 if any(other.name == name for other in self.list()):

@@ -183,6 +183,10 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         # (without CAP_SYS_PTRACE) cannot trace it or read its /proc files or
         # memory. The execve makes the program dumpable as usual.
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
+        # The runtime's own files are made under umask 077; what this process
+        # makes in the container (mount points, /dev) and its command get the
+        # container's usual 022, as runc's default process umask.
+        os.umask(0o022)
         set_name("terrarium-init")
         # The same for every container, so a pre-forked init has done this
         # before its container is chosen. Private at once: no mount event

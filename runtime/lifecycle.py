@@ -23,7 +23,7 @@ import time
 from contextlib import contextmanager
 
 from runtime import attach as attach_protocol
-from runtime import cgroups, layerdisk, logs, mounts, overlay, procinfo, settings, stats
+from runtime import cgroups, layerdisk, logs, mounts, overlay, procinfo, settings, statedirs, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
 from runtime.imagestore import ImageStore
@@ -53,6 +53,7 @@ class Runtime:
             from runtime.sharedforker import SharedForker
 
             self._forker = SharedForker(self.root, self.cgroup_parent)
+        statedirs.secure(self.root)
         self.store = StateStore(self.root)
         self._driver = None
         self._images = None
@@ -104,7 +105,7 @@ class Runtime:
         parse_user(cfg.user)
         cid = self.store.new_id()
         name = cfg.name or cid[:12]
-        os.makedirs(self.store.path(cid))
+        os.makedirs(self.store.path(cid), mode=0o700)
         try:
             self.store.reserve_name(name, cid)
             if cfg.disk_bytes is None:

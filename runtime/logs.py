@@ -28,14 +28,14 @@ class LogWriter:
 
     def write(self, stream: str, data: bytes) -> None:
         if self.fd is None:
-            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
             self.size = os.fstat(self.fd).st_size
         text = data.decode("utf-8", "surrogateescape")
         line = (json.dumps({"t": time.time(), "stream": stream, "data": text}) + "\n").encode("utf-8", "surrogatepass")
         if self.size and self.size + len(line) > self.max_bytes:
             os.close(self.fd)
             os.rename(self.path, self.path + ".1")
-            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
             self.size = 0
         os.write(self.fd, line)
         self.size += len(line)

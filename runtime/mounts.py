@@ -15,6 +15,10 @@ import stat
 from runtime import syscalls as sc
 
 _NOSUID_NODEV_NOEXEC = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+# Every devpts instance but the host's draws from one pool (kernel.pty.max
+# less kernel.pty.reserve, 3072 by default): a loop opening /dev/ptmx must
+# exhaust its own container's ptys, not every other container's shells.
+MAX_PTYS = 64
 _DIR = os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
 
 DEVICES = (  # name, major, minor: what Docker gives every container
@@ -144,7 +148,7 @@ def _populate_dev(root_fd: int) -> None:
     finally:
         os.close(dev)
     _mount_at(root_fd, "dev/pts", "devpts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
-              "newinstance,ptmxmode=0666,mode=0620,gid=5")
+              f"newinstance,ptmxmode=0666,mode=0620,gid=5,max={MAX_PTYS}")
     _mount_at(root_fd, "dev/shm", "shm", "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=1777,size=67108864")
     _mount_at(root_fd, "dev/mqueue", "mqueue", "mqueue", _NOSUID_NODEV_NOEXEC)
 

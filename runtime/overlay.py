@@ -30,6 +30,8 @@ def container_dirs(root, container_id: str) -> dict[str, str]:
     dirs = {name: f"{base}/{name}" for name in ("upper", "work")}
     for path in dirs.values():
         os.makedirs(path, mode=0o755, exist_ok=True)
+        # The upper dir's mode is the container's `/`, whatever the caller's umask (root's is 077).
+        os.chmod(path, 0o755)
     return dirs
 
 
@@ -42,6 +44,7 @@ def reset_layer(root, container_id: str) -> None:
         for name in ("upper", "work"):
             treeops.remove_dir(base, name.encode())
             os.mkdir(name, 0o755, dir_fd=base)
+            os.chmod(name, 0o755, dir_fd=base)
     finally:
         os.close(base)
 
@@ -59,10 +62,14 @@ def init_layer(root) -> str:
         return path
     tmp = f"{path}.tmp-{os.urandom(6).hex()}"
     os.makedirs(tmp, mode=0o755)
+    # Modes set, not asked of the umask (root's is 077): the top layer's /etc
+    # is every container's unless its image has one.
     for name in INIT_DIRS:
         os.mkdir(f"{tmp}/{name}", 0o755)
+        os.chmod(f"{tmp}/{name}", 0o755)
     for name in INIT_FILES:
         os.close(os.open(f"{tmp}/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+        os.chmod(f"{tmp}/{name}", 0o644)
     try:
         os.rename(tmp, path)
     except OSError:

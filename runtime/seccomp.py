@@ -142,7 +142,7 @@ def _cached_build(cache_dir) -> bytes:
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-        with open(tmp, "wb") as f:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "wb") as f:
             f.write(key + code)
         os.rename(tmp, path)
     except OSError:

@@ -88,7 +88,7 @@ class StateStore:
             try:
                 os.symlink(cid, link)
             except FileNotFoundError:
-                os.makedirs(self.names, exist_ok=True)
+                os.makedirs(self.names, mode=0o700, exist_ok=True)
                 os.symlink(cid, link)
             return
         except FileExistsError:
@@ -120,7 +120,7 @@ class StateStore:
         # json.dumps, not json.dump: dump runs the pure-Python encoder, a
         # cost the shim pays in pages it must copy after fork.
         data = json.dumps(state.fields()).encode()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             while data:
                 data = data[os.write(fd, data):]
@@ -240,7 +240,7 @@ class StateStore:
                 os.rename(self.path(state.id), f"{self.trash}/{state.id}")
             except FileNotFoundError:
                 # No trash yet, or the container's directory is gone.
-                os.makedirs(self.trash, exist_ok=True)
+                os.makedirs(self.trash, mode=0o700, exist_ok=True)
                 try:
                     os.rename(self.path(state.id), f"{self.trash}/{state.id}")
                 except FileNotFoundError:

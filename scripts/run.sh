@@ -13,17 +13,14 @@ fi
 PORT=${PORT:-8000}
 WEB_USER=${WEB_USER:-terrarium}
 export TERRARIUM_STATE_DIR=${TERRARIUM_STATE_DIR:-$PWD/.state}
-export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+export TERRARIUM_REDIS_PORT=${TERRARIUM_REDIS_PORT:-6379}
 export NODE_NAME=${NODE_NAME:-$(hostname)}
 PY=$PWD/.venv/bin/python
-umask 002
+# Root's processes write files for root alone; the state directory grants the web user what it needs.
+umask 077
 
 id -u "$WEB_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$WEB_USER"
-mkdir -p "$TERRARIUM_STATE_DIR/uploads"
-# The web server (group $WEB_USER) writes the database and uploads; the root worker and agent share them.
-chgrp -R "$WEB_USER" "$TERRARIUM_STATE_DIR"
-chmod -R g+rwX "$TERRARIUM_STATE_DIR"
-chmod g+s "$TERRARIUM_STATE_DIR" "$TERRARIUM_STATE_DIR/uploads"
+scripts/state-dir.sh "$TERRARIUM_STATE_DIR" "$WEB_USER"
 
 pids=()
 stop_all() {
@@ -35,22 +32,22 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-redis_host_port=${REDIS_URL#redis://}
-redis_host_port=${redis_host_port%%/*}
-redis_port=${redis_host_port##*:}
-if ! redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
-  echo "run: starting redis-server on port $redis_port"
-  mkdir -p "$TERRARIUM_STATE_DIR/redis"
-  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$TERRARIUM_STATE_DIR/redis" --save 60 1 \
-    --logfile "$TERRARIUM_STATE_DIR/redis/redis.log" &
+# A REDIS_URL from the admin is used as given; otherwise Terrarium runs its own,
+# which answers only to the secret the processes read from the state directory.
+if [ -z "${REDIS_URL:-}" ]; then
+  echo "run: starting redis-server on 127.0.0.1:$TERRARIUM_REDIS_PORT"
+  scripts/redis.sh "$TERRARIUM_STATE_DIR" "$WEB_USER" "$TERRARIUM_REDIS_PORT" &
   pids+=($!)
-  for _ in $(seq 50); do redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 50); do
+    [ "$(REDISCLI_AUTH=$(cat "$TERRARIUM_STATE_DIR/redis.secret" 2>/dev/null) redis-cli -p "$TERRARIUM_REDIS_PORT" ping 2>/dev/null)" = PONG ] && break
+    sleep 0.1
+  done
 fi
 
 "$PY" manage.py migrate --noinput -v 0
 "$PY" manage.py bootstrap
-chgrp -R "$WEB_USER" "$TERRARIUM_STATE_DIR"
-chmod -R g+rwX "$TERRARIUM_STATE_DIR"
+# The database and the secret key, when the commands above made them, are root's until handed over.
+scripts/state-dir.sh "$TERRARIUM_STATE_DIR" "$WEB_USER"
 
 "$PY" -W "ignore:You're running the worker with superuser" -m celery -A dashboard worker -Q "node.$NODE_NAME" --pool threads --concurrency 4 \
   --hostname "$NODE_NAME@%h" --loglevel WARNING --without-gossip --without-mingle &
@@ -58,7 +55,7 @@ pids+=($!)
 "$PY" manage.py node_agent &
 pids+=($!)
 setpriv --reuid "$WEB_USER" --regid "$WEB_USER" --init-groups --inh-caps=-all \
-  "$PY" -m daphne -b 127.0.0.1 -p "$PORT" dashboard.asgi:application &
+  "$PY" -m dashboard.webserver -b 127.0.0.1 -p "$PORT" dashboard.asgi:application &
 pids+=($!)
 
 echo "Terrarium is running on http://127.0.0.1:$PORT (Ctrl-C stops it)"

@@ -57,6 +57,11 @@ class Container(models.Model):
         return self.name
 
     @property
+    def is_gone(self) -> bool:
+        """Deleted, or being deleted: nothing more to show of it."""
+        return self.status in (self.Status.DELETING, self.Status.DELETED)
+
+    @property
     def runtime_name(self) -> str:
         """The name the runtime knows it by: unique across users on a node."""
         return f"c{self.pk}"

@@ -10,6 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
 from dashboard.containers.selectors import container_get_for_user
+from dashboard.revocation import Revalidating
 from dashboard.monitoring import history
 from dashboard.monitoring.groups import LAYER, container_group, node_group
 from dashboard.monitoring.selectors import events_since, overview_scope, running_visible
@@ -22,7 +23,7 @@ def _query_range(scope) -> str:
     return asked if asked in history.RANGES else history.DEFAULT_RANGE
 
 
-class ContainerStatsConsumer(AsyncJsonWebsocketConsumer):
+class ContainerStatsConsumer(Revalidating, AsyncJsonWebsocketConsumer):
     """`/ws/containers/<id>/stats/`: the history of the asked range, then
     every sample and event of the container as they come."""
 
@@ -46,6 +47,7 @@ class ContainerStatsConsumer(AsyncJsonWebsocketConsumer):
         self.group = container_group(self.container.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        self.watch_access()
         await self._send_history(_query_range(self.scope))
 
     async def receive_json(self, content, **kwargs):
@@ -68,12 +70,16 @@ class ContainerStatsConsumer(AsyncJsonWebsocketConsumer):
     async def stats_event(self, message):
         await self.send_json({"type": "event", **message["event"]})
 
+    def still_allowed(self, user) -> bool:
+        return not container_get_for_user(user=user, container_id=self.container.pk).is_gone
+
     async def disconnect(self, code):
+        self.stop_watching()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
 
-class OverviewStatsConsumer(AsyncJsonWebsocketConsumer):
+class OverviewStatsConsumer(Revalidating, AsyncJsonWebsocketConsumer):
     """`/ws/stats/overview/`: host figures of every node and the running
     containers the viewer may see (a student: their own), with a couple of
     minutes of history for the sparklines."""
@@ -91,6 +97,7 @@ class OverviewStatsConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        self.watch_access()
         containers = await database_sync_to_async(running_visible)(owner_id=self.owner_id)
         recent = await history.recent_samples([c["id"] for c in containers], SPARKLINE_SECONDS)
         for c in containers:
@@ -104,7 +111,12 @@ class OverviewStatsConsumer(AsyncJsonWebsocketConsumer):
         ]
         await self.send_json({"type": "node", "node": message["node"], "host": message["host"], "containers": containers})
 
+    def still_allowed(self, user) -> bool:
+        # A teacher who is one no more would still see everyone's containers.
+        return overview_scope(user=user)[1] == self.owner_id
+
     async def disconnect(self, code):
+        self.stop_watching()
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -7,15 +7,17 @@ sockets for SHELL_GRACE_SECONDS, so a reload reattaches to the same PTY."""
 import asyncio
 import logging
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.utils import timezone
 
-from dashboard.shell import logrelay, services
+from dashboard.shell import agent_checks, logrelay, services
 from dashboard.shell.session import PtySession
-from dashboard.shell.wire import LAYER, node_channel
+from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, node_channel
 from runtime.lifecycle import Runtime
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class ShellAgent:
         self.sessions: dict[str, PtySession] = {}
         self.followers: dict[str, logrelay.LogFollower] = {}
         self.opening: set[str] = set()
+        self.started_at = timezone.now()
         self._handlers = {
             "open": self.on_open,
             "attach": self.on_attach,
@@ -67,7 +70,9 @@ class ShellAgent:
         }
 
     async def serve(self) -> None:
-        await database_sync_to_async(services.shell_sessions_close_orphans)(node_name=self.node_name)
+        await database_sync_to_async(services.shell_sessions_close_orphans)(
+            node_name=self.node_name, before=self.started_at - timedelta(seconds=AGENT_REPLY_SECONDS)
+        )
         sweeper = asyncio.create_task(self._sweep())
         try:
             while True:
@@ -98,23 +103,39 @@ class ShellAgent:
             for session in list(self.sessions.values()):
                 session.drop_stale(SILENT_VIEWER_SECONDS)
 
+    async def _checked(self, check, m, **what):
+        """check(**what) from agent_checks, or None after logging the refusal
+        and telling the reply channel: nothing else is done for m."""
+        try:
+            return await database_sync_to_async(check)(user_id=m.get("user"), node_name=self.node_name, **what)
+        except agent_checks.Refused as exc:
+            log.warning("shell agent: refused %s: %s", m.get("type"), exc)
+            if isinstance(m.get("reply"), str):
+                await self.layer.send(m["reply"], {"type": "shell.error", "message": "refused by the node"})
+            return None
+
     async def on_open(self, m) -> None:
         # A repeated open (the consumer heard nothing back) is an attach.
-        if m["session"] in self.sessions or m["session"] in self.opening:
+        key = m["session"]
+        if key in self.sessions or key in self.opening:
             await self.on_attach({**m, "readonly": False})
+            return
+        self.opening.add(key)
+        ref = await self._checked(agent_checks.shell_target, m, key=key, write=True, opening=True)
+        if ref is None:
+            self.opening.discard(key)
             return
         # Exec takes a fork and a few setns calls: off the loop, and not
         # awaited here, so other shells' keystrokes are not held up.
-        self.opening.add(m["session"])
-        asyncio.create_task(self._open(m))
+        asyncio.create_task(self._open(m, ref))
 
-    async def _open(self, m) -> None:
+    async def _open(self, m, ref: str) -> None:
         key, reply = m["session"], m["reply"]
         try:
-            process = await asyncio.to_thread(self._exec, m["container"], int(m["rows"]), int(m["cols"]))
+            process = await asyncio.to_thread(self._exec, ref, int(m["rows"]), int(m["cols"]))
         except Exception as exc:
             self.opening.discard(key)
-            log.warning("shell %s: exec in %s failed: %s", key, m["container"], exc)
+            log.warning("shell %s: exec in %s failed: %s", key, ref, exc)
             await self.layer.send(reply, {"type": "shell.error", "message": str(exc) or type(exc).__name__})
             await database_sync_to_async(services.shell_session_close)(key=key, exit_code=None)
             return
@@ -137,6 +158,9 @@ class ShellAgent:
         await database_sync_to_async(services.shell_session_close)(key=key, exit_code=code)
 
     async def on_attach(self, m) -> None:
+        readonly = bool(m.get("readonly"))
+        if await self._checked(agent_checks.shell_target, m, key=m["session"], write=not readonly) is None:
+            return
         if m["session"] in self.opening:
             return
         session = self.sessions.get(m["session"])
@@ -144,7 +168,7 @@ class ShellAgent:
             code = session.exit_code if session else None
             await self.layer.send(m["reply"], {"type": "shell.gone", "code": code})
             return
-        session.attach(m["reply"], readonly=bool(m.get("readonly")))
+        session.attach(m["reply"], readonly=readonly)
 
     async def on_input(self, m) -> None:
         session = self.sessions.get(m["session"])
@@ -178,7 +202,9 @@ class ShellAgent:
             session.terminate()
 
     async def on_logs_follow(self, m) -> None:
-        ref = m["container"]
+        ref = await self._checked(agent_checks.logs_target, m, ref=m.get("container"))
+        if ref is None:
+            return
         follower = self.followers.get(ref)
         if follower is None or follower.ended:
             follower = logrelay.LogFollower(ref, self.runtime, send=self.layer.send, on_done=self._logs_done)
@@ -200,13 +226,16 @@ class ShellAgent:
             follower.unsubscribe(m["reply"])
 
     async def on_logs_dump(self, m) -> None:
+        ref = await self._checked(agent_checks.logs_target, m, ref=m.get("container"))
+        if ref is None:
+            return
         loop = asyncio.get_running_loop()
 
         def send_blocking(message):
             asyncio.run_coroutine_threadsafe(self.layer.send(m["reply"], message), loop).result()
 
         threading.Thread(
-            target=logrelay.dump, args=(self.runtime, m["container"], send_blocking), name="logs-dump", daemon=True
+            target=logrelay.dump, args=(self.runtime, ref, send_blocking), name="logs-dump", daemon=True
         ).start()
 
 

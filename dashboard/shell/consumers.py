@@ -12,8 +12,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from dashboard.revocation import Revalidating
 from dashboard.shell.selectors import ShellUnavailable, logs_access, shell_access, shell_session_exit_code
-from dashboard.shell.services import shell_session_open
+from dashboard.shell.services import ShellLimitReached, shell_session_open
 from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, AckLedger
 
 CLOSE_FORBIDDEN = 4403
@@ -40,7 +41,7 @@ def _size_bytes(value) -> int:
         return 0
 
 
-class _AgentRelay(AsyncWebsocketConsumer):
+class _AgentRelay(Revalidating, AsyncWebsocketConsumer):
     """Authorization before accept; refusals carry only a close code."""
 
     channel_layer_alias = LAYER
@@ -58,13 +59,17 @@ class _AgentRelay(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAVAILABLE)
             return
         await self.accept()
+        self.watch_access()
         await self.start()
 
     async def send_json(self, data: dict) -> None:
         await self.send(text_data=json.dumps(data))
 
     async def to_agent(self, message: dict) -> None:
-        await self.channel_layer.send(self.access.agent_channel, {**message, "reply": self.channel_name})
+        # Who asks goes along: the agent checks it against the database itself.
+        await self.channel_layer.send(
+            self.access.agent_channel, {**message, "reply": self.channel_name, "user": self.scope["user"].pk}
+        )
 
     def control(self, text_data):
         try:
@@ -92,11 +97,16 @@ class ShellConsumer(_AgentRelay):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         rows, cols = _size(query.get("rows", [24])[0], 24), _size(query.get("cols", [80])[0], 80)
         if self.access.session is None:
-            session = await database_sync_to_async(shell_session_open)(
-                container=self.access.container, user=self.scope["user"]
-            )
+            try:
+                session = await database_sync_to_async(shell_session_open)(
+                    container=self.access.container, user=self.scope["user"]
+                )
+            except ShellLimitReached as exc:
+                await self.send_json({"type": "error", "message": str(exc)})
+                await self.close(code=CLOSE_UNAVAILABLE)
+                return
             self.key = session.key
-            request = {"type": "open", "container": self.access.runtime_ref, "rows": rows, "cols": cols}
+            request = {"type": "open", "rows": rows, "cols": cols}
         elif self.access.session.closed_at is not None:
             await self._finish(self.access.session.exit_code)
             return
@@ -143,7 +153,14 @@ class ShellConsumer(_AgentRelay):
         elif kind == "close" and not self.access.readonly:
             await self.to_shell({"type": "close"})
 
+    def still_allowed(self, user) -> bool:
+        if self.key is None:
+            return True
+        access = shell_access(user=user, container_id=self.access.container.pk, session_key=self.key)
+        return access.readonly == self.access.readonly and not access.container.is_gone
+
     async def disconnect(self, code):
+        self.stop_watching()
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self.key is not None:
@@ -219,7 +236,11 @@ class LogsConsumer(_AgentRelay):
             if upto is not None:
                 await self.to_logs({"type": "logs.ack", "upto": upto})
 
+    def still_allowed(self, user) -> bool:
+        return not logs_access(user=user, container_id=self.access.container.pk).container.is_gone
+
     async def disconnect(self, code):
+        self.stop_watching()
         if self.access is not None:
             await self.to_logs({"type": "logs.stop"})
 

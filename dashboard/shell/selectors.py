@@ -9,7 +9,10 @@ from channels.layers import get_channel_layer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from django.conf import settings
+
 from dashboard.accounts.roles import is_teacher
+from dashboard.accounts.selectors import quota_for
 from dashboard.containers.models import Container
 from dashboard.containers.selectors import container_get_for_user
 from dashboard.shell.models import ShellSession
@@ -56,6 +59,16 @@ def shell_access(*, user, container_id, session_key: str | None = None) -> Shell
     raise PermissionDenied
 
 
+def shell_limit(*, user) -> int:
+    """How many shells the user may have open at once."""
+    quota = quota_for(user=user)
+    return quota.max_shells if quota is not None else settings.SHELL_MAX_PER_USER
+
+
+def shell_sessions_open_count(*, user) -> int:
+    return ShellSession.objects.filter(user=user, closed_at__isnull=True).count()
+
+
 def shell_session_exit_code(*, key: str) -> int | None:
     return ShellSession.objects.filter(key=key).values_list("exit_code", flat=True).first()
 
@@ -75,11 +88,11 @@ def shell_sessions_for_audit(*, user, limit: int = 200):
     return ShellSession.objects.select_related("user", "container", "container__owner")[:limit]
 
 
-async def logs_stream(*, access: ShellAccess):
-    """The container's whole log as byte chunks, read by the node agent."""
+async def logs_stream(*, access: ShellAccess, user):
+    """The container's whole log as byte chunks, read by the node agent (which checks user again)."""
     layer = get_channel_layer(LAYER)
     reply = await layer.new_channel("logs-dump.")
-    await layer.send(access.agent_channel, {"type": "logs.dump", "container": access.runtime_ref, "reply": reply})
+    await layer.send(access.agent_channel, {"type": "logs.dump", "container": access.runtime_ref, "reply": reply, "user": user.pk})
     while True:
         try:
             message = await asyncio.wait_for(layer.receive(reply), AGENT_REPLY_SECONDS)

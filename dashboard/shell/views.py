@@ -44,7 +44,7 @@ async def logs_download(request, container_id):
         return HttpResponse(str(exc), status=409, content_type="text/plain")
     filename = f"{access.container.name}.log"
     return StreamingHttpResponse(
-        logs_stream(access=access),
+        logs_stream(access=access, user=user),
         content_type="text/plain; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -52,6 +52,15 @@ def teacher(django_user_model):
 
 
 @pytest.fixture
+def web_user():
+    """A system account of this test's own, standing in for `make run`'s web user `terrarium`."""
+    name = f"trm-web-{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+    yield name
+    subprocess.run(["userdel", name], check=True)
+
+
+@pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser(username="admin", password="pw-admin", email="")
 
@@ -308,7 +317,7 @@ def live_server(django_db_setup, runtime_session, tmp_path_factory):
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     port = _free_port()
     env = process_env(runtime_session)
-    cmd = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"]
+    cmd = [PYTHON, "-m", "dashboard.webserver", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 

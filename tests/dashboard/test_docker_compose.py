@@ -36,7 +36,7 @@ def test_the_web_server_runs_unprivileged(compose):
     web = compose["services"]["web"]
     assert not web.get("privileged")
     assert web["user"].split(":")[0] not in ("0", "root")
-    assert "daphne" in web["command"]
+    assert "dashboard.webserver" in web["command"]
     assert mounts(web)["/state"] == "state"
 
 
@@ -60,8 +60,14 @@ def test_the_worker_consumes_its_nodes_queue(compose):
 def test_every_app_process_shares_redis_and_the_database(compose):
     for name in ["web", "worker", "agent"]:
         env = compose["services"][name]["environment"]
-        assert env["REDIS_URL"] == "redis://redis:6379/0"
+        assert env["REDIS_URL"] == "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}@redis:6379/0"
         assert env["DATABASE_URL"].startswith("${DATABASE_URL:-")
+
+
+def test_redis_answers_only_to_the_password(compose):
+    redis = compose["services"]["redis"]
+    assert '--requirepass "$$REDIS_PASSWORD"' in " ".join(redis["command"])
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
 
 
 def test_named_volumes_are_declared(compose):

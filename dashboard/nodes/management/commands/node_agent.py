@@ -2,6 +2,7 @@
 (heartbeat, sampler, PTY owner) as coroutines in one event loop."""
 
 import asyncio
+import os
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -15,6 +16,8 @@ class Command(BaseCommand):
         parser.add_argument("--node", default=settings.NODE_NAME)
 
     def handle(self, *args, node, **options):
+        # The agent runs as root: what it writes (the runtime's state) is root's alone.
+        os.umask(0o077)
         components = [import_string(path) for path in settings.AGENT_COMPONENTS]
         asyncio.run(self._run(components, node))
 
