@@ -16,7 +16,15 @@ as every Terrarium container has; Terrarium also mounts an overlay, which
 the references' plain rootfs does not.
 
 crun refuses this machine's hybrid cgroups without a v1 hugetlb hierarchy;
-one is mounted for the run if missing, and unmounted afterwards."""
+one is mounted for the run if missing, and unmounted afterwards.
+
+`--disk SIZE` (e.g. `--disk 64m`) measures the disk limit instead: start
+to exit of `true` in a container created beforehand (create is not timed:
+it formats the limited one's disk) with the limit and without, from the
+worker's Runtime and a plain one, in turn with `crun run`; then create
+with and without, and the parts a limited start adds (runtime.layerdisk):
+the loop device attached, the ext4 filesystem mounted detached, and the
+fd handed to pid 1, which moves it into place."""
 
 import json
 import os
@@ -30,11 +38,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import glob
+import socket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime import busybox, sharedforker  # noqa: E402
-from runtime.config import ContainerConfig  # noqa: E402
+from runtime import busybox, layerdisk, sharedforker, syscalls  # noqa: E402
+from runtime.config import ContainerConfig, parse_size  # noqa: E402
 from runtime.imagestore import ImageStore  # noqa: E402
 from runtime.lifecycle import Runtime  # noqa: E402
 
@@ -89,6 +98,110 @@ def remove_parent(parent: str) -> None:
         os.rmdir(path)
 
 
+def disk_option() -> int | None:
+    if "--disk" not in sys.argv:
+        return None
+    return parse_size(sys.argv[sys.argv.index("--disk") + 1])
+
+
+def start_to_exit_ms(runtime, disk_bytes) -> float:
+    """Median of RUNS starts to exit of `true` in containers created beforehand, untimed."""
+    times = []
+    for _ in range(RUNS):
+        state = runtime.create(ContainerConfig(image="busybox", command=["true"], disk_bytes=disk_bytes))
+        time.sleep(SETTLE_S)
+        t = time.perf_counter()
+        runtime.start(state.id)
+        runtime.wait(state.id)
+        times.append(time.perf_counter() - t)
+        runtime.delete(state.id)
+    return statistics.median(times) * 1000
+
+
+def disk_parts_ms(image: str) -> dict[str, float]:
+    """Medians of the parts a limited start adds, each on its own."""
+    parts = {"loop device attached": [], "ext4 mounted detached (fsmount)": [], "fd sent and moved into place": []}
+    target = os.path.join(os.path.dirname(image), "target")
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        fd = os.open(image, os.O_RDWR | os.O_CLOEXEC)
+        device, loop_fd = layerdisk._attach_loop(fd)
+        os.close(fd)
+        t1 = time.perf_counter()
+        fs_fd = syscalls.fsopen("ext4")
+        syscalls.fsconfig(fs_fd, syscalls.FSCONFIG_SET_STRING, "source", device)
+        for flag in layerdisk.MOUNT_FLAGS:
+            syscalls.fsconfig(fs_fd, syscalls.FSCONFIG_SET_FLAG, flag)
+        syscalls.fsconfig(fs_fd, syscalls.FSCONFIG_CMD_CREATE)
+        mount_fd = syscalls.fsmount(fs_fd)
+        os.close(fs_fd)
+        os.close(loop_fd)
+        t2 = time.perf_counter()
+        # What pid 1 adds: the fd with the plan, then, in its private mount namespace, a move_mount.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        socket.send_fds(ours, [b"plan"], [mount_fd])
+        _, fds, _, _ = socket.recv_fds(theirs, 64, 1)
+        sent = time.perf_counter() - t2
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            syscalls.unshare(syscalls.CLONE_NEWNS)
+            syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+            t = time.perf_counter()
+            layerdisk.attach(fds[0], target)
+            os.write(write_end, str(time.perf_counter() - t).encode())
+            os._exit(0)
+        os.close(write_end)
+        moved = float(os.read(read_end, 64))
+        os.close(read_end)
+        os.waitpid(pid, 0)
+        t3 = t2 + sent + moved
+        for fd in (mount_fd, *fds):
+            os.close(fd)
+        ours.close()
+        theirs.close()
+        os.rmdir(target)
+        for key, value in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
+            parts[key].append(value)
+    return {key: statistics.median(values) * 1000 for key, values in parts.items()}
+
+
+def disk_main(rt, worker, bundle, counter, disk_bytes: int, tmp: Path) -> None:
+    blocks = {"worker, limit": lambda: start_to_exit_ms(worker, disk_bytes),
+              "worker": lambda: start_to_exit_ms(worker, None),
+              "plain, limit": lambda: start_to_exit_ms(rt, disk_bytes),
+              "plain": lambda: start_to_exit_ms(rt, None),
+              "crun": lambda: median_ms(lambda: oci_run("crun", bundle, next(counter)))}
+    times = {key: [] for key in blocks}
+    for _ in range(ROUNDS):
+        for key, fn in blocks.items():
+            times[key].append(fn())
+    m = {key: statistics.median(values) for key, values in times.items()}
+    regime = "each after 50 ms idle" if SETTLE_S else "back to back"
+    print(f"start-to-exit of true with a {disk_bytes >> 20} MiB disk limit, {regime}, median of {ROUNDS} rounds of "
+          f"{RUNS}: worker {m['worker, limit']:.2f} ms vs {m['worker']:.2f} ms without "
+          f"(+{m['worker, limit'] - m['worker']:.2f} ms); plain Runtime {m['plain, limit']:.2f} ms vs "
+          f"{m['plain']:.2f} ms (+{m['plain, limit'] - m['plain']:.2f} ms); crun run (create, start, delete) "
+          f"{m['crun']:.2f} ms")
+
+    def create_ms(disk):
+        made = []
+
+        def one():
+            made.append(rt.create(ContainerConfig(image="busybox", command=["true"], disk_bytes=disk)).id)
+        result = median_ms(one)
+        for cid in made:
+            rt.delete(cid)
+        return result
+    print(f"  create: {create_ms(disk_bytes):.1f} ms with the limit (mkfs.ext4 of the sparse image) vs "
+          f"{create_ms(None):.1f} ms without")
+    probe = tmp / "probe"
+    probe.mkdir()
+    image = layerdisk.prepare(str(probe), disk_bytes)
+    parts = disk_parts_ms(image)
+    print("  parts of a limited start, each alone: " + ", ".join(f"{k} {v:.3f} ms" for k, v in parts.items()))
+
+
 def main() -> None:
     mounted_hugetlb = not os.path.ismount(HUGETLB)
     if mounted_hugetlb:
@@ -114,6 +227,10 @@ def main() -> None:
         launch(rt)
         launch(worker)
         counter = iter(range(10**6))
+        disk_bytes = disk_option()
+        if disk_bytes is not None:
+            disk_main(rt, worker, bundle, counter, disk_bytes, tmp)
+            return
         # Each back to back, RUNS times in a row (a run's leftovers, such as the forker
         # forking the next shim, are its own cost); the four blocks taken ROUNDS times
         # in turn, so that a noisy moment of this shared machine hits every one alike.
