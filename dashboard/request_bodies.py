@@ -135,6 +135,8 @@ class BoundedRequest(WebRequest):
         """Answer `status` and close the connection without reading the rest of the body."""
         self.refused = True
         self.held = None
+        if self.content is not None:
+            self.content.close()
         # Else Twisted would still answer "100 Continue" after this.
         self.requestHeaders.removeHeader(b"Expect")
         logger.info("Refused a request body (%d): %s", status, message)

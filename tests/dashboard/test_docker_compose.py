@@ -36,7 +36,7 @@ def test_the_web_server_runs_unprivileged(compose):
     web = compose["services"]["web"]
     assert not web.get("privileged")
     assert web["user"].split(":")[0] not in ("0", "root")
-    assert "daphne" in web["command"]
+    assert "dashboard.webserver" in web["command"]
     assert mounts(web)["/state"] == "state"
 
 
