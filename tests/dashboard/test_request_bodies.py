@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 
 from dashboard.images.models import Image
 from processes import REPO, process_env, stop_group
@@ -183,9 +184,10 @@ def test_a_chunked_upload_is_cut_when_it_passes_the_upload_limit(web, owner, upl
     assert spooled(web) == [] and not any(uploads.iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("expect_continue", [False, True], ids=["plain", "expect-100-continue"])
-def test_an_upload_from_a_logged_in_user_with_the_csrf_header_is_stored_and_queued(
-    web, owner, node, uploads, busybox_tar, expect_continue
+def test_an_upload_from_a_logged_in_user_with_the_csrf_header_is_imported(
+    web, owner, worker, uploads, busybox_tar, wait_until, expect_continue
 ):
     body = multipart(busybox_tar.read_bytes())
     cookies = {**session_of(owner), settings.CSRF_COOKIE_NAME: CSRF_TOKEN}
@@ -205,7 +207,12 @@ def test_an_upload_from_a_logged_in_user_with_the_csrf_header_is_stored_and_queu
         while chunk := s.recv(65536):
             response += chunk
     assert response.startswith(b"HTTP/1.1 302 ") and b"Location: /images/" in response, response[:300]
-    image = Image.objects.get(name="mybox")
-    assert image.status == "pending" and image.owner == owner
-    assert [p.name for p in uploads.iterdir()] == [image.upload_name]
     assert spooled(web) == []
+    image = wait_until(lambda: Image.objects.filter(name="mybox", status__in=["ready", "failed"]).first())
+    assert image.status == "ready" and image.owner == owner, image.error
+    assert [p.name for p in uploads.iterdir()] == [image.upload_name]
+
+    client = Client()
+    client.force_login(owner)
+    assert client.post(reverse("images:delete", args=[image.id])).status_code == 302
+    wait_until(lambda: not Image.objects.exists())
