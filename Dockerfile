@@ -14,4 +14,4 @@ COPY . .
 RUN useradd --uid 1000 --no-create-home terrarium && mkdir -p /state/uploads && chown -R 1000:1000 /state && chmod -R 2775 /state
 ENV PATH=/opt/venv/bin:$PATH TERRARIUM_STATE_DIR=/state PYTHONUNBUFFERED=1
 EXPOSE 8000
-CMD ["python", "-m", "dashboard.webserver", "-b", "0.0.0.0", "-p", "8000", "dashboard.asgi:application"]
+CMD ["python", "-m", "dashboard.webserver", "-b", "0.0.0.0", "-p", "8000"]

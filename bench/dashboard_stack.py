@@ -135,7 +135,7 @@ def stack(*, worker: bool = True, web: bool = True):
             if web:
                 port = free_port()
                 procs.append(subprocess.Popen(
-                    [PYTHON, "-m", "dashboard.webserver", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
+                    [PYTHON, "-m", "dashboard.webserver", "-b", "127.0.0.1", "-p", str(port)],
                     cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                 ))
                 wait_port(port, procs[-1], "daphne")

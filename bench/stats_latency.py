@@ -24,7 +24,7 @@ WATCHED = int(os.environ.get("BENCH_WATCHED", 10))
 
 def start_daphne(env: dict, port: int, cleanup) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.webserver", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
+        [sys.executable, "-m", "dashboard.webserver", "-b", "127.0.0.1", "-p", str(port)],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     cleanup.callback(stop, proc)

@@ -55,7 +55,7 @@ pids+=($!)
 "$PY" manage.py node_agent &
 pids+=($!)
 setpriv --reuid "$WEB_USER" --regid "$WEB_USER" --init-groups --inh-caps=-all \
-  "$PY" -m dashboard.webserver -b 127.0.0.1 -p "$PORT" dashboard.asgi:application &
+  "$PY" -m dashboard.webserver -b 127.0.0.1 -p "$PORT" &
 pids+=($!)
 
 echo "Terrarium is running on http://127.0.0.1:$PORT (Ctrl-C stops it)"

@@ -313,11 +313,11 @@ def _live_server_helper():
 
 @pytest.fixture(scope="session")
 def live_server(django_db_setup, runtime_session, tmp_path_factory):
-    """Daphne serving the dashboard in a subprocess on a free port (`.url`)."""
+    """The web server (Daphne, dashboard.webserver) serving the dashboard in a subprocess on a free port (`.url`)."""
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     port = _free_port()
     env = process_env(runtime_session)
-    cmd = [PYTHON, "-m", "dashboard.webserver", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"]
+    cmd = [PYTHON, "-m", "dashboard.webserver", "-b", "127.0.0.1", "-p", str(port)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
