@@ -2,4 +2,40 @@
 
 Pure Python, no Django. The dashboard's worker imports this package; the
 CLI is ``python -m runtime``.
+
+The names below are its public face. They load on first use, not with the
+package: `python -m runtime run` imports only what starting a container needs.
 """
+
+import importlib
+
+from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound, NotPermitted, TerrariumError
+
+_LAZY = {
+    "Runtime": "runtime.lifecycle",
+    "ContainerConfig": "runtime.config",
+    "ImageStore": "runtime.imagestore",
+    "ImportLimits": "runtime.imagestore",
+}
+
+__all__ = [
+    "Conflict",
+    "ContainerConfig",
+    "ImageStore",
+    "ImportFailed",
+    "ImportLimits",
+    "InvalidArgument",
+    "NotFound",
+    "NotPermitted",
+    "Runtime",
+    "TerrariumError",
+]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

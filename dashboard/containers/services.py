@@ -43,7 +43,7 @@ def _runtime():
 def _shared_runtime(root: str, cgroup_parent: str):
     """One Runtime per root for the process, so its forker is started once: shims
     forked from the worker itself would map and share its Django and Celery heap."""
-    from runtime.lifecycle import Runtime
+    from runtime import Runtime
 
     return Runtime(root=root, cgroup_parent=cgroup_parent, forker=True)
 
@@ -212,7 +212,7 @@ def container_delete(*, container: Container) -> Container:
 
 
 def _config(container: Container):
-    from runtime.config import ContainerConfig
+    from runtime import ContainerConfig
 
     return ContainerConfig(
         image=container.image.store_name,
@@ -233,7 +233,7 @@ def _mark(container_id: int, *, expect, **fields) -> bool:
 
 
 def _bring_up(rt, container: Container, *, restart: bool):
-    from runtime.errors import NotFound
+    from runtime import NotFound
 
     try:
         state = rt.get(container.runtime_name)
@@ -248,7 +248,7 @@ def _bring_up(rt, container: Container, *, restart: bool):
 
 def container_launch_on_node(*, container_id: int, restart: bool = False) -> None:
     """Bring a queued container up in the runtime: run it, start it again or restart it."""
-    from runtime.errors import TerrariumError
+    from runtime import TerrariumError
 
     with _locks[container_id]:
         if not _mark(container_id, expect=S.QUEUED, status=S.STARTING, status_detail=""):
@@ -276,7 +276,7 @@ def container_launch_on_node(*, container_id: int, restart: bool = False) -> Non
 
 
 def container_stop_on_node(*, container_id: int) -> None:
-    from runtime.errors import NotFound
+    from runtime import NotFound
 
     with _locks[container_id]:
         container = Container.objects.filter(id=container_id, status=S.STOPPING).first()
@@ -295,7 +295,7 @@ def container_stop_on_node(*, container_id: int) -> None:
 
 
 def container_delete_on_node(*, container_id: int) -> None:
-    from runtime.errors import NotFound
+    from runtime import NotFound
 
     with _locks[container_id]:
         container = Container.objects.filter(id=container_id, status=S.DELETING).first()

@@ -12,8 +12,7 @@ from django.conf import settings
 
 from dashboard.images.models import Image
 from dashboard.images.upload_files import UploadRefused, upload_open, upload_remove
-from runtime.errors import ImportFailed, NotFound, TerrariumError
-from runtime.imagestore import ImageStore
+from runtime import ImageStore, ImportFailed, NotFound, TerrariumError
 
 logger = logging.getLogger(__name__)
 

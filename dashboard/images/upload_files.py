@@ -12,7 +12,7 @@ import stat
 
 from django.conf import settings
 
-from runtime.errors import NotFound
+from runtime import NotFound
 
 UPLOAD_NAME = re.compile(r"[0-9a-f]{32}\.upload")
 

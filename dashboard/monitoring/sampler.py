@@ -27,8 +27,7 @@ from dashboard.monitoring.groups import LAYER, container_group, node_group
 from dashboard.monitoring.samples import MinuteBucket, sample_from
 from dashboard.monitoring.selectors import containers_by_pk
 from dashboard.monitoring.services import container_limit_event_record
-from runtime.errors import NotFound
-from runtime.lifecycle import Runtime
+from runtime import NotFound, Runtime
 
 log = logging.getLogger(__name__)
 

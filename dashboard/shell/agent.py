@@ -18,7 +18,7 @@ from django.utils import timezone
 from dashboard.shell import agent_checks, logrelay, services
 from dashboard.shell.session import PtySession
 from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, node_channel
-from runtime.lifecycle import Runtime
+from runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import threading
 from collections import deque
 
 from dashboard.shell.viewer import Viewer
-from runtime.errors import TerrariumError
+from runtime import TerrariumError
 from dashboard.shell.wire import LOG_TAIL_BYTES, READ_BYTES
 
 log = logging.getLogger(__name__)

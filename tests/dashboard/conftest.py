@@ -159,7 +159,7 @@ def runtime_env(runtime_session, monkeypatch, settings):
     monkeypatch.setenv("TERRARIUM_CGROUP_PARENT", runtime_session.cgroup_parent)
     settings.TERRARIUM_ROOT = str(runtime_session.root)
     yield runtime_session
-    from runtime.lifecycle import Runtime
+    from runtime import Runtime
 
     rt = Runtime(root=runtime_session.root, cgroup_parent=runtime_session.cgroup_parent)
     leftovers = [state.name for state in rt.list(all=True)]
@@ -198,8 +198,7 @@ BUSYBOX_STORE_NAME = "busybox-test"
 @pytest.fixture
 def busybox_image(runtime_env, busybox_tar, owner, node):
     """A ready, shared busybox Image owned by `owner`, present in the runtime's store."""
-    from runtime.errors import NotFound
-    from runtime.imagestore import ImageStore
+    from runtime import ImageStore, NotFound
 
     from dashboard.images.models import Image
 
@@ -223,8 +222,7 @@ def busybox_image(runtime_env, busybox_tar, owner, node):
 def running_container(busybox_image, owner, node):
     """`owner`'s container running `sleep 3600` in the real runtime (launched in
     this process, no worker needed); stopped and deleted at the end."""
-    from runtime.errors import NotFound
-    from runtime.lifecycle import Runtime
+    from runtime import NotFound, Runtime
 
     from dashboard.containers.models import Container, Event
     from dashboard.containers.services import container_launch_on_node, event_record

@@ -30,6 +30,6 @@ def test_the_first_run_creates_an_admin_and_a_ready_demo_image(runtime_env, sett
     again = bootstrap()
     assert "password" not in again
     assert get_user_model().objects.count() == 1 and Image.objects.count() == 1
-    from runtime.imagestore import ImageStore
+    from runtime import ImageStore
 
     ImageStore(root=runtime_env.root).remove(image.store_name)

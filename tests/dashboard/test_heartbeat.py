@@ -27,7 +27,7 @@ def test_the_heartbeat_records_this_machines_capacity(runtime_env):
 
 
 def test_a_container_killed_while_nobody_watched_becomes_exited(running_container):
-    from runtime.lifecycle import Runtime
+    from runtime import Runtime
 
     rt = Runtime(root=settings.TERRARIUM_ROOT)
     os.kill(rt.get(running_container.runtime_name).pid, signal.SIGKILL)
@@ -41,7 +41,7 @@ def test_a_container_killed_while_nobody_watched_becomes_exited(running_containe
 
 
 def test_a_container_removed_behind_the_dashboards_back_becomes_exited(running_container):
-    from runtime.lifecycle import Runtime
+    from runtime import Runtime
 
     Runtime(root=settings.TERRARIUM_ROOT).delete(running_container.runtime_name, force=True)
     beat(settings.NODE_NAME)
@@ -57,7 +57,7 @@ def test_a_running_container_is_left_alone(running_container):
 
 
 def test_an_exited_container_removed_behind_the_dashboards_back_says_it_is_gone(running_container):
-    from runtime.lifecycle import Runtime
+    from runtime import Runtime
 
     rt = Runtime(root=settings.TERRARIUM_ROOT)
     rt.stop(running_container.runtime_name, timeout=1)

@@ -15,8 +15,7 @@ from django.conf import settings
 from dashboard.images.models import Image
 from dashboard.images.node import image_ensure_in_store
 from dashboard.images.tasks import image_import, image_remove
-from runtime.errors import ImportFailed, NotFound
-from runtime.imagestore import ImageStore
+from runtime import ImageStore, ImportFailed, NotFound
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -11,7 +11,7 @@ from shell_helpers import ShellClient, shell_agent  # noqa: F401 - fixture
 
 from dashboard.containers.models import Container, Event
 from dashboard.containers.services import container_launch_on_node, event_record
-from runtime.lifecycle import Runtime
+from runtime import Runtime
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

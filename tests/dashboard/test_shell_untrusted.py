@@ -17,7 +17,7 @@ from dashboard.nodes.models import Node
 from dashboard.shell.models import ShellSession
 from dashboard.shell.services import ShellLimitReached, shell_session_open
 from dashboard.shell.wire import LAYER, node_channel
-from runtime.lifecycle import Runtime
+from runtime import Runtime
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -24,7 +24,7 @@ from dashboard.containers.models import Container
 from dashboard.containers.services import container_launch_on_node
 from dashboard.monitoring.routing import websocket_urlpatterns
 from dashboard.monitoring.sampler import Sampler
-from runtime.lifecycle import Runtime
+from runtime import Runtime
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 MiB = 1 << 20
