@@ -27,9 +27,9 @@ RUNS = 40
 ROUND = """
 import glob, os, shutil, statistics, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
-from runtime import busybox
 from runtime.config import ContainerConfig
-from runtime.imagestore import ImageStore
+from runtime.image import busybox
+from runtime.image.store import ImageStore
 from runtime.lifecycle import Runtime
 tmp = tempfile.mkdtemp()
 parent = f"terrarium-compare-{os.getpid()}"

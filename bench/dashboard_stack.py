@@ -70,8 +70,8 @@ def seed(password: str):
 
     from dashboard.images.models import Image
     from dashboard.nodes.services import node_heartbeat, node_worker_seen
-    from runtime import busybox
-    from runtime.imagestore import ImageStore
+    from runtime.image import busybox
+    from runtime.image.store import ImageStore
 
     call_command("migrate", verbosity=0)
     user = User.objects.create_user("bench", password=password)

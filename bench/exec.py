@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime import busybox  # noqa: E402
 from runtime.config import ContainerConfig  # noqa: E402
-from runtime.imagestore import ImageStore  # noqa: E402
+from runtime.image import busybox  # noqa: E402
+from runtime.image.store import ImageStore  # noqa: E402
 from runtime.lifecycle import Runtime  # noqa: E402
 
 RUNS = 50

@@ -22,7 +22,7 @@ one is mounted for the run if missing, and unmounted afterwards.
 to exit of `true` in a container created beforehand (create is not timed:
 it formats the limited one's disk) with the limit and without, from the
 worker's Runtime and a plain one, in turn with `crun run`; then create
-with and without, and the parts a limited start adds (runtime.layerdisk):
+with and without, and the parts a limited start adds (runtime.isolation.layerdisk):
 the loop device attached, the ext4 filesystem mounted detached, and the
 fd handed to pid 1, which moves it into place."""
 
@@ -42,10 +42,13 @@ import socket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime import busybox, layerdisk, sharedforker, syscalls  # noqa: E402
 from runtime.config import ContainerConfig, parse_size  # noqa: E402
-from runtime.imagestore import ImageStore  # noqa: E402
+from runtime.forker import shared as shared_forker  # noqa: E402
+from runtime.image import busybox
+from runtime.image.store import ImageStore  # noqa: E402
+from runtime.isolation import layerdisk
 from runtime.lifecycle import Runtime  # noqa: E402
+from runtime.linux import syscalls
 
 RUNS = 20
 ROUNDS = 5
@@ -304,7 +307,7 @@ def main() -> None:
                 leftover.delete(state.id, force=True)
             if worker is not None:
                 worker.close()
-            sharedforker.stop(str(root), parent)
+            shared_forker.stop(str(root), parent)
         remove_parent(parent)
         shutil.rmtree(tmp, ignore_errors=True)
         if mounted_hugetlb:

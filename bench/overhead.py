@@ -24,10 +24,12 @@ import glob
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime import busybox, procinfo, sharedforker  # noqa: E402
 from runtime.config import ContainerConfig  # noqa: E402
-from runtime.imagestore import ImageStore  # noqa: E402
+from runtime.forker import shared as shared_forker  # noqa: E402
+from runtime.image import busybox
+from runtime.image.store import ImageStore  # noqa: E402
 from runtime.lifecycle import Runtime  # noqa: E402
+from runtime.linux import procinfo
 
 
 def pss_kib(pid: int) -> int:
@@ -113,7 +115,7 @@ def main(count: int = 20, like_worker: bool = False, forker: bool = False, cli: 
             for i in ids:
                 rt.delete(i, force=True)
             rt.close()
-            sharedforker.stop(str(root), parent)
+            shared_forker.stop(str(root), parent)
             remove_parent(parent)
 
 

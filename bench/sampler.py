@@ -60,9 +60,9 @@ def _containers(count: int, root: Path, cleanup: ExitStack):
     from dashboard.containers.models import Container
     from dashboard.images.models import Image
     from dashboard.nodes.services import node_heartbeat
-    from runtime import busybox
+    from runtime.image import busybox
     from runtime.config import ContainerConfig
-    from runtime.imagestore import ImageStore
+    from runtime.image.store import ImageStore
     from runtime.lifecycle import Runtime
 
     user = get_user_model().objects.create_user(username="bench", password="pw-bench")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime import capabilities, seccomp  # noqa: E402
+from runtime.isolation import capabilities, seccomp  # noqa: E402
 
 RUNS = 200
 SYSCALLS = 20000

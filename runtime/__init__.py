@@ -14,8 +14,8 @@ from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound, No
 _LAZY = {
     "Runtime": "runtime.lifecycle",
     "ContainerConfig": "runtime.config",
-    "ImageStore": "runtime.imagestore",
-    "ImportLimits": "runtime.imagestore",
+    "ImageStore": "runtime.image.store",
+    "ImportLimits": "runtime.image.store",
 }
 
 __all__ = [

@@ -20,7 +20,7 @@ _ENV_KEY = r"^[^=\0]+$"
 _USER = r"^([A-Za-z0-9_.][A-Za-z0-9_.-]*\$?)(?::([A-Za-z0-9_.][A-Za-z0-9_.-]*\$?))?$"
 # Below this a container cannot even start a shell; Docker's floor is 6 MiB.
 MIN_MEMORY = 6 << 20
-# A container's disk (runtime.layerdisk) spends about 1 MiB of a small one
+# A container's disk (runtime.isolation.layerdisk) spends about 1 MiB of a small one
 # on its journal and inode tables; below this too little is left for a shell's
 # history or a package index, and a bare number (bytes) is a forgotten unit.
 MIN_DISK = 4 << 20
@@ -60,7 +60,7 @@ def parse_user(text: str | None) -> tuple[int | str, int | str | None] | None:
     """`USER[:GROUP]`, each a number or a name -> (user, group).
 
     Numbers alone give (uid, gid), the gid defaulting to the uid, with no
-    file read; a name stays a string for `runtime.users.resolve`, which reads
+    file read; a name stays a string for `runtime.isolation.users.resolve`, which reads
     the container's own /etc/passwd and /etc/group (group None: the user's)."""
     if text in (None, ""):
         return None

@@ -7,7 +7,7 @@ them, after checking that the recorded pid is still the same process (pid
 plus start time), so a recycled pid is never signalled.
 
 The one process a Runtime may own is its forker (`forker=True`, for
-long-lived callers with a big heap; see runtime.forker), stopped by
+long-lived callers with a big heap; see runtime.forker.server), stopped by
 `close()` or when the Runtime is garbage collected. `shared_forker=True`
 (the CLI) uses the node's shared forker instead, started if none runs and
 leaving by itself when idle.
@@ -22,12 +22,15 @@ import socket
 import time
 from contextlib import contextmanager
 
-from runtime import attach as attach_protocol
-from runtime import cgroups, layerdisk, logs, mounts, overlay, procinfo, settings, statedirs, stats
+from runtime import cgroups, settings, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
-from runtime.imagestore import ImageStore
-from runtime.plan import InitPlan
+from runtime.image.store import ImageStore
+from runtime.isolation import filesystem, layerdisk, overlay
+from runtime.isolation.plan import InitPlan
+from runtime.linux import procinfo
+from runtime.shim import attach as attach_protocol
+from runtime.shim import logs
 from runtime.state import ContainerState, StateStore, now_iso
 
 LIVE = ("running", "paused")
@@ -46,14 +49,14 @@ class Runtime:
         self._forks_shims = False
         if forker:
             # Imported only here: subprocess and threading would slow every CLI command.
-            from runtime.forkerclient import Forker
+            from runtime.forker.client import Forker
 
             self._forker = Forker(self.root, self.cgroup_parent)
         elif shared_forker:
-            from runtime.sharedforker import SharedForker
+            from runtime.forker.shared import SharedForker
 
             self._forker = SharedForker(self.root, self.cgroup_parent)
-        statedirs.secure(self.root)
+        settings.secure(self.root)
         self.store = StateStore(self.root)
         self._driver = None
         self._images = None
@@ -144,7 +147,7 @@ class Runtime:
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
             cgroup_files=self.driver.join_files(state.id),
-            nameservers=mounts.host_nameservers(), volatile=cfg.volatile,
+            nameservers=filesystem.host_nameservers(), volatile=cfg.volatile,
             disk=None if cfg.disk_bytes is None else layerdisk.image_path(directory),
         )
 
@@ -181,11 +184,12 @@ class Runtime:
         spare = None
         if self._forker is None:
             # Imported here: a CLI command goes through the shared forker and needs neither.
-            from runtime import seccomp, shim, shimclient
+            from runtime.isolation import seccomp
+            from runtime.shim import client as shim_client, supervisor
 
-            shimclient.reap()
+            shim_client.reap()
             seccomp.prepare(f"{self.root}/cache")
-            spare = shim.prefork(self.store, self.driver)
+            spare = supervisor.prefork(self.store, self.driver)
             self._forks_shims = True
         try:
             yield spare
@@ -337,18 +341,20 @@ class Runtime:
                 return self.get(cid)
             state = self.get(cid)
             if self._forks_shims:
-                from runtime import shimclient
+                # Only a Runtime without a forker gets here, and it imported this already (_spare).
+                from runtime.shim import client as shim_client
 
-                shimclient.collect(state.shim_pid)
+                shim_client.collect(state.shim_pid)
             return state
         finally:
             if channel is not None:
                 channel.close()
             if self._forks_shims:
-                from runtime import shimclient
+                # As above: imported already by _spare.
+                from runtime.shim import client as shim_client
 
                 # Our own children: reaped now, not left zombies until the next start.
-                shimclient.reap()
+                shim_client.reap()
 
     def _wait_exit(self, state: ContainerState, timeout: float | None) -> None:
         """The shim's exit if it is the recorded one, else pid 1's."""
@@ -510,7 +516,7 @@ class Runtime:
             pass
 
     def exec(self, ref: str, argv: list[str], tty: bool = False, env=None, cwd=None, user=None,
-             rows: int = 24, cols: int = 80) -> "exec_module.ExecSession":
+             rows: int = 24, cols: int = 80) -> "runtime.isolation.exec.ExecSession":
         state = self._live(ref)
         if state.status == "paused":
             raise Conflict(f"container {state.name} is paused")
@@ -523,7 +529,7 @@ class Runtime:
         full_env.update(cfg.env)
         full_env.update(env or {})
         # Imported here: a container start from the CLI has no use for them.
-        from runtime import exec as exec_module, seccomp
+        from runtime.isolation import exec as exec_module, seccomp
 
         seccomp.prepare(f"{self.root}/cache")
 

@@ -16,8 +16,8 @@ import os
 import time
 from contextlib import contextmanager
 
-from runtime import syscalls, treeops
 from runtime.errors import Conflict, NotFound
+from runtime.linux import syscalls, treeops
 from runtime.records import Record
 
 NAMES = ".names"

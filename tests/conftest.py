@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loop_devices import backed_under
-from runtime import busybox
+from runtime.image import busybox
 
 
 def _unified_cgroup() -> bool:

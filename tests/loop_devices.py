@@ -1,5 +1,5 @@
 """Loop devices backed by files under a directory: a test's state root must
-leave none behind (a container's disk, runtime.layerdisk, holds one while
+leave none behind (a container's disk, runtime.isolation.layerdisk, holds one while
 it runs; the device clears itself once the filesystem's last mount goes,
 which can be a moment after the shim that held it has left)."""
 

@@ -5,8 +5,8 @@ offer create/attach/procs/update/stats/freeze/thaw/frozen/oom_kills/
 kill_all/destroy/paths for cgroups named under one parent.
 """
 
+from runtime.cgroups.hierarchies import is_cgroup2
 from runtime.cgroups.limits import Limits
-from runtime.cgroups.mounts import is_cgroup2
 
 __all__ = ["Limits", "V1Driver", "V2Driver", "detect", "driver"]
 

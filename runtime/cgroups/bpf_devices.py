@@ -17,8 +17,8 @@ import ctypes
 import os
 import struct
 
-from runtime import syscalls
 from runtime.cgroups.device_rules import ALLOWED, DeviceRule
+from runtime.linux import syscalls
 
 BPF_PROG_LOAD = 5
 BPF_PROG_ATTACH = 8

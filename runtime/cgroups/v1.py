@@ -6,10 +6,10 @@ import time
 from functools import partial
 
 from runtime import settings
-from runtime.cgroups import files, stats
+from runtime.cgroups import counters, files
 from runtime.cgroups.device_rules import ALLOWED
+from runtime.cgroups.hierarchies import v1_controllers
 from runtime.cgroups.limits import CPU_PERIOD_US, Limits
-from runtime.cgroups.mounts import v1_controllers
 from runtime.cgroups.open_files import OpenFiles
 from runtime.cgroups.signals import signal_frozen
 from runtime.errors import Conflict, NotFound, NotPermitted
@@ -186,26 +186,26 @@ class V1Driver:
         read = partial(self.stat_files.read, name)
         memory = self._dir("memory", name)
         try:
-            cpu_stat = stats.flat_keyed(read(f"{self._dir('cpu', name)}/cpu.stat"))
+            cpu_stat = counters.flat_keyed(read(f"{self._dir('cpu', name)}/cpu.stat"))
             cpu_usage = int(read(f"{self._dir('cpuacct', name)}/cpuacct.usage"))
             memory_usage = int(read(f"{memory}/memory.usage_in_bytes"))
             memory_stat = read(f"{memory}/memory.stat")
-            memory_limit = stats.limit(read(f"{memory}/memory.limit_in_bytes"))
-            oom = stats.flat_keyed(read(f"{memory}/memory.oom_control"))
+            memory_limit = counters.limit(read(f"{memory}/memory.limit_in_bytes"))
+            oom = counters.flat_keyed(read(f"{memory}/memory.oom_control"))
             pids = self._dir("pids", name)
             pids_current = int(read(f"{pids}/pids.current"))
-            pids_limit = stats.limit(read(f"{pids}/pids.max"))
+            pids_limit = counters.limit(read(f"{pids}/pids.max"))
             blkio = read(f"{self._dir('blkio', name)}/blkio.throttle.io_service_bytes_recursive")
         except FileNotFoundError:
             raise NotFound(f"cgroup '{name}' does not exist") from None
-        blk_read, blk_write = stats.blkio_bytes(blkio)
+        blk_read, blk_write = counters.blkio_bytes(blkio)
         return {
             "cpu_usage_ns": cpu_usage,
             "cpu_throttled_periods": cpu_stat.get("nr_throttled", 0),
             "cpu_throttled_ns": cpu_stat.get("throttled_time", 0),
             "memory_bytes": memory_usage,
-            "memory_working_set_bytes": stats.working_set(memory_usage, stats.value_of(memory_stat, "total_inactive_file")),
-            "memory_cache_bytes": stats.value_of(memory_stat, "total_cache"),
+            "memory_working_set_bytes": counters.working_set(memory_usage, counters.value_of(memory_stat, "total_inactive_file")),
+            "memory_cache_bytes": counters.value_of(memory_stat, "total_cache"),
             "memory_limit_bytes": memory_limit,
             "pids": pids_current,
             "pids_limit": pids_limit,
@@ -220,7 +220,7 @@ class V1Driver:
             text = files.read(f"{self._dir('memory', name)}/memory.oom_control")
         except FileNotFoundError:
             raise NotFound(f"cgroup '{name}' does not exist") from None
-        return stats.flat_keyed(text).get("oom_kill", 0)
+        return counters.flat_keyed(text).get("oom_kill", 0)
 
     def frozen(self, name: str) -> bool:
         return self._freezer_state(name) == "FROZEN"

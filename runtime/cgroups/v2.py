@@ -7,7 +7,7 @@ import time
 from functools import partial
 
 from runtime import settings
-from runtime.cgroups import bpf_devices, files, stats
+from runtime.cgroups import bpf_devices, counters, files
 from runtime.cgroups.limits import CPU_PERIOD_US, Limits
 from runtime.cgroups.open_files import OpenFiles
 from runtime.cgroups.signals import signal_frozen
@@ -113,24 +113,24 @@ class V2Driver:
         read = partial(self.stat_files.read, name)
         path = self._dir(name)
         try:
-            cpu_stat = stats.flat_keyed(read(f"{path}/cpu.stat"))
+            cpu_stat = counters.flat_keyed(read(f"{path}/cpu.stat"))
             memory_usage = int(read(f"{path}/memory.current"))
             memory_stat = read(f"{path}/memory.stat")
-            memory_limit = stats.limit(read(f"{path}/memory.max"))
-            events = stats.flat_keyed(read(f"{path}/memory.events"))
+            memory_limit = counters.limit(read(f"{path}/memory.max"))
+            events = counters.flat_keyed(read(f"{path}/memory.events"))
             pids_current = int(read(f"{path}/pids.current"))
-            pids_limit = stats.limit(read(f"{path}/pids.max"))
+            pids_limit = counters.limit(read(f"{path}/pids.max"))
             io = read(f"{path}/io.stat")
         except FileNotFoundError:
             raise NotFound(f"cgroup '{name}' does not exist") from None
-        blk_read, blk_write = stats.io_stat_bytes(io)
+        blk_read, blk_write = counters.io_stat_bytes(io)
         return {
             "cpu_usage_ns": cpu_stat.get("usage_usec", 0) * 1000,
             "cpu_throttled_periods": cpu_stat.get("nr_throttled", 0),
             "cpu_throttled_ns": cpu_stat.get("throttled_usec", 0) * 1000,
             "memory_bytes": memory_usage,
-            "memory_working_set_bytes": stats.working_set(memory_usage, stats.value_of(memory_stat, "inactive_file")),
-            "memory_cache_bytes": stats.value_of(memory_stat, "file"),
+            "memory_working_set_bytes": counters.working_set(memory_usage, counters.value_of(memory_stat, "inactive_file")),
+            "memory_cache_bytes": counters.value_of(memory_stat, "file"),
             "memory_limit_bytes": memory_limit,
             "pids": pids_current,
             "pids_limit": pids_limit,
@@ -145,7 +145,7 @@ class V2Driver:
             text = files.read(f"{self._dir(name)}/memory.events")
         except FileNotFoundError:
             raise NotFound(f"cgroup '{name}' does not exist") from None
-        return stats.flat_keyed(text).get("oom_kill", 0)
+        return counters.flat_keyed(text).get("oom_kill", 0)
 
     def frozen(self, name: str) -> bool:
         return self._events(name).get("frozen") == 1
@@ -153,7 +153,7 @@ class V2Driver:
     def _events(self, name: str) -> dict[str, int]:
         files.check_name(name)
         try:
-            return stats.flat_keyed(files.read(f"{self._dir(name)}/cgroup.events"))
+            return counters.flat_keyed(files.read(f"{self._dir(name)}/cgroup.events"))
         except FileNotFoundError:
             raise NotFound(f"cgroup '{name}' does not exist") from None
 
@@ -185,7 +185,7 @@ class V2Driver:
             deadline = time.monotonic() + FREEZE_TIMEOUT_S
             while True:
                 os.lseek(fd, 0, os.SEEK_SET)
-                if stats.flat_keyed(os.read(fd, 4096).decode()).get("frozen") == want:
+                if counters.flat_keyed(os.read(fd, 4096).decode()).get("frozen") == want:
                     return True
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -115,7 +115,7 @@ def _mounts_under(root: Path) -> list[str]:
 def _cgroups_under(parent: str) -> list[str]:
     """Containers' cgroups under the parent; not the spares of the forkers
     that the session's worker and this process keep (they leave with them)."""
-    from runtime.forker import SPARE_CGROUP_PREFIX
+    from runtime.forker.server import SPARE_CGROUP_PREFIX
 
     base = Path("/sys/fs/cgroup")
     dirs = [base / parent, *base.glob(f"*/{parent}")]
@@ -166,7 +166,7 @@ def runtime_env(runtime_session, monkeypatch, settings):
     for name in leftovers:
         rt.delete(name, force=True)
     mounts, cgroups = _mounts_under(runtime_session.root), _cgroups_under(runtime_session.cgroup_parent)
-    # Every container's disk (runtime.layerdisk) goes with its last process.
+    # Every container's disk (runtime.isolation.layerdisk) goes with its last process.
     loops = backed_under(runtime_session.root)
     assert not leftovers, f"containers left behind: {leftovers}"
     assert not mounts, f"mounts left behind: {mounts}"

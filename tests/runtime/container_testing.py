@@ -10,9 +10,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from runtime import sharedforker
 from runtime.config import ContainerConfig
-from runtime.imagestore import ImageStore
+from runtime.forker import shared as shared_forker
+from runtime.image.store import ImageStore
 from runtime.lifecycle import Runtime
 
 
@@ -56,7 +56,7 @@ def rt(state_root, cgroup_parent, busybox_tar):
     for state in runtime.list(all=True):
         runtime.delete(state.id, force=True)
     # The CLI's containers came from the node's shared forker for this root: it leaves with the test.
-    sharedforker.stop(str(state_root), cgroup_parent)
+    shared_forker.stop(str(state_root), cgroup_parent)
     assert not mounts_under(state_root), "mounts left under the state root"
     assert not left_running(runtime.seen_pids), "container or shim processes left"
     assert not runtime.list(all=True)

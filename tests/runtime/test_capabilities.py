@@ -7,8 +7,9 @@ import shutil
 import pytest
 
 from forked_child import run_forked, status_fields
-from runtime import capabilities, syscalls
 from runtime.errors import InvalidArgument
+from runtime.isolation import capabilities
+from runtime.linux import syscalls
 
 DOCKER_DEFAULT_MASK = "00000000a80425fb"
 STATUS = ["/bin/busybox", "cat", "/proc/self/status"]

@@ -5,7 +5,7 @@ import os
 import pytest
 from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
 
-from runtime.cgroups import Limits, files, stats
+from runtime.cgroups import Limits, counters, files
 
 MiB = 1024 * 1024
 
@@ -53,25 +53,25 @@ def write_file(tmp_path):
 
 
 def test_flat_keyed_files_parse_to_integers(write_file):
-    parsed = stats.flat_keyed(write_file(V1_MEMORY_STAT))
+    parsed = counters.flat_keyed(write_file(V1_MEMORY_STAT))
     assert parsed["total_inactive_file"] == 376139776
     assert parsed["hierarchical_memory_limit"] == 9223372036854771712
-    assert stats.flat_keyed(write_file(V2_CPU_STAT)) == {
+    assert counters.flat_keyed(write_file(V2_CPU_STAT)) == {
         "usage_usec": 1500, "user_usec": 1000, "system_usec": 500,
         "nr_periods": 10, "nr_throttled": 3, "throttled_usec": 4200,
     }
-    assert stats.flat_keyed(write_file("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"))["oom_kill"] == 2
-    assert stats.flat_keyed(write_file("low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n"))["oom_kill"] == 1
+    assert counters.flat_keyed(write_file("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"))["oom_kill"] == 2
+    assert counters.flat_keyed(write_file("low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n"))["oom_kill"] == 1
 
 
 def test_single_values_are_found_without_their_prefixed_neighbours(write_file):
     text = write_file(V1_MEMORY_STAT)
-    assert stats.value_of(text, "total_inactive_file") == 376139776
-    assert stats.value_of(text, "inactive_file") == 1060864
-    assert stats.value_of(text, "cache") == 16027648
-    assert stats.value_of(text, "total_cache") == 483160064
-    assert stats.value_of(text, "swap") == 0
-    assert stats.value_of("file 7", "file") == 7
+    assert counters.value_of(text, "total_inactive_file") == 376139776
+    assert counters.value_of(text, "inactive_file") == 1060864
+    assert counters.value_of(text, "cache") == 16027648
+    assert counters.value_of(text, "total_cache") == 483160064
+    assert counters.value_of(text, "swap") == 0
+    assert counters.value_of("file 7", "file") == 7
 
 
 @pytest.mark.parametrize(
@@ -79,22 +79,22 @@ def test_single_values_are_found_without_their_prefixed_neighbours(write_file):
     [("max\n", None), ("9223372036854771712\n", None), ("33554432\n", 33554432), ("10\n", 10)],
 )
 def test_limit_files_read_unlimited_as_none(write_file, text, value):
-    assert stats.limit(write_file(text)) == value
+    assert counters.limit(write_file(text)) == value
 
 
 def test_v1_blkio_sums_reads_and_writes_over_devices(write_file):
-    assert stats.blkio_bytes(write_file(V1_BLKIO)) == (4196, 8192)
-    assert stats.blkio_bytes(write_file("Total 0\n")) == (0, 0)
+    assert counters.blkio_bytes(write_file(V1_BLKIO)) == (4196, 8192)
+    assert counters.blkio_bytes(write_file("Total 0\n")) == (0, 0)
 
 
 def test_v2_io_stat_sums_reads_and_writes_over_devices(write_file):
-    assert stats.io_stat_bytes(write_file(V2_IO_STAT)) == (4196, 8192)
-    assert stats.io_stat_bytes(write_file("")) == (0, 0)
+    assert counters.io_stat_bytes(write_file(V2_IO_STAT)) == (4196, 8192)
+    assert counters.io_stat_bytes(write_file("")) == (0, 0)
 
 
 def test_working_set_is_usage_minus_inactive_file_never_negative():
-    assert stats.working_set(100 * MiB, 30 * MiB) == 70 * MiB
-    assert stats.working_set(10 * MiB, 30 * MiB) == 0
+    assert counters.working_set(100 * MiB, 30 * MiB) == 70 * MiB
+    assert counters.working_set(10 * MiB, 30 * MiB) == 0
 
 
 def test_long_files_are_read_whole(tmp_path):

@@ -5,7 +5,8 @@ import argparse
 
 import pytest
 
-from runtime import cli, cli_fast
+from runtime import cli
+from runtime.cli import fast as cli_fast
 
 PLAIN = [
     ["run", "busybox"],

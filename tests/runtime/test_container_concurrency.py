@@ -7,7 +7,7 @@ import pytest
 from container_testing import TrackedRuntime, left_running, mounts_under  # noqa: F401
 
 from runtime.config import ContainerConfig
-from runtime.imagestore import ImageStore
+from runtime.image.store import ImageStore
 
 
 @pytest.mark.parametrize("forker", [False, True], ids=["in-process", "forker"])

@@ -9,9 +9,9 @@ import threading
 
 from container_testing import rt, sh  # noqa: F401  (rt is a fixture)
 
-from runtime import overlay
 from runtime.config import ContainerConfig
-from runtime.imagestore import ImageStore
+from runtime.image.store import ImageStore
+from runtime.isolation import overlay
 
 
 def test_the_etc_files_are_the_runtimes_and_not_in_the_containers_layer(rt):

@@ -9,18 +9,19 @@ import time
 
 import pytest
 
-from runtime import cgroups, procinfo
+from runtime import cgroups
 from runtime.config import ContainerConfig
 from runtime.errors import NotFound, TerrariumError
-from runtime.forker import SPARE_CGROUP_PREFIX
-from runtime.imagestore import ImageStore
+from runtime.forker.server import SPARE_CGROUP_PREFIX
+from runtime.image.store import ImageStore
 from runtime.lifecycle import Runtime
+from runtime.linux import procinfo
 
 from container_testing import TrackedRuntime, alive, ignoring, left_running, mounts_under, run
 
 
 def forkers(ignore=()) -> list[int]:
-    """This process's children running runtime.forker, less `ignore` (forkers
+    """This process's children running runtime.forker.server, less `ignore` (forkers
     that earlier tests in this process, e.g. the dashboard's, left running)."""
     found = []
     for task in os.listdir("/proc/self/task"):

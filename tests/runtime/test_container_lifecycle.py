@@ -10,10 +10,11 @@ import time
 import pytest
 from container_testing import alive, ignoring, mounts_under, rt  # noqa: F401  (rt is a fixture)
 
-from runtime import procinfo, shimclient
 from runtime.config import ContainerConfig
 from runtime.errors import Conflict, InvalidArgument, NotFound, TerrariumError
 from runtime.lifecycle import Runtime
+from runtime.linux import procinfo
+from runtime.shim import client as shim_client
 
 
 def test_create_start_pause_unpause_stop_delete(rt):
@@ -99,7 +100,7 @@ def test_a_start_whose_record_cannot_be_written_leaves_no_process(rt, state_root
 
 
 def test_a_start_that_cannot_exec_keeps_the_last_record(rt):
-    # The shim records the start while pid 1 execs (runtime.shim._start):
+    # The shim records the start while pid 1 execs (runtime.shim.supervisor._start):
     # an execve that fails must put the record back as it was.
     state = rt.run(ContainerConfig(image="busybox", command=["/bin/rm", "/bin/rm"]))
     before = rt.wait(state.id)
@@ -206,7 +207,7 @@ def test_stats_many_notices_an_exit_nobody_recorded(rt):
         # a zombie still counts in its cgroup.
         deadline = time.monotonic() + 10
         while alive(pid) or os.path.exists(f"/proc/{pid}"):
-            shimclient.reap()
+            shim_client.reap()
             assert time.monotonic() < deadline, f"process {pid} was never reaped"
             time.sleep(0.01)
     assert state.id not in rt.stats_many()

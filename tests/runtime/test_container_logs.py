@@ -6,8 +6,8 @@ import time
 
 from container_testing import rt  # noqa: F401  (rt is a fixture)
 
-from runtime import logs
 from runtime.config import ContainerConfig
+from runtime.shim import logs
 
 
 def test_entries_carry_their_stream_and_time(rt):

@@ -6,7 +6,7 @@ import time
 
 from container_testing import rt, sh  # noqa: F401  (rt is a fixture)
 from runtime.config import ContainerConfig
-from runtime.mounts import MAX_PTYS
+from runtime.isolation.filesystem import MAX_PTYS
 
 HOLD_PTYS = "for i in $(seq 80); do sleep 30 </dev/ptmx 2>/dev/null & done; sleep 30"
 

@@ -11,9 +11,10 @@ import time
 import pytest
 from container_testing import alive, rt  # noqa: F401  (rt is a fixture)
 
-from runtime import procinfo, sharedforker
 from runtime.errors import TerrariumError
-from runtime.sharedforker import shared_address
+from runtime.forker import shared as shared_forker
+from runtime.forker.shared import shared_address
+from runtime.linux import procinfo
 
 
 def cli(*args, env=None):
@@ -40,7 +41,7 @@ def test_containers_from_separate_commands_share_one_forker(rt, state_root, cgro
     with open(f"/proc/{forker}/cmdline", "rb") as f:
         assert b"--listen" in f.read().split(b"\0")
 
-    sharedforker.stop(str(state_root), cgroup_parent)
+    shared_forker.stop(str(state_root), cgroup_parent)
     assert not alive(forker) and not listening(state_root, cgroup_parent)
     # Running containers do not depend on it; the next command starts another.
     assert rt.get(first).status == rt.get(second).status == "running"
@@ -99,15 +100,15 @@ def test_a_forker_that_cannot_start_fails_the_command_and_leaves_nothing(rt, sta
 
 
 def test_a_forker_serves_its_own_state_root_only_however_it_is_spelled(rt, state_root, cgroup_parent, tmp_path):
-    sharedforker.SharedForker(str(state_root), cgroup_parent).take().discard()
+    shared_forker.SharedForker(str(state_root), cgroup_parent).take().discard()
     alias = tmp_path / "alias"
     alias.symlink_to(state_root)
 
     def ask(root: str):
         with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
             sock.connect(shared_address(str(state_root), cgroup_parent))
-            sock.send(sharedforker.spare_request(root, cgroup_parent))
-            return sharedforker.receive_spare(sock)
+            sock.send(shared_forker.spare_request(root, cgroup_parent))
+            return shared_forker.receive_spare(sock)
 
     ask(str(alias)).discard()
     with pytest.raises(TerrariumError, match="serves another state root"):
@@ -133,6 +134,6 @@ def test_a_removed_container_is_gone_at_once_and_its_files_soon_after(rt, state_
 def test_rm_with_no_shared_forker_running_leaves_nothing(rt, state_root, cgroup_parent):
     cid = cli("run", "-d", "busybox", "true").stdout.strip()
     rt.wait(cid)
-    sharedforker.stop(str(state_root), cgroup_parent)
+    shared_forker.stop(str(state_root), cgroup_parent)
     assert cli("rm", cid).returncode == 0
     assert rt.list(all=True) == [] and trash_of(state_root) == []

@@ -7,8 +7,10 @@ import time
 
 from container_testing import rt  # noqa: F401  (rt is a fixture)
 
-from runtime import cgroups, seccomp, shim
+from runtime import cgroups
 from runtime.config import ContainerConfig
+from runtime.isolation import seccomp
+from runtime.shim import supervisor
 
 
 def test_a_command_done_before_its_shim_has_the_request_is_recorded(rt):
@@ -17,7 +19,7 @@ def test_a_command_done_before_its_shim_has_the_request_is_recorded(rt):
     plan = rt._plan(state, ContainerConfig.from_dict(state.config), image)
     rt.driver.create(state.id, cgroups.Limits(**state.limits))
     seccomp.prepare(f"{rt.root}/cache")
-    spare = shim.prefork(rt.store, rt.driver)
+    spare = supervisor.prefork(rt.store, rt.driver)
     spare.plan_channel.send(json.dumps({"plan": plan.to_dict(), "interactive": False}).encode())
     spare.plan_channel.close()
     # Long enough for the command to run and exit: the shim sees pid 1's error pipe closed first.

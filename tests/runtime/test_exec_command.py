@@ -2,7 +2,7 @@
 
 import os
 
-from runtime.init import exec_command
+from runtime.isolation.container_init import exec_command
 
 
 def exec_in_child(argv, path) -> tuple[int, str]:

@@ -6,7 +6,7 @@ in busybox, so the watcher is Python from the host run as a container
 process: forked from this test, it joins the container exactly as an exec'd
 process does (its cgroup, then its ipc, uts, net, pid, cgroup and mount
 namespaces, a fork into the pid namespace, the same capabilities, no_new_privs
-and seccomp filter, with runtime.capabilities and runtime.seccomp); only the
+and seccomp filter, with runtime.isolation.capabilities and runtime.isolation.seccomp); only the
 execve is left out, so its code is already in memory. The kernel decides
 every access below from exactly those credentials and namespaces, and /proc
 is the container's own. It polls /proc for new pids and, while one has not
@@ -25,11 +25,11 @@ import sys
 import pytest
 from container_testing import rt  # noqa: F401  (rt is a fixture)
 
-from runtime import capabilities, seccomp
-from runtime import syscalls as sc
 from runtime.config import ContainerConfig
-from runtime.exec import NAMESPACES
-from runtime.init import join_cgroup
+from runtime.isolation import capabilities, seccomp
+from runtime.isolation.container_init import join_cgroup
+from runtime.isolation.exec import NAMESPACES
+from runtime.linux import syscalls as sc
 
 SECRET = "terrarium-test-secret-4f1c9a"
 PROGRAM = "true"

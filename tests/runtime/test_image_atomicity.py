@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime import syscalls
 from runtime.errors import Conflict, ImportFailed
-from runtime.imagestore import ImageStore
+from runtime.image.store import ImageStore
+from runtime.linux import syscalls
 from image_archives import E, tar_bytes
 
 REPO = Path(__file__).resolve().parents[2]

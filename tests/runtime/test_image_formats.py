@@ -16,7 +16,7 @@ import pytest
 import zstandard
 
 from runtime.errors import ImportFailed
-from runtime.imagestore import ImageStore
+from runtime.image.store import ImageStore
 from image_archives import E, IMAGE_CONFIG, docker_save, oci_layout, sha, tar_bytes, tree
 
 LONG = "d" * 100 + "/" + "e" * 100 + "/" + "f" * 120

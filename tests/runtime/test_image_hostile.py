@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import ImportFailed
-from runtime.imagestore import ImageStore, ImportLimits
+from runtime.image.store import ImageStore, ImportLimits
 from image_archives import E, docker_save, tar_bytes, tree
 
 

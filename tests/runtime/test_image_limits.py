@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from runtime.errors import ImportFailed, InvalidArgument
-from runtime.imagestore import ImageStore, ImportLimits
+from runtime.image.store import ImageStore, ImportLimits
 from image_archives import E, tar_bytes
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime import overlay, syscalls
 from runtime.errors import InvalidArgument
-from runtime.imagestore import ImageStore
+from runtime.image.store import ImageStore
+from runtime.isolation import overlay
+from runtime.linux import syscalls
 from forked_child import run_forked
 from image_archives import tree
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import Conflict, InvalidArgument, NotFound
-from runtime.imagestore import ImageStore
+from runtime.image.store import ImageStore
 from image_archives import E, tar_bytes
 
 REPO = Path(__file__).resolve().parents[2]

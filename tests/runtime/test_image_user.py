@@ -11,7 +11,7 @@ from image_archives import E, docker_save, tar_bytes
 
 from runtime.config import ContainerConfig
 from runtime.errors import TerrariumError
-from runtime.imagestore import ImageStore
+from runtime.image.store import ImageStore
 
 PASSWD = b"root:x:0:0:root:/root:/bin/sh\nalice:x:1001:1002:Alice:/home/alice:/bin/sh\nbob:x:1003:1003::/:/bin/sh\n"
 GROUP = b"root:x:0:\nstaff:x:1002:\nwheel:x:10:alice,bob\naudio:x:29:alice\nbob:x:1003:\n"

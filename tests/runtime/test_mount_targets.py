@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from runtime.mounts import open_beneath
+from runtime.isolation.filesystem import open_beneath
 
 
 @pytest.fixture

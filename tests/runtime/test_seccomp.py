@@ -19,7 +19,7 @@ import threading
 import pytest
 
 from forked_child import run_forked, status_fields
-from runtime import capabilities, seccomp, seccomp_profile
+from runtime.isolation import capabilities, seccomp, seccomp_profile
 
 pytestmark = pytest.mark.skipif(platform.machine() != "x86_64", reason="probes use x86_64 syscall numbers")
 

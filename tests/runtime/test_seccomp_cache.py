@@ -6,7 +6,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from runtime import seccomp
+from runtime.isolation import seccomp
 
 
 def test_cache_returns_what_libseccomp_builds(tmp_path):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from container_testing import left_running, mounts_under
-from runtime import sharedforker
-from runtime.imagestore import ImageStore
+from runtime.forker import shared as shared_forker
+from runtime.image.store import ImageStore
 from runtime.lifecycle import Runtime
 
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
@@ -39,7 +39,7 @@ def open_root(cgroup_parent, busybox_tar, monkeypatch):
         os.umask(old_umask)
         for state in runtime.list(all=True):
             runtime.delete(state.id, force=True)
-        sharedforker.stop(str(root), cgroup_parent)
+        shared_forker.stop(str(root), cgroup_parent)
         seen = [s.shim_pid for s in runtime.list(all=True)]
         assert not mounts_under(root), "mounts left under the state root"
         assert not left_running(seen)

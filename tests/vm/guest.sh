@@ -24,7 +24,7 @@ mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate cgroup2 /sys/fs/cgroup
 # down, so the runtime only has to enable them below its own parent.
 echo "+cpuset +cpu +io +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control
 # Loaded from the host's /lib/modules (read over 9p): the initramfs carries
-# only what reaching the host root takes. loop: containers' disks (runtime.layerdisk).
+# only what reaching the host root takes. loop: containers' disks (runtime.isolation.layerdisk).
 modprobe -a overlay veth loop
 hostname terrarium-vm
 ip link set lo up

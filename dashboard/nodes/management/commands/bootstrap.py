@@ -31,7 +31,7 @@ class Command(BaseCommand):
     def _demo_image(self):
         from django.contrib.auth import get_user_model
 
-        from runtime import busybox
+        from runtime.image import busybox
 
         settings.UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
         name = upload_name_new()

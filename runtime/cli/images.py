@@ -1,0 +1,71 @@
+"""`python -m runtime images ...`: import, list, inspect and remove images."""
+
+import json
+import sys
+
+from runtime.image.store import ImageStore, ImportLimits
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1000
+    return ""
+
+
+def _import(args) -> int:
+    limits = ImportLimits(**{k: v for k, v in (("max_bytes", args.max_bytes), ("max_entries", args.max_entries),
+                                                 ("max_ratio", args.max_ratio)) if v is not None})
+    src = sys.stdin.buffer if args.file == "-" else args.file
+    info = ImageStore(args.root).import_archive(src, name=args.name, limits=limits)
+    print(info.id)
+    return 0
+
+
+def _ls(args) -> int:
+    images = ImageStore(args.root).list()
+    if args.json:
+        print(json.dumps([i.to_dict() for i in images], indent=2))
+        return 0
+    rows = [("IMAGE ID", "NAME", "FORMAT", "SIZE", "FILES", "CREATED")]
+    rows += [(i.id[:12], i.name, i.format, _size(i.size_bytes), str(i.file_count), i.created_at) for i in images]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _inspect(args) -> int:
+    print(json.dumps(ImageStore(args.root).get(args.image).to_dict(), indent=2))
+    return 0
+
+
+def _rm(args) -> int:
+    print(ImageStore(args.root).remove(args.image).id)
+    return 0
+
+
+def register(subparsers) -> None:
+    images = subparsers.add_parser("images", help="manage images")
+    commands = images.add_subparsers(dest="images_command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("import", help="import a rootfs tar, docker save or OCI archive; prints the image id")
+    p.add_argument("file", metavar="FILE|-", help="the archive, or - for standard input")
+    p.add_argument("--name", required=True)
+    p.add_argument("--max-bytes", type=int, help="unpacked size limit (default 8 GiB)")
+    p.add_argument("--max-entries", type=int, help="entry count limit (default 2,000,000)")
+    p.add_argument("--max-ratio", type=float, help="compression ratio limit (default 200)")
+    p.set_defaults(func=_import)
+
+    p = commands.add_parser("ls", help="list images")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_ls)
+
+    p = commands.add_parser("inspect", help="show an image as JSON")
+    p.add_argument("image", metavar="NAME")
+    p.set_defaults(func=_inspect)
+
+    p = commands.add_parser("rm", help="remove an image no container uses")
+    p.add_argument("image", metavar="NAME")
+    p.set_defaults(func=_rm)

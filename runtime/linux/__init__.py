@@ -1,0 +1,1 @@
+"""Thin layers over Linux: syscall wrappers, process identity from /proc, confined path walks."""
