@@ -7,8 +7,6 @@ The names below are its public face. They load on first use, not with the
 package: `python -m runtime run` imports only what starting a container needs.
 """
 
-import importlib
-
 from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound, NotPermitted, TerrariumError
 
 _LAZY = {
@@ -36,6 +34,7 @@ def __getattr__(name):
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'runtime' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    # __import__, not importlib: importing importlib would cost every CLI start.
+    value = getattr(__import__(module, fromlist=[name]), name)
     globals()[name] = value
     return value
