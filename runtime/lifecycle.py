@@ -26,7 +26,7 @@ from runtime import cgroups, settings, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
 from runtime.image.store import ImageStore
-from runtime.isolation import filesystem, layerdisk, overlay
+from runtime.isolation import layerdisk, overlay
 from runtime.isolation.plan import InitPlan
 from runtime.linux import procinfo
 from runtime.shim import attach as attach_protocol
@@ -147,7 +147,7 @@ class Runtime:
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
             cgroup_files=self.driver.join_files(state.id),
-            nameservers=filesystem.host_nameservers(), volatile=cfg.volatile,
+            nameservers=host_nameservers(), volatile=cfg.volatile,
             disk=None if cfg.disk_bytes is None else layerdisk.image_path(directory),
         )
 
@@ -536,3 +536,17 @@ class Runtime:
         return exec_module.spawn(self.driver, state, argv, tty=tty, env=full_env,
                                  cwd=cwd or cfg.workdir or "/", user=parse_user(user or cfg.user),
                                  rows=rows, cols=cols)
+
+
+def host_nameservers() -> list[str]:
+    """The host's resolvers minus loopback ones, which mean nothing in a new netns."""
+    servers = []
+    try:
+        with open("/etc/resolv.conf") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver" and not parts[1].startswith(("127.", "::1")):
+                    servers.append(parts[1])
+    except OSError:
+        pass
+    return servers

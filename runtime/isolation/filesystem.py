@@ -259,20 +259,6 @@ def build(rootfs: str, staged: str, cgroups: tuple[str, list[tuple[str, str, str
 
 
 
-def host_nameservers() -> list[str]:
-    """The host's resolvers minus loopback ones, which mean nothing in a new netns."""
-    servers = []
-    try:
-        with open("/etc/resolv.conf") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 2 and parts[0] == "nameserver" and not parts[1].startswith(("127.", "::1")):
-                    servers.append(parts[1])
-    except OSError:
-        pass
-    return servers
-
-
 def write_etc(staged: str, hostname: str, nameservers: list[str]) -> None:
     """/etc/hostname, /etc/hosts and /etc/resolv.conf, written into the
     staging tmpfs (see stage) for `build` to bind-mount into the rootfs, as
