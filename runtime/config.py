@@ -24,6 +24,7 @@ MIN_MEMORY = 6 << 20
 # on its journal and inode tables; below this too little is left for a shell's
 # history or a package index, and a bare number (bytes) is a forgotten unit.
 MIN_DISK = 4 << 20
+USERNS_MODES = ("auto", "host")
 
 
 def parse_size(text: str) -> int:
@@ -96,13 +97,14 @@ def hostname_from_name(name: str) -> str:
 
 class ContainerConfig(Record):
     __slots__ = ("image", "name", "command", "env", "hostname", "workdir", "user", "memory_bytes", "cpus",
-                 "cpu_shares", "pids_limit", "disk_bytes", "tty", "interactive", "labels", "volatile")
+                 "cpu_shares", "pids_limit", "disk_bytes", "tty", "interactive", "labels", "volatile", "userns")
 
     def __init__(self, image: str, name: str | None = None, command: list[str] | None = None,
                  env: dict[str, str] | None = None, hostname: str | None = None, workdir: str | None = None,
                  user: str | None = None, memory_bytes: int | None = None, cpus: float | None = None,
                  cpu_shares: int | None = None, pids_limit: int | None = None, disk_bytes: int | None = None, tty: bool = False,
-                 interactive: bool = False, labels: dict[str, str] | None = None, volatile: bool = False):
+                 interactive: bool = False, labels: dict[str, str] | None = None, volatile: bool = False,
+                 userns: str = "auto"):
         self.image = image
         self.name = name
         self.command = command
@@ -123,6 +125,9 @@ class ContainerConfig(Record):
         # to the next: for a container removed when it exits (`run --rm`, as
         # podman does). Its exit then skips overlayfs's sync of the whole disk.
         self.volatile = volatile
+        # "auto": a user namespace of its own, its root an unprivileged host
+        # id (runtime.id_ranges); "host": the host's ids, as before.
+        self.userns = userns
 
     def validate(self) -> None:
         if not self.image:
@@ -150,6 +155,11 @@ class ContainerConfig(Record):
         if self.disk_bytes is not None and (not isinstance(self.disk_bytes, int) or self.disk_bytes < MIN_DISK):
             raise InvalidArgument(f"disk limit {self.disk_bytes} is too low: the minimum is 4m")
 
+        if self.userns not in USERNS_MODES:
+            raise InvalidArgument(f"invalid user namespace mode {self.userns!r}: use auto or host")
+
     @classmethod
     def from_dict(cls, data: dict) -> "ContainerConfig":
-        return cls(**{k: v for k, v in data.items() if k in cls.__slots__})
+        # A record from before user namespaces: its layer's files are the host's root's.
+        fields = {"userns": "host", **data}
+        return cls(**{k: v for k, v in fields.items() if k in cls.__slots__})

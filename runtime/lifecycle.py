@@ -22,7 +22,7 @@ import socket
 import time
 from contextlib import contextmanager
 
-from runtime import cgroups, settings, stats
+from runtime import cgroups, id_ranges, settings, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
 from runtime.image.store import ImageStore
@@ -149,6 +149,7 @@ class Runtime:
             cgroup_files=self.driver.join_files(state.id),
             nameservers=host_nameservers(), volatile=cfg.volatile,
             disk=None if cfg.disk_bytes is None else layerdisk.image_path(directory),
+            uid_base=state.userns["uid_base"] if state.userns else None,
         )
 
     def start(self, ref: str, attach: bool = False):
@@ -173,6 +174,8 @@ class Runtime:
                 return self._start(state, image, attach, spare)
             except BaseException:
                 self.store.remove(state)
+                if state.userns is not None:
+                    id_ranges.release(self.root, state.id, state.userns["uid_base"])
                 raise
 
     @contextmanager
@@ -199,6 +202,16 @@ class Runtime:
 
     def _start(self, state: ContainerState, image, attach: bool, spare):
         cfg = ContainerConfig.from_dict(state.config)
+        if cfg.userns == "auto" and state.userns is None:
+            # Held from the first start until deletion: the layer's files keep their owners.
+            uid_base = id_ranges.claim(self.root, state.id)
+            state.userns = {"uid_base": uid_base, "size": id_ranges.SIZE}
+            try:
+                self.store.write(state)
+            except OSError as exc:
+                state.userns = None
+                id_ranges.release(self.root, state.id, uid_base)
+                raise TerrariumError(f"cannot start container {state.name}: its record: {exc.strerror}") from None
         plan = self._plan(state, cfg, image)
         if cfg.volatile and state.started_at is not None:
             if cfg.disk_bytes is None:
@@ -502,6 +515,8 @@ class Runtime:
         # listing; its forker removes the files between starts.
         later = self._forker is not None and self._forker.collects_trash
         self.store.remove(state, later=later)
+        if state.userns is not None:
+            id_ranges.release(self.root, state.id, state.userns["uid_base"])
         if later:
             self._forker.sweep_later()
 

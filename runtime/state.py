@@ -33,14 +33,14 @@ def now_iso() -> str:
 class ContainerState(Record):
     __slots__ = ("id", "name", "image", "image_id", "status", "pid", "exit_code", "oom_killed", "created_at",
                  "started_at", "finished_at", "config", "limits", "cgroup_paths", "namespaces", "shim_pid",
-                 "shim_start_time", "pid_start_time")
+                 "shim_start_time", "pid_start_time", "userns")
 
     def __init__(self, id: str, name: str, image: str, image_id: str, status: str = "created",
                  pid: int | None = None, exit_code: int | None = None, oom_killed: bool = False,
                  created_at: str = "", started_at: str | None = None, finished_at: str | None = None,
                  config: dict | None = None, limits: dict | None = None, cgroup_paths: dict | None = None,
                  namespaces: dict | None = None, shim_pid: int | None = None, shim_start_time: int | None = None,
-                 pid_start_time: int | None = None):
+                 pid_start_time: int | None = None, userns: dict | None = None):
         self.id = id
         self.name = name
         self.image = image
@@ -59,6 +59,9 @@ class ContainerState(Record):
         self.shim_pid = shim_pid
         self.shim_start_time = shim_start_time
         self.pid_start_time = pid_start_time
+        # {"uid_base": B, "size": 65536}: the id range held from the first start
+        # until deletion (runtime.id_ranges); None with the host's ids.
+        self.userns = userns
 
     @classmethod
     def from_dict(cls, data: dict) -> "ContainerState":

@@ -60,3 +60,20 @@ fi
 # Byte-compile the project: with PYTHONDONTWRITEBYTECODE set (as on some
 # machines) every CLI start would otherwise recompile the runtime from source.
 .venv/bin/python -m compileall -q -j 0 runtime dashboard >/dev/null
+
+# The id ranges of containers' user namespaces (runtime/id_ranges.py): one
+# entry in /etc/subuid and /etc/subgid, under a name that is no account.
+USERNS_USER=${TERRARIUM_USERNS_USER:-terrarium-userns}
+USERNS_START=${TERRARIUM_USERNS_START:-1000000}
+USERNS_COUNT=${TERRARIUM_USERNS_COUNT:-65536000}
+for f in /etc/subuid /etc/subgid; do
+  touch "$f"
+  grep -q "^$USERNS_USER:" "$f" && continue
+  # Another entry's range must not overlap ours: its ids would be shared.
+  if awk -F: -v s="$USERNS_START" -v c="$USERNS_COUNT" 'NF == 3 && $2 < s + c && s < $2 + $3 { found = 1 } END { exit !found }' "$f"; then
+    echo "error: $f already has an entry overlapping ids $USERNS_START..$((USERNS_START + USERNS_COUNT - 1)); set TERRARIUM_USERNS_START" >&2
+    exit 1
+  fi
+  echo "setup: registering $USERNS_COUNT ids from $USERNS_START for user namespaces in $f"
+  echo "$USERNS_USER:$USERNS_START:$USERNS_COUNT" >> "$f"
+done

@@ -31,7 +31,7 @@ for a in "$@"; do [[ $a == tests/* ]] && paths+=("$a"); done
 [ $# -eq 0 ] && : > "$run/args" || printf '%s\0' "$@" > "$run/args"
 truncate -s 8G "$run/scratch.img"
 mkfs.ext4 -q -F "$run/scratch.img"
-# The VM's tmpfs for the runtime's default state root needs a mount point on the read-only host root.
+# The VM binds the runtime's default state root (on its scratch disk) here: it needs a mount point on the read-only host root.
 mkdir -p /var/lib/terrarium
 
 # loglevel=3: the OOM kills the tests provoke would break up pytest's progress lines.

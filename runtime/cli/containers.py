@@ -101,6 +101,8 @@ def _config_options(p, argparse) -> None:
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
     p.add_argument("-w", "--workdir")
     p.add_argument("--user", metavar="USER[:GROUP]")
+    p.add_argument("--userns", choices=("auto", "host"), default="auto",
+                   help="auto: a user namespace of its own (default); host: the host's ids")
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
 
@@ -113,7 +115,7 @@ def _config(args) -> ContainerConfig:
         cpus=parse_cpus(args.cpus) if args.cpus is not None else None,
         cpu_shares=args.cpu_shares, pids_limit=args.pids_limit,
         disk_bytes=parse_size(args.disk) if args.disk is not None else None, tty=args.tty,
-        interactive=args.interactive, volatile=args.rm,
+        interactive=args.interactive, volatile=args.rm, userns=args.userns,
     )
 
 

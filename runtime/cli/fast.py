@@ -16,8 +16,9 @@ _FLAGS = {"--rm": "rm", "-d": "detach", "--detach": "detach", "-t": "tty", "--tt
           "-i": "interactive", "--interactive": "interactive"}
 _VALUES = {"--name": "name", "--memory": "memory", "--cpus": "cpus", "--cpu-shares": "cpu_shares",
            "--pids-limit": "pids_limit", "--disk": "disk", "--hostname": "hostname", "-e": "env", "--env": "env",
-           "-w": "workdir", "--workdir": "workdir", "--user": "user"}
+           "-w": "workdir", "--workdir": "workdir", "--user": "user", "--userns": "userns"}
 _INTS = ("cpu_shares", "pids_limit")
+_CHOICES = {"userns": ("auto", "host")}
 
 
 def _value(argv: list[str], i: int, options: dict[str, str]) -> tuple[str | None, str | None, int]:
@@ -40,7 +41,7 @@ def parse(argv: list[str]) -> SimpleNamespace | None:
     """The namespace argparse would give for `[--root DIR] run ...`, or None."""
     args = SimpleNamespace(root=None, rm=False, detach=False, tty=False, interactive=False, name=None,
                            memory=None, cpus=None, cpu_shares=None, pids_limit=None, disk=None, hostname=None, env=[],
-                           workdir=None, user=None)
+                           workdir=None, user=None, userns="auto")
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
         dest, args.root, i = _value(argv, i, {"--root": "root"})
@@ -70,6 +71,8 @@ def parse(argv: list[str]) -> SimpleNamespace | None:
                 setattr(args, dest, int(value))
             except ValueError:
                 return None
+        elif value not in _CHOICES.get(dest, (value,)):
+            return None
         else:
             setattr(args, dest, value)
     if i == len(argv):

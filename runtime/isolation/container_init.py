@@ -16,14 +16,13 @@ import signal
 import socket
 
 from runtime.errors import TerrariumError
-from runtime.isolation import capabilities, filesystem, layerdisk, loopback, overlay, seccomp, terminal, users
+from runtime.isolation import capabilities, filesystem, layerdisk, loopback, overlay, seccomp, terminal, users, userns
 from runtime.isolation.plan import InitPlan
 from runtime.linux import syscalls as sc
 from runtime.linux.procinfo import set_name
 
 START_FAILED = 127
 MAX_PLAN = 1 << 20
-UNSHARE_FLAGS = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET
 
 
 def exec_command(argv: list[str], env: dict[str, str]) -> None:
@@ -153,12 +152,11 @@ def make_pipes(interactive: bool) -> tuple[list[int], list[int]]:
     return [in_r, out_w, err_w], theirs
 
 
-def hand_to_shim(shim_channel: socket.socket, theirs: list[int]) -> None:
-    """The shim's ends of the command's stdio (or the PTY master), after a
-    detached copy of the rootfs mount: the shim holds the layer until it has
+def hand_to_shim(shim_channel: socket.socket, layer: int, theirs: list[int]) -> None:
+    """The shim's ends of the command's stdio (or the PTY master), after
+    layer, a detached copy of the rootfs mount: the shim holds the layer until it has
     recorded the exit, so the sync of the upper filesystem that unmounting
     the overlay's last mount does comes after that, not in this process's exit."""
-    layer = sc.open_tree("/", sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
     socket.send_fds(shim_channel, [b"s"], [layer, *theirs])
     for fd in (layer, *theirs):
         os.close(fd)
@@ -189,11 +187,15 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         os.umask(0o022)
         set_name("terrarium-init")
         # The same for every container, so a pre-forked init has done this
-        # before its container is chosen. Private at once: no mount event
-        # must propagate from the container to the host or back. /proc,
-        # /sys and /dev with their masks are mounted here too, and moved
-        # into the rootfs once it is known.
-        sc.unshare(UNSHARE_FLAGS)
+        # before its container is chosen. The user namespace and the
+        # namespaces its root must hold capabilities in come first (see
+        # runtime.isolation.userns); the mount namespace stays the host
+        # user namespace's, since everything mounted below needs host root.
+        # Private at once: no mount event must propagate from the container
+        # to the host or back. /proc, /sys and /dev with their masks are
+        # mounted here too, and moved into the rootfs once it is known.
+        ahead = userns.Ahead()
+        sc.unshare(sc.CLONE_NEWNS)
         filesystem.make_private()
         loopback.bring_up()
         cgroup_v1_mounts, ignored = host or (filesystem.host_cgroup_v1_mounts(), None)
@@ -206,25 +208,44 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         if cgroup_ahead is None:
             enter_cgroup(plan.cgroup_files)
         rootfs = f"{staged}/{filesystem.STAGED_ROOT}"
-        upper, work = plan.upper, plan.work
+        upper, work, lower = plan.upper, plan.work, plan.lower
         if plan.disk is not None:
             if layer_fd is None:
                 raise TerrariumError("the container's disk was not handed over")
             upper, work = layerdisk.attach(layer_fd, f"{staged}/{filesystem.STAGED_LAYER}")
             os.close(layer_fd)
-        overlay.mount_overlay(plan.lower, upper, work, rootfs, plan.volatile)
+        if plan.uid_base is not None:
+            ahead.map_to(plan.uid_base)
+            # The image and the init layer through the map: their root-owned
+            # files are the container root's, and nothing is copied.
+            lower = [f"{staged}/lower{i}" for i in range(len(plan.lower))]
+            for path, target in zip(plan.lower, lower):
+                userns.idmapped(path, ahead.user, target)
+            # The writable layer is not idmapped: what the container makes
+            # is owned on the host by its range. Its top is the container's /.
+            if os.stat(upper).st_uid != plan.uid_base:
+                os.chown(upper, plan.uid_base, plan.uid_base)
+        ahead.release()
+        overlay.mount_overlay(lower, upper, work, rootfs, plan.volatile)
         socket.sethostname(plan.hostname)
         filesystem.write_etc(staged, plan.hostname, plan.nameservers)
+        if plan.uid_base is not None:
+            filesystem.give_to(staged, plan.uid_base)
         filesystem.build(rootfs, staged, None if cgroup_ahead else (plan.cgroup_version, cgroup_v1_mounts))
+        # Taken while this process is host root: joining the user namespace ends that.
+        layer = sc.open_tree("/", sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
+        if plan.uid_base is not None:
+            userns.join(ahead.user)
+        os.close(ahead.user)
         os.makedirs(plan.workdir, exist_ok=True)
         os.chdir(plan.workdir)
         if plan.tty:
             master, slave = terminal.open_pair()
-            hand_to_shim(shim_channel, [master])
+            hand_to_shim(shim_channel, layer, [master])
             terminal.make_controlling(slave)
         else:
             stdio, theirs = make_pipes(interactive)
-            hand_to_shim(shim_channel, theirs)
+            hand_to_shim(shim_channel, layer, theirs)
             os.setsid()
             for target, fd in enumerate(stdio):
                 os.dup2(fd, target, inheritable=True)

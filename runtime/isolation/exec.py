@@ -30,7 +30,7 @@ import socket
 import time
 
 from runtime.errors import Conflict, TerrariumError
-from runtime.isolation import capabilities, seccomp, terminal, users
+from runtime.isolation import capabilities, seccomp, terminal, users, userns
 from runtime.isolation.container_init import exec_command, join_cgroup, reset_signals
 from runtime.linux import procinfo
 from runtime.linux import syscalls as sc
@@ -121,6 +121,8 @@ def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -
         # process_vm_readv it. The execve makes the program dumpable as usual.
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
         ns_fds = [os.open(f"/proc/{state.pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind in NAMESPACES]
+        # Joined by the child last (see runtime.isolation.userns): the others need host root.
+        user_fd = None if state.userns is None else os.open(f"/proc/{state.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         # Opened namespaces of a recycled pid would be someone else's.
         if not procinfo.is_same(state.pid, state.pid_start_time):
             raise OSError(0, "the container's process is gone")
@@ -139,8 +141,10 @@ def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -
             os.close(error_r)
             sock.close()
             master_r.close()
-            _child(argv, tty, env, cwd, user, rows, cols, master_w, pipes, error_w)
+            _child(argv, tty, env, cwd, user, rows, cols, master_w, pipes, error_w, user_fd)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
+        if user_fd is not None:
+            os.close(user_fd)
         os.close(error_w)
         master_w.close()
         for pair in pipes:
@@ -213,10 +217,14 @@ def _signals_to_reset() -> tuple[int, ...]:
     return tuple(sig for sig in range(1, 65) if mask >> (sig - 1) & 1 and sig not in (signal.SIGKILL, signal.SIGSTOP))
 
 
-def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w) -> None:
+def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w, user_fd) -> None:
     try:
         # The container's usual umask, not its caller's (root processes run with 077).
         os.umask(0o022)
+        if user_fd is not None:
+            # Before the PTY: its owner is whoever opens it.
+            userns.join(user_fd)
+            os.close(user_fd)
         if tty:
             master, slave = terminal.open_pair(rows, cols)
             socket.send_fds(sock, [b"m"], [master])

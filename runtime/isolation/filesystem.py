@@ -259,6 +259,22 @@ def build(rootfs: str, staged: str, cgroups: tuple[str, list[tuple[str, str, str
 
 
 
+def give_to(staged: str, uid_base: int) -> None:
+    """What pid 1 made in the staging tmpfs (/dev and its nodes, shm and
+    mqueue, the /etc files) owned by the container's root, uid_base on the
+    host, instead of the host's root, whom the container's user namespace
+    does not map: its root could not write /dev/shm or its /etc files.
+    New ptys get the container's tty group (5)."""
+    dev = f"{staged}/dev"
+    os.chown(dev, uid_base, uid_base)
+    for name in (*(d[0] for d in DEVICES), *(link[0] for link in DEV_LINKS), "pts", "pts/ptmx", "shm", "mqueue"):
+        os.chown(f"{dev}/{name}", uid_base, uid_base, follow_symlinks=False)
+    for name in ETC_FILES:
+        os.chown(f"{staged}/{STAGED_ETC}/{name}", uid_base, uid_base)
+    sc.mount(None, f"{dev}/pts", None, sc.MS_REMOUNT | sc.MS_NOSUID | sc.MS_NOEXEC,
+             f"ptmxmode=0666,mode=0620,gid={uid_base + 5},max={MAX_PTYS}")
+
+
 def write_etc(staged: str, hostname: str, nameservers: list[str]) -> None:
     """/etc/hostname, /etc/hosts and /etc/resolv.conf, written into the
     staging tmpfs (see stage) for `build` to bind-mount into the rootfs, as

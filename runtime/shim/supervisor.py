@@ -454,7 +454,7 @@ class _Shim:
 
 def _namespaces(pid: int) -> dict[str, str]:
     found = {}
-    for kind in ("pid", "mnt", "uts", "ipc", "net", "cgroup"):
+    for kind in ("pid", "mnt", "uts", "ipc", "net", "cgroup", "user"):
         try:
             found[kind] = os.readlink(f"/proc/{pid}/ns/{kind}")
         except OSError:

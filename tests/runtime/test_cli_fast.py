@@ -63,7 +63,8 @@ def test_every_option_of_run_is_known_to_the_fast_path():
         for option in action.option_strings:
             if option in ("-h", "--help"):
                 continue
-            argv = ["run", option, *([] if action.nargs == 0 else ["7"]), "busybox", "true"]
+            value = action.choices[0] if action.choices else "7"
+            argv = ["run", option, *([] if action.nargs == 0 else [value]), "busybox", "true"]
             fast = cli_fast.parse(argv)
             assert fast is not None, option
             assert vars(fast) == full(argv), option

@@ -1,0 +1,105 @@
+"""A container's user namespace: made ahead, mapped at start, joined last.
+
+pid 1 stays host root until just before its execve: the mounts it makes
+(/proc, /sys, /dev, the overlay, pivot_root) and the idmapped mounts of the
+image need the host's capabilities, and its mount namespace is the host's
+user namespace's. The namespaces whose capabilities container root must
+hold (net, for ports below 1024 and raw sockets; uts; ipc) belong to the
+container's user namespace instead: a child of pid 1, the holder, makes the
+user namespace and those three in it, pid 1 joins the three, and the holder
+waits until pid 1 has written the id map, which a spare's pid 1 can only do
+once it knows its container. Then the holder leaves, and pid 1 joins the
+user namespace last, as root of the container's range (`join`).
+
+With `--userns=host` the same namespaces are made, the map is never
+written, and pid 1 never joins: host root holds every capability in a
+user namespace its own namespace owns.
+"""
+
+import os
+
+from runtime.id_ranges import SIZE
+from runtime.isolation import capabilities
+from runtime.linux import syscalls as sc
+
+OWNED = ("net", "uts", "ipc")
+
+
+class Ahead:
+    """A user namespace with net, uts and ipc namespaces of its own, made
+    by a holder child; the calling process joins the three at once."""
+
+    def __init__(self):
+        ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+        hold_r, self._hold_w = os.pipe2(os.O_CLOEXEC)
+        self._pid = os.fork()
+        if self._pid == 0:
+            try:
+                os.close(ready_r)
+                os.close(self._hold_w)
+                sc.unshare(sc.CLONE_NEWUSER)
+                sc.unshare(sc.CLONE_NEWNET | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC)
+                # Its pid in the host's /proc, which this mount namespace still
+                # shows: fork gave the caller its pid in the container's.
+                os.write(ready_w, os.readlink("/proc/self").encode())
+                os.read(hold_r, 1)
+            finally:
+                os._exit(0)
+        os.close(ready_w)
+        os.close(hold_r)
+        try:
+            host_pid = os.read(ready_r, 32)
+        finally:
+            os.close(ready_r)
+        if not host_pid.isdigit():
+            raise OSError(0, "cannot make the container's user namespace")
+        proc = f"/proc/{int(host_pid)}"
+        self.user = os.open(f"{proc}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        # Opened now: the holder is gone by the time the container is known.
+        self._maps = [os.open(f"{proc}/{name}", os.O_WRONLY | os.O_CLOEXEC) for name in ("uid_map", "gid_map")]
+        for kind in OWNED:
+            fd = os.open(f"{proc}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                sc.setns(fd)
+            finally:
+                os.close(fd)
+
+    def map_to(self, uid_base: int) -> None:
+        """Container ids 0..65535 are host ids uid_base.. (uids and gids alike)."""
+        line = f"0 {uid_base} {SIZE}\n".encode()
+        for fd in self._maps:
+            os.write(fd, line)
+
+    def release(self) -> None:
+        """The holder leaves; the namespace lives on in what belongs to it."""
+        for fd in self._maps:
+            os.close(fd)
+        os.close(self._hold_w)
+        os.waitpid(self._pid, 0)
+
+
+def join(userns_fd: int) -> None:
+    """Enter the container's user namespace as its root. Joining gives a
+    full bounding set in it, so the runtime's is dropped again here."""
+    sc.setns(userns_fd, sc.CLONE_NEWUSER)
+    os.setgroups([])
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    capabilities.drop_bounding()
+
+
+def idmapped(path: str, userns_fd: int, target: str) -> None:
+    """Mount a copy of path at target, its owners shown through the map of
+    userns_fd: the image's files are not copied or chowned."""
+    fd = sc.open_tree(path, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
+    try:
+        try:
+            sc.idmap_mount(fd, userns_fd)
+        except OSError as exc:
+            raise OSError(exc.errno, f"idmapped mounts are not supported for {path} on this kernel or filesystem "
+                                     f"({os.strerror(exc.errno)}; Linux 5.19 or later, 6.3 for tmpfs): "
+                                     f"use --userns=host") from None
+        os.makedirs(target, mode=0o700, exist_ok=True)
+        sc.move_mount_fd(fd, target)
+    finally:
+        os.close(fd)

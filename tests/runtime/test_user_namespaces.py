@@ -1,0 +1,128 @@
+"""Every container in a user namespace of its own by default: its root is an
+unprivileged host id, from a range no other live container holds."""
+
+import os
+import subprocess
+
+import pytest
+
+from container_testing import rt, sh  # noqa: F401  (rt is a fixture)
+from runtime import ContainerConfig, NotPermitted
+from runtime import id_ranges
+
+
+def started(rt, script="sleep 600", **options):
+    return rt.run(ContainerConfig(image="busybox", command=["sh", "-c", script], **options))
+
+
+def output(rt, state):
+    return b"".join(entry["data"] for entry in rt.logs(state.id)).decode()
+
+
+def test_the_container_root_is_a_range_of_its_own_on_the_host(rt):
+    state = started(rt)
+    base = state.userns["uid_base"]
+    assert base >= 100000 and state.userns["size"] == 65536
+    with open(f"/proc/{state.pid}/uid_map") as f:
+        assert f.read().split() == ["0", str(base), "65536"]
+    with open(f"/proc/{state.pid}/status") as f:
+        uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+    assert uids == [str(base)] * 4
+    assert rt.inspect(state.id)["userns"] == {"uid_base": base, "size": 65536}
+
+
+def test_two_containers_get_disjoint_ranges(rt):
+    first, second = started(rt), started(rt)
+    a, b = first.userns["uid_base"], second.userns["uid_base"]
+    assert abs(a - b) >= 65536
+
+
+def test_files_made_inside_belong_to_the_range_and_the_image_is_unchanged(rt):
+    state = started(rt, "touch /made; touch /given; chown 1000:1000 /given; ls -ln /bin/busybox")
+    state = rt.wait(state.id)
+    base = state.userns["uid_base"]
+    upper = f"{rt.store.path(state.id)}/upper"
+    assert (os.stat(f"{upper}/made").st_uid, os.stat(f"{upper}/made").st_gid) == (base, base)
+    assert (os.stat(f"{upper}/given").st_uid, os.stat(f"{upper}/given").st_gid) == (base + 1000, base + 1000)
+    # Inside, the image's files are root's; on the host they still are, not copied nor chowned.
+    assert output(rt, state).split()[2:4] == ["0", "0"]
+    rootfs = rt.images.get("busybox").rootfs
+    assert os.stat(f"{rootfs}/bin/busybox").st_uid == 0
+    assert not os.path.exists(f"{upper}/bin")
+
+
+def test_a_host_file_readable_by_root_only_is_unreadable_inside(rt):
+    state = rt.create(ContainerConfig(image="busybox", command=["cat", "/secret"]))
+    upper = f"{rt.store.path(state.id)}/upper"
+    # As if bound in by mistake: a file of the host's root in the container's view.
+    with open(f"{upper}/secret", "w") as f:
+        f.write("host secret")
+    os.chmod(f"{upper}/secret", 0o600)
+    state = rt.wait(rt.start(state.id).id)
+    assert state.exit_code != 0 and "Permission denied" in output(rt, state)
+
+
+def test_device_nodes_cannot_be_made(rt):
+    code, out = sh(rt, "mknod /tmp/sda b 8 0 && echo made; mknod /tmp/null c 1 3 && echo made; echo end")
+    assert "made" not in out and "Operation not permitted" in out
+
+
+def test_ping_and_a_listener_below_1024_work(rt):
+    code, out = sh(rt, "ping -c1 -W2 127.0.0.1 >/dev/null && echo pinged; "
+                       "nc -l -p 80 -e true & sleep 0.3; netstat -ltn | grep -q ':80 ' && echo listening")
+    assert "pinged" in out and "listening" in out
+
+
+def test_what_the_runtime_gives_is_the_container_roots(rt):
+    code, out = sh(rt, "stat -c '%u:%g %n' /dev/null /dev/shm /etc/hosts /etc/hostname / ; "
+                       "echo x >> /etc/hosts && echo hosts-written; echo 1 > /dev/shm/f && echo shm-written")
+    assert out.count("0:0 ") == 5, out
+    assert "hosts-written" in out and "shm-written" in out
+
+
+def test_capabilities_are_dockers_in_the_namespace(rt):
+    code, out = sh(rt, "grep -E '^Cap(Eff|Bnd)' /proc/self/status")
+    assert out.split() == ["CapEff:", "00000000a80425fb", "CapBnd:", "00000000a80425fb"]
+
+
+def test_an_exec_joins_the_same_user_namespace(rt):
+    state = started(rt)
+    session = rt.exec(state.id, ["sh", "-c", "cat /proc/self/uid_map; id -u; readlink /proc/self/ns/user"])
+    out = b""
+    while chunk := os.read(session.stdout, 4096):
+        out += chunk
+    out = out.decode()
+    assert session.wait() == 0
+    assert out.split()[:4] == ["0", str(state.userns["uid_base"]), "65536", "0"]
+    assert out.split()[4] == os.readlink(f"/proc/{state.pid}/ns/user")
+    session.close()
+
+
+def test_a_restart_keeps_the_range_and_delete_frees_it(rt):
+    state = started(rt, "true")
+    base = rt.wait(state.id).userns["uid_base"]
+    assert rt.wait(rt.start(state.id).id).userns["uid_base"] == base
+    slot = f"{rt.root}/{id_ranges.DIRECTORY}/{(base - id_ranges.pool()[0]) // id_ranges.SIZE}"
+    assert id_ranges.holder(slot) == state.id
+    rt.delete(state.id)
+    assert not os.path.exists(slot)
+
+
+def test_slots_of_containers_gone_are_reclaimed(rt):
+    state = rt.wait(started(rt, "true").id)
+    slot = (state.userns["uid_base"] - id_ranges.pool()[0]) // id_ranges.SIZE
+    # A container deleted behind the runtime's back: its record gone, its slot left.
+    subprocess.run(["rm", "-rf", rt.store.path(state.id)], check=True)
+    assert id_ranges.reclaim(rt.root) == [slot]
+
+
+def test_the_host_mode_keeps_the_hosts_ids(rt):
+    code, out = sh(rt, "cat /proc/self/uid_map", userns="host")
+    assert out.split() == ["0", "0", "4294967295"]
+
+
+def test_a_missing_pool_is_one_clear_error(rt, monkeypatch):
+    monkeypatch.setenv("TERRARIUM_USERNS_USER", "nobody-has-this-pool")
+    with pytest.raises(NotPermitted, match="no id range for user namespaces"):
+        started(rt)
+    assert rt.list(all=True) == []
