@@ -7,6 +7,7 @@ import shlex
 from django import forms
 from django.db.models import Max
 
+from dashboard.accounts.roles import is_teacher
 from dashboard.images.selectors import image_choice_label, images_launchable_by
 from dashboard.nodes.models import Node
 
@@ -55,6 +56,10 @@ class ContainerForm(forms.Form):
         label="Disk limit", required=False, help_text="What the container may write, e.g. 512m, 1g; blank: your quota's default"
     )
     hostname = forms.CharField(label="Hostname", required=False, max_length=253)
+    userns = forms.ChoiceField(
+        label="User namespace", required=False, initial="auto",
+        choices=[("auto", "Own id range (root inside only)"), ("host", "Host's ids (root is the host's root)")],
+    )
     node = forms.ModelChoiceField(
         queryset=Node.objects.all(), label="Node", required=False, empty_label="Automatic (least loaded)"
     )
@@ -68,6 +73,8 @@ class ContainerForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["image"].queryset = images_launchable_by(user=user)
         self.fields["image"].label_from_instance = lambda image: image_choice_label(image=image, user=user)
+        if not is_teacher(user):
+            del self.fields["userns"]
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -133,5 +140,6 @@ class ContainerForm(forms.Form):
             "cpus": data["cpu_limit"],
             "pids_limit": data["pids_limit"],
             "disk_bytes": data["disk_limit"],
+            "userns": data.get("userns") or "auto",
             "node": data["node"],
         }

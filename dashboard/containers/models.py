@@ -35,6 +35,9 @@ class Container(models.Model):
     pids_limit = models.PositiveIntegerField(null=True, blank=True)
     # The most the container's writable layer may hold.
     disk_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    # "auto": a user namespace of its own (root inside, an unprivileged id on the
+    # host); "host": the host's ids, which only a teacher may choose.
+    userns = models.CharField(max_length=4, choices=[("auto", "own id range"), ("host", "host's ids")], default="auto")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     status_detail = models.CharField(max_length=200, blank=True)
     runtime_id = models.CharField(max_length=80, blank=True)

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from dashboard.accounts.roles import is_teacher
 from dashboard.accounts.selectors import quota_for
 from dashboard.containers.models import Container, Event
 from dashboard.images.models import Image
@@ -106,6 +107,7 @@ def container_create(
     cpus: float | None = None,
     pids_limit: int | None = None,
     disk_bytes: int | None = None,
+    userns: str = "auto",
     node=None,
 ) -> Container:
     """Record a container and queue its launch on `node`, by default the least-loaded live one."""
@@ -113,6 +115,8 @@ def container_create(
 
     if image.status != Image.Status.READY:
         raise ValidationError({"image": f"Image {image.name} is {image.status}, not ready."})
+    if userns != "auto" and not is_teacher(owner):
+        raise ValidationError({"userns": "Only teachers may run a container with the host's ids."})
     pids_limit, disk_bytes = _per_container_limits(user=owner, pids_limit=pids_limit, disk_bytes=disk_bytes)
     if quota_for(user=owner) is not None:
         memory_bytes = memory_bytes or DEFAULT_MEMORY_BYTES
@@ -138,6 +142,7 @@ def container_create(
         cpus=cpus,
         pids_limit=pids_limit,
         disk_bytes=disk_bytes,
+        userns=userns,
         status=S.QUEUED,
         status_detail="" if node.worker_alive else "queued: node offline",
     )
@@ -224,6 +229,7 @@ def _config(container: Container):
         cpus=container.cpus,
         pids_limit=container.pids_limit,
         disk_bytes=container.disk_bytes,
+        userns=container.userns,
         labels={"terrarium.container": str(container.id), "terrarium.owner": container.owner.username},
     )
 
