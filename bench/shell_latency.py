@@ -213,7 +213,7 @@ def main() -> None:
         from django.conf import settings
 
         from dashboard.containers.models import Container
-        from dashboard.containers.services import container_launch_on_node
+        from dashboard.containers.node import container_launch_on_node
 
         container = Container.objects.create(
             owner=s.user, image=s.image, node=s.node, name="shellbench", command=["sleep", "3600"]

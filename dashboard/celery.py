@@ -13,10 +13,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def node_queue(node_name: str) -> str:
-    return f"node.{node_name}"
-
-
 @worker_init.connect
 def _root_only_files(**_):
     # The worker runs as root: what it writes (the runtime's state) is root's alone.
@@ -25,6 +21,7 @@ def _root_only_files(**_):
 
 @worker_ready.connect
 def _node_worker_ready(sender, **_):
+    # Here, not at the top: the worker module needs Django's apps, loaded after this module.
     from dashboard.nodes import worker
 
     worker.start(sender)
@@ -32,6 +29,7 @@ def _node_worker_ready(sender, **_):
 
 @worker_shutdown.connect
 def _node_worker_shutdown(**_):
+    # As above.
     from dashboard.nodes import worker
 
     worker.stop()

@@ -13,6 +13,8 @@ import dj_database_url
 from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard.nodes.queues import node_queue
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("TERRARIUM_STATE_DIR", BASE_DIR / ".state"))
 
@@ -194,7 +196,7 @@ if "pytest" in sys.modules and "NODE_NAME" not in os.environ:
 if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", NODE_NAME):
     raise ImproperlyConfigured(f"NODE_NAME must be letters, digits, '.', '_' and '-', not {NODE_NAME!r}")
 # Each worker declares its own node's queue; tasks are always sent to a node's queue by name.
-CELERY_TASK_QUEUES = [Queue("default"), Queue(f"node.{NODE_NAME}")]
+CELERY_TASK_QUEUES = [Queue("default"), Queue(node_queue(NODE_NAME))]
 NODE_HEARTBEAT_SECONDS = _env_number("NODE_HEARTBEAT_SECONDS", 5, 1, 60)
 NODE_DEAD_AFTER_SECONDS = _env_number("NODE_DEAD_AFTER_SECONDS", 20, 3, 600)
 TERRARIUM_ROOT = os.environ.get("TERRARIUM_ROOT", "/var/lib/terrarium")

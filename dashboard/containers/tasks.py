@@ -5,21 +5,21 @@ retry only when the database was briefly busy."""
 from celery import shared_task
 from django.db import OperationalError
 
-from dashboard.containers import services
+from dashboard.containers import node
 
 RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 0.2, "max_retries": 5}
 
 
 @shared_task(**RETRY)
 def container_launch(container_id: int, restart: bool = False) -> None:
-    services.container_launch_on_node(container_id=container_id, restart=restart)
+    node.container_launch_on_node(container_id=container_id, restart=restart)
 
 
 @shared_task(**RETRY)
 def container_stop(container_id: int) -> None:
-    services.container_stop_on_node(container_id=container_id)
+    node.container_stop_on_node(container_id=container_id)
 
 
 @shared_task(**RETRY)
 def container_delete(container_id: int) -> None:
-    services.container_delete_on_node(container_id=container_id)
+    node.container_delete_on_node(container_id=container_id)

@@ -20,7 +20,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from dashboard.containers.services import containers_reconcile_node
+from dashboard.containers.node import containers_reconcile_node
 from dashboard.monitoring import history, host
 from dashboard.monitoring.detection import LimitWatch
 from dashboard.monitoring.groups import LAYER, container_group, node_group

@@ -2,7 +2,7 @@
 events (pushed to the graphs by signals.event_push, like every event)."""
 
 from dashboard.containers.models import Container, Event
-from dashboard.containers.services import event_record
+from dashboard.containers.events import event_record
 
 
 def container_limit_event_record(*, container_id: int, kind: str, data: dict) -> Event | None:

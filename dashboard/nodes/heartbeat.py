@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-from dashboard.containers.services import containers_reconcile_node
+from dashboard.containers.node import containers_reconcile_node
 from dashboard.nodes.services import node_heartbeat
 
 log = logging.getLogger(__name__)

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from dashboard.nodes.queues import node_queue
+
 
 def _recent(at) -> bool:
     return at is not None and timezone.now() - at < timedelta(seconds=settings.NODE_DEAD_AFTER_SECONDS)
@@ -39,4 +41,4 @@ class Node(models.Model):
 
     @property
     def queue(self) -> str:
-        return f"node.{self.name}"
+        return node_queue(self.name)

@@ -8,7 +8,8 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections
 
-from dashboard.containers.services import containers_reconcile_node
+from dashboard.containers.node import containers_reconcile_node
+from dashboard.nodes.queues import node_queue
 from dashboard.nodes.services import node_worker_seen
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,6 @@ def _loop(node_name: str) -> None:
 
 def start(consumer) -> None:
     """Called when a worker is ready; only a node's runtime worker has a heartbeat."""
-    from dashboard.celery import node_queue
-
     queues = {q.name for q in consumer.app.amqp.queues.consume_from.values()}
     if node_queue(settings.NODE_NAME) in queues:
         threading.Thread(target=_loop, args=(settings.NODE_NAME,), name="node-heartbeat", daemon=True).start()

@@ -141,7 +141,7 @@ def runtime_session(tmp_path_factory):
     yield SimpleNamespace(root=root, cgroup_parent=parent)
     # This process's own Runtime (the services', one per root): its forker
     # and spares go now, so that their cgroups are gone with the parent.
-    from dashboard.containers.services import _shared_runtime
+    from dashboard.containers.node import _shared_runtime
 
     _shared_runtime(str(root), parent).close()
     _shared_runtime.cache_clear()
@@ -225,7 +225,8 @@ def running_container(busybox_image, owner, node):
     from runtime import NotFound, Runtime
 
     from dashboard.containers.models import Container, Event
-    from dashboard.containers.services import container_launch_on_node, event_record
+    from dashboard.containers.node import container_launch_on_node
+    from dashboard.containers.events import event_record
 
     container = Container.objects.create(
         owner=owner, image=busybox_image, node=node, name="sleeper", command=["sleep", "3600"],

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from dashboard.celery import app  # noqa: E402
-from dashboard.containers import services  # noqa: E402
+from dashboard.containers import node as container_node, services  # noqa: E402
 from dashboard.containers.models import Container  # noqa: E402
 from dashboard.images.models import Image  # noqa: E402
 from dashboard.nodes.models import Node  # noqa: E402
@@ -73,9 +73,9 @@ def claim():
     student, image, node = _setup()
     container = services.container_create(owner=student, image=image, name="web", node=node)
     assert container.status == S.QUEUED
-    claims = _race(2, lambda _: services._mark(container.id, expect=S.QUEUED, status=S.STARTING, status_detail=""))
+    claims = _race(2, lambda _: container_node._mark(container.id, expect=S.QUEUED, status=S.STARTING, status_detail=""))
     assert sorted(claims) == [False, True], claims
-    assert not services._mark(container.id, expect=S.QUEUED, status=S.STARTING, status_detail="")
+    assert not container_node._mark(container.id, expect=S.QUEUED, status=S.STARTING, status_detail="")
     container.refresh_from_db()
     assert container.status == S.STARTING
     assert _purge_launches() == 1

@@ -11,7 +11,7 @@ from django.conf import settings
 from playwright.sync_api import expect, sync_playwright
 
 from dashboard.containers.models import Event
-from dashboard.containers.services import event_record
+from dashboard.containers.events import event_record
 from processes import start_node_agent, stop_group
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]

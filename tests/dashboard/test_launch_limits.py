@@ -59,7 +59,7 @@ def test_a_teacher_without_a_quota_gets_the_settings_defaults_and_may_ask_for_mo
 def test_the_limits_reach_the_runtimes_configuration(client_for, owner, busybox_image, runtime_env):
     from runtime import Runtime
 
-    from dashboard.containers.services import container_launch_on_node
+    from dashboard.containers.node import container_launch_on_node
 
     response = launch(client_for(owner), busybox_image, command="sleep 60", memory_limit="32m", disk_limit="512m")
     assert response.status_code == 302

@@ -10,7 +10,8 @@ from django.test import AsyncClient
 from shell_helpers import ShellClient, shell_agent  # noqa: F401 - fixture
 
 from dashboard.containers.models import Container, Event
-from dashboard.containers.services import container_launch_on_node, event_record
+from dashboard.containers.node import container_launch_on_node
+from dashboard.containers.events import event_record
 from runtime import Runtime
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

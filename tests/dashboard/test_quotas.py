@@ -140,7 +140,7 @@ def test_a_teacher_cannot_set_another_teachers_quota_but_an_admin_can(client_for
 
 
 def test_a_deleting_container_counts_until_the_worker_has_removed_it(client_for, owner, image, runtime_env):
-    from dashboard.containers.services import container_delete_on_node
+    from dashboard.containers.node import container_delete_on_node
 
     client = client_for(owner)
     for name in ["a", "b", "c"]:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from dashboard.containers.models import Container, Event
-from dashboard.containers.services import event_record
+from dashboard.containers.events import event_record
 from dashboard.images.models import Image
 from dashboard.monitoring import history
 from dashboard.monitoring.groups import LAYER, container_group, node_group

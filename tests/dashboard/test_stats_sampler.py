@@ -21,7 +21,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from dashboard.containers.models import Container
-from dashboard.containers.services import container_launch_on_node
+from dashboard.containers.node import container_launch_on_node
 from dashboard.monitoring.routing import websocket_urlpatterns
 from dashboard.monitoring.sampler import Sampler
 from runtime import Runtime
