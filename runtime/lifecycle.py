@@ -53,6 +53,7 @@ class Runtime:
 
             self._forker = Forker(self.root, self.cgroup_parent)
         elif shared_forker:
+            # As above: only the CLI goes through the node's shared forker.
             from runtime.forker.shared import SharedForker
 
             self._forker = SharedForker(self.root, self.cgroup_parent)

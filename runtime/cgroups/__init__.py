@@ -15,9 +15,11 @@ def _driver_class(version: str):
     # Each host needs one driver: the other's module (v2's eBPF device
     # program and its ctypes types) is imported only when asked for.
     if version == "v2":
+        # See above: only the host's own driver is imported.
         from runtime.cgroups.v2 import V2Driver
 
         return V2Driver
+    # As above.
     from runtime.cgroups.v1 import V1Driver
 
     return V1Driver
@@ -40,6 +42,7 @@ def detect(mountpoint: str = "/sys/fs/cgroup") -> str:
             available = set(f.read().split())
     except FileNotFoundError:
         return "v1"
+    # Only on a host that has cgroup2 at mountpoint: v1 hosts never load v2's module.
     from runtime.cgroups.v2 import CONTROLLERS
 
     return "v2" if available.issuperset(CONTROLLERS) else "v1"

@@ -17,6 +17,7 @@ from runtime.errors import TerrariumError
 
 
 def build_parser():
+    # Only when the fast path gave up: argparse and every family's module cost a `run` ~5 ms.
     import argparse
 
     from runtime.cli import containers, images
@@ -40,6 +41,7 @@ def parse_args(argv: list[str]):
     args = fast.parse(argv)
     if args is None:
         return build_parser().parse_args(argv)
+    # The one family a plain `run` needs.
     from runtime.cli.containers import cmd_run
 
     args.func = cmd_run
