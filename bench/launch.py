@@ -174,18 +174,23 @@ def disk_parts_ms(image: str) -> dict[str, float]:
     return {key: statistics.median(values) * 1000 for key, values in parts.items()}
 
 
+def in_turn(blocks) -> tuple[dict[str, float], str]:
+    """Each block's median over ROUNDS rounds, the blocks taken in turn in each, and the regime's name."""
+    times = {key: [] for key in blocks}
+    for _ in range(ROUNDS):
+        for key, fn in blocks.items():
+            times[key].append(fn())
+    return ({key: statistics.median(values) for key, values in times.items()},
+            "each after 50 ms idle" if SETTLE_S else "back to back")
+
+
 def disk_main(rt, worker, bundle, counter, disk_bytes: int, tmp: Path) -> None:
     blocks = {"worker, limit": lambda: start_to_exit_ms(worker, disk_bytes),
               "worker": lambda: start_to_exit_ms(worker, None),
               "plain, limit": lambda: start_to_exit_ms(rt, disk_bytes),
               "plain": lambda: start_to_exit_ms(rt, None),
               "crun": lambda: median_ms(lambda: oci_run("crun", bundle, next(counter)))}
-    times = {key: [] for key in blocks}
-    for _ in range(ROUNDS):
-        for key, fn in blocks.items():
-            times[key].append(fn())
-    m = {key: statistics.median(values) for key, values in times.items()}
-    regime = "each after 50 ms idle" if SETTLE_S else "back to back"
+    m, regime = in_turn(blocks)
     print(f"start-to-exit of true with a {disk_bytes >> 20} MiB disk limit, {regime}, median of {ROUNDS} rounds of "
           f"{RUNS}: worker {m['worker, limit']:.2f} ms vs {m['worker']:.2f} ms without "
           f"(+{m['worker, limit'] - m['worker']:.2f} ms); plain Runtime {m['plain, limit']:.2f} ms vs "
@@ -218,12 +223,7 @@ def userns_main(rt, worker, bundle, counter) -> None:
               "plain, auto": lambda: start_to_exit_ms(rt, None, "auto"),
               "plain, host": lambda: start_to_exit_ms(rt, None, "host"),
               "crun": lambda: median_ms(lambda: oci_run("crun", bundle, next(counter)))}
-    times = {key: [] for key in blocks}
-    for _ in range(ROUNDS):
-        for key, fn in blocks.items():
-            times[key].append(fn())
-    m = {key: statistics.median(values) for key, values in times.items()}
-    regime = "each after 50 ms idle" if SETTLE_S else "back to back"
+    m, regime = in_turn(blocks)
     print(f"start-to-exit of true, --userns=auto vs host, {regime}, median of {ROUNDS} rounds of {RUNS}: "
           f"worker {m['worker, auto']:.2f} vs {m['worker, host']:.2f} ms "
           f"({m['worker, auto'] - m['worker, host']:+.2f} ms); plain Runtime (no spare ahead) "
