@@ -47,7 +47,8 @@ import socket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime.config import ContainerConfig, parse_size  # noqa: E402
+from runtime.config import ContainerConfig  # noqa: E402
+from runtime.resources import parse_size  # noqa: E402
 from runtime.forker import shared as shared_forker  # noqa: E402
 from runtime.image import busybox
 from runtime.image.store import ImageStore  # noqa: E402

@@ -14,6 +14,10 @@ _LAZY = {
     "ContainerConfig": "runtime.config",
     "ImageStore": "runtime.image.store",
     "ImportLimits": "runtime.image.store",
+    "ResourceLimits": "runtime.resources",
+    "check_name": "runtime.config",
+    "parse_limits": "runtime.resources",
+    "parse_size": "runtime.resources",
 }
 
 __all__ = [
@@ -25,8 +29,12 @@ __all__ = [
     "InvalidArgument",
     "NotFound",
     "NotPermitted",
+    "ResourceLimits",
     "Runtime",
     "TerrariumError",
+    "check_name",
+    "parse_limits",
+    "parse_size",
 ]
 
 

@@ -4,46 +4,22 @@ Every check raises `InvalidArgument` with a one-line message, before
 anything is created, so bad input leaves nothing behind.
 """
 
-import math
 import re
+
 from runtime.errors import InvalidArgument
 from runtime.records import Record
+from runtime.resources import parse_limits
 
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 # Patterns, compiled by re (and cached) at their first use, not here: a
 # plain `run` uses none of them, and compiling all costs a CLI start 0.3 ms.
-_SIZE = r"(?i)^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$"
-_NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"
+# 63 at most: a container's hostname is made from its name (hostname_from_name),
+# and a hostname's label holds no more, so two names never share one by truncation.
+_NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$"
 _HOST_LABEL = r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
 _ENV_KEY = r"^[^=\0]+$"
 # A name as useradd and Docker take one: not starting with a dash, no colon or space.
 _USER = r"^([A-Za-z0-9_.][A-Za-z0-9_.-]*\$?)(?::([A-Za-z0-9_.][A-Za-z0-9_.-]*\$?))?$"
-# Below this a container cannot even start a shell; Docker's floor is 6 MiB.
-MIN_MEMORY = 6 << 20
-# A container's disk (runtime.isolation.layerdisk) spends about 1 MiB of a small one
-# on its journal and inode tables; below this too little is left for a shell's
-# history or a package index, and a bare number (bytes) is a forgotten unit.
-MIN_DISK = 4 << 20
 USERNS_MODES = ("auto", "host")
-
-
-def parse_size(text: str) -> int:
-    """`64m`, `1g`, `512k`, `1048576` -> bytes (binary units, as Docker)."""
-    match = re.match(_SIZE, str(text).strip())
-    if not match:
-        raise InvalidArgument(f"invalid size {text!r}: use a number with an optional unit b, k, m, g")
-    number, unit = match.groups()
-    return int(float(number) * _SIZE_UNITS[unit.lower()])
-
-
-def parse_cpus(text) -> float:
-    try:
-        cpus = float(text)
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"invalid cpus {text!r}: use a number such as 0.5") from None
-    if not math.isfinite(cpus) or cpus <= 0:
-        raise InvalidArgument(f"invalid cpus {text!r}: must be greater than 0")
-    return cpus
 
 
 def parse_env(lines) -> dict[str, str]:
@@ -76,7 +52,8 @@ def parse_user(text: str | None) -> tuple[int | str, int | str | None] | None:
 
 def check_name(name: str) -> str:
     if not re.match(_NAME, name or ""):
-        raise InvalidArgument(f"invalid container name {name!r}: use letters, digits, '_', '.', '-' (128 at most)")
+        raise InvalidArgument(f"The container name {name!r} is not valid. Use letters, digits, '_', '.' and '-', "
+                              "starting with a letter or digit, 63 at most.")
     return name
 
 
@@ -144,17 +121,8 @@ class ContainerConfig(Record):
         if self.workdir is not None and not self.workdir.startswith("/"):
             raise InvalidArgument(f"invalid working directory {self.workdir!r}: must be absolute")
         parse_user(self.user)
-        if self.memory_bytes is not None and self.memory_bytes < MIN_MEMORY:
-            raise InvalidArgument(f"memory limit {self.memory_bytes} is too low: the minimum is 6m")
-        if self.cpus is not None:
-            parse_cpus(self.cpus)
-        if self.cpu_shares is not None and not 2 <= self.cpu_shares <= 262144:
-            raise InvalidArgument(f"invalid cpu shares {self.cpu_shares}: must be between 2 and 262144")
-        if self.pids_limit is not None and self.pids_limit < 1:
-            raise InvalidArgument(f"invalid pids limit {self.pids_limit}: must be at least 1")
-        if self.disk_bytes is not None and (not isinstance(self.disk_bytes, int) or self.disk_bytes < MIN_DISK):
-            raise InvalidArgument(f"disk limit {self.disk_bytes} is too low: the minimum is 4m")
-
+        parse_limits(memory=self.memory_bytes, cpus=self.cpus, cpu_shares=self.cpu_shares, pids=self.pids_limit,
+                     disk=self.disk_bytes)
         if self.userns not in USERNS_MODES:
             raise InvalidArgument(f"invalid user namespace mode {self.userns!r}: use auto or host")
 

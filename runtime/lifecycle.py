@@ -97,11 +97,12 @@ class Runtime:
     # creation and start
 
     def create(self, cfg: ContainerConfig) -> ContainerState:
+        self._require_root()
+        cfg.validate()
         return self._create(cfg)[0]
 
     def _create(self, cfg: ContainerConfig):
-        self._require_root()
-        cfg.validate()
+        """The container's directories and record, from a validated config."""
         limits = cgroups.Limits(cfg.memory_bytes, cfg.cpus, cfg.cpu_shares, cfg.pids_limit)
         image = self.images.get(cfg.image)
         # As Docker: the image's USER is the container's unless given, so an exec runs as it too.

@@ -8,9 +8,10 @@ import signal
 import sys
 import time
 
-from runtime.config import ContainerConfig, parse_cpus, parse_env, parse_size
+from runtime.config import ContainerConfig, parse_env
 from runtime.errors import InvalidArgument
 from runtime.isolation import terminal
+from runtime.resources import parse_limits
 from runtime.shim import attach
 
 
@@ -111,11 +112,9 @@ def _config(args) -> ContainerConfig:
     return ContainerConfig(
         image=args.image, name=args.name, command=args.command or None, env=parse_env(args.env),
         hostname=args.hostname, workdir=args.workdir, user=args.user,
-        memory_bytes=parse_size(args.memory) if args.memory is not None else None,
-        cpus=parse_cpus(args.cpus) if args.cpus is not None else None,
-        cpu_shares=args.cpu_shares, pids_limit=args.pids_limit,
-        disk_bytes=parse_size(args.disk) if args.disk is not None else None, tty=args.tty,
-        interactive=args.interactive, volatile=args.rm, userns=args.userns,
+        tty=args.tty, interactive=args.interactive, volatile=args.rm, userns=args.userns,
+        **parse_limits(memory=args.memory, cpus=args.cpus, cpu_shares=args.cpu_shares, pids=args.pids_limit,
+                       disk=args.disk).fields(),
     )
 
 

@@ -5,7 +5,7 @@ import time
 from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
 
 from runtime.cgroups import Limits
-from runtime.cgroups.limits import host_cpus
+from runtime.resources import host_cpus
 
 BUSY = """
 import os

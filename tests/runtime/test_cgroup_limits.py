@@ -6,8 +6,8 @@ import pytest
 from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
 
 from runtime.cgroups import Limits
-from runtime.cgroups.limits import host_cpus
 from runtime.errors import InvalidArgument
+from runtime.resources import MIN_CPUS, MIN_MEMORY, host_cpus
 
 MiB = 1024 * 1024
 
@@ -15,7 +15,7 @@ MiB = 1024 * 1024
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"memory_bytes": 4 * MiB - 1},
+        {"memory_bytes": MIN_MEMORY - 1},
         {"memory_bytes": "64m"},
         {"memory_bytes": True},
         {"cpus": 0},
@@ -40,9 +40,9 @@ def test_cpus_above_host_count_are_rejected():
 
 
 def test_smallest_valid_limits_are_accepted():
-    limits = Limits(memory_bytes=4 * MiB, cpus=0.01, cpu_shares=2, pids_limit=1)
-    assert limits.cpu_quota_us == 1000
-    assert limits.to_dict() == {"memory_bytes": 4 * MiB, "cpus": 0.01, "cpu_shares": 2, "pids_limit": 1}
+    limits = Limits(memory_bytes=MIN_MEMORY, cpus=MIN_CPUS, cpu_shares=2, pids_limit=1)
+    assert limits.cpu_quota_us == 10000
+    assert limits.to_dict() == {"memory_bytes": MIN_MEMORY, "cpus": MIN_CPUS, "cpu_shares": 2, "pids_limit": 1}
 
 
 @pytest.mark.parametrize("shares,weight", [(2, 1), (1024, 39), (262144, 10000), (512, 20)])

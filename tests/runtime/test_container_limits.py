@@ -1,10 +1,15 @@
 """Memory, pids and cpu limits, enforced on what runs inside."""
 
+import subprocess
+import sys
 import time
 
+import pytest
 from container_testing import rt, sh  # noqa: F401  (rt is a fixture)
 
+from runtime.cgroups import Limits
 from runtime.config import ContainerConfig
+from runtime.errors import InvalidArgument
 
 
 def test_memory_bomb_is_oom_killed_with_137_and_recorded(rt):
@@ -42,3 +47,23 @@ def test_stats_report_memory_limit_and_pids(rt):
     assert sample["memory_limit_bytes"] == 64 << 20 and sample["pids"] == 1 and sample["pids_limit"] == 50
     assert sample["memory_bytes"] > 0 and sample["oom_kills"] == 0 and "cpu_percent" in sample
     rt.delete(state.id, force=True)
+
+
+@pytest.mark.parametrize("option, text, field, value", [
+    ("--memory", "5m", "memory_bytes", 5 << 20),
+    ("--cpus", "0.05", "cpus", 0.05),
+    ("--cpu-shares", "1", "cpu_shares", 1),
+    ("--pids-limit", "0", "pids_limit", 0),
+    ("--disk", "8m", "disk_bytes", 8 << 20),
+])
+def test_a_limit_below_its_minimum_gets_one_message_however_it_is_given(rt, option, text, field, value):
+    cli = subprocess.run([sys.executable, "-m", "runtime", "run", option, text, "busybox", "true"],
+                         capture_output=True, text=True, timeout=60)
+    with pytest.raises(InvalidArgument) as from_config:
+        rt.run(ContainerConfig(image="busybox", command=["true"], **{field: value}))
+    assert cli.returncode == 1 and cli.stderr == f"error: {from_config.value}\n"
+    if field != "disk_bytes":
+        with pytest.raises(InvalidArgument) as from_cgroup_limits:
+            Limits(**{field: value})
+        assert str(from_cgroup_limits.value) == str(from_config.value)
+    assert rt.list(all=True) == []
