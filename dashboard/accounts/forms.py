@@ -1,6 +1,7 @@
 from django import forms
 
-from dashboard.containers.forms import parse_disk, parse_memory, parse_size
+from dashboard.containers.forms import checked
+from runtime import parse_limits, parse_size
 
 
 class QuotaForm(forms.Form):
@@ -16,15 +17,14 @@ class QuotaForm(forms.Form):
     max_image_bytes = forms.CharField(label="Image bytes", required=False, help_text="e.g. 4g")
 
     def clean_max_memory(self):
-        return parse_memory(self.cleaned_data["max_memory"])
+        return checked(parse_limits, memory=self.cleaned_data["max_memory"]).memory_bytes
 
     def clean_disk(self):
-        text = self.cleaned_data["disk"].strip()
-        return parse_disk(text) if text else None
+        return checked(parse_limits, disk=self.cleaned_data["disk"]).disk_bytes
 
     def clean_max_image_bytes(self):
         text = self.cleaned_data["max_image_bytes"].strip()
-        return parse_size(text, example="512m or 4g") if text else None
+        return checked(parse_size, text, "image bytes", "512m or 4g") if text else None
 
     def quota_kwargs(self) -> dict:
         data = self.cleaned_data

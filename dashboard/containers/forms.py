@@ -1,5 +1,7 @@
 """The new-container form: every value is checked here, beside its field,
-before anything is created."""
+before anything is created. Limits and the name are checked by the runtime's
+own functions, so the form and `python -m runtime run` refuse the same
+values with the same message."""
 
 import re
 import shlex
@@ -10,36 +12,18 @@ from django.db.models import Max
 from dashboard.accounts.roles import is_teacher
 from dashboard.images.selectors import image_choice_label, images_launchable_by
 from dashboard.nodes.models import Node
+from runtime import InvalidArgument, check_name, parse_limits
 
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 _HOST_LABEL = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-MIN_MEMORY = 6 << 20
-MIN_DISK = 16 << 20
-MIN_CPUS = 0.1
 
 
-def parse_size(text: str, *, example: str) -> int:
-    match = _SIZE.match(text.strip())
-    if not match:
-        raise forms.ValidationError(f"Use a size such as {example}.")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-def parse_memory(text: str) -> int:
-    value = parse_size(text, example="64m or 1g")
-    if value < MIN_MEMORY:
-        raise forms.ValidationError("The memory limit must be at least 6m.")
-    return value
-
-
-def parse_disk(text: str) -> int:
-    value = parse_size(text, example="512m or 1g")
-    if value < MIN_DISK:
-        raise forms.ValidationError("The disk limit must be at least 16m.")
-    return value
+def checked(check, *args, **kwargs):
+    """A runtime check's result, or its one-line message as the field's error."""
+    try:
+        return check(*args, **kwargs)
+    except InvalidArgument as exc:
+        raise forms.ValidationError(str(exc)) from None
 
 
 class ContainerForm(forms.Form):
@@ -49,8 +33,7 @@ class ContainerForm(forms.Form):
     memory_limit = forms.CharField(label="Memory limit", required=False, help_text="e.g. 64m, 1g")
     cpu_limit = forms.CharField(label="CPU limit", required=False, help_text="e.g. 0.5")
     pids_limit = forms.IntegerField(
-        label="Pids limit", required=False, min_value=1, max_value=4194304,
-        help_text="Most processes at once; blank: your quota's default",
+        label="Pids limit", required=False, help_text="Most processes at once; blank: your quota's default",
     )
     disk_limit = forms.CharField(
         label="Disk limit", required=False, help_text="What the container may write, e.g. 512m, 1g; blank: your quota's default"
@@ -77,10 +60,7 @@ class ContainerForm(forms.Form):
             del self.fields["userns"]
 
     def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not _NAME.match(name):
-            raise forms.ValidationError("Use letters, digits, '_', '.' and '-', starting with a letter or digit.")
-        return name
+        return checked(check_name, self.cleaned_data["name"].strip())
 
     def clean_command(self):
         try:
@@ -89,25 +69,17 @@ class ContainerForm(forms.Form):
             raise forms.ValidationError(f"The command cannot be split as a shell would: {exc}.") from None
 
     def clean_memory_limit(self):
-        text = self.cleaned_data["memory_limit"].strip()
-        return parse_memory(text) if text else None
+        return checked(parse_limits, memory=self.cleaned_data["memory_limit"]).memory_bytes
 
     def clean_disk_limit(self):
-        text = self.cleaned_data["disk_limit"].strip()
-        return parse_disk(text) if text else None
+        return checked(parse_limits, disk=self.cleaned_data["disk_limit"]).disk_bytes
+
+    def clean_pids_limit(self):
+        return checked(parse_limits, pids=self.cleaned_data["pids_limit"]).pids_limit
 
     def clean_cpu_limit(self):
-        text = self.cleaned_data["cpu_limit"].strip()
-        if not text:
-            return None
-        try:
-            cpus = float(text)
-        except ValueError:
-            raise forms.ValidationError("Use a number such as 0.5.") from None
         most = Node.objects.aggregate(most=Max("cpus"))["most"] or 1
-        if not MIN_CPUS <= cpus <= most:
-            raise forms.ValidationError(f"The CPU limit must be between {MIN_CPUS} and {most} (the node's cpus).")
-        return cpus
+        return checked(parse_limits, cpus=self.cleaned_data["cpu_limit"], most_cpus=most).cpus
 
     def clean_hostname(self):
         hostname = self.cleaned_data["hostname"].strip()

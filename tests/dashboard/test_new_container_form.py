@@ -1,11 +1,14 @@
 """The new-container form: each wrong value gets a clear message beside its
 field and nothing is created; a right one queues a launch."""
 
+import html
+
 import pytest
 from django.urls import reverse
 
 from dashboard.containers.models import Container
 from dashboard.images.models import Image
+from runtime import ContainerConfig, InvalidArgument
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +55,28 @@ def test_a_wrong_value_is_explained_beside_its_field(client_for, owner, image, f
     assert f'id="id_{field}_error"' in html
     error = html.split(f'id="id_{field}_error">', 1)[1].split("</span>", 1)[0]
     assert message in error
+    assert not Container.objects.exists()
+
+
+def error_beside(response, field) -> str:
+    return html.unescape(response.content.decode().split(f'id="id_{field}_error">', 1)[1].split("</span>", 1)[0])
+
+
+@pytest.mark.parametrize(
+    "field, value, config",
+    [
+        ("memory_limit", "5m", {"memory_bytes": 5 << 20}),
+        ("disk_limit", "8m", {"disk_bytes": 8 << 20}),
+        ("pids_limit", "0", {"pids_limit": 0}),
+        ("name", "bad name!", {"name": "bad name!"}),
+    ],
+)
+def test_a_value_the_runtime_refuses_gets_the_runtimes_message(client_for, owner, image, field, value, config):
+    with pytest.raises(InvalidArgument) as refused:
+        ContainerConfig(image="busybox", **config).validate()
+    response = post(client_for(owner), image, **{field: value})
+    assert response.status_code == 400
+    assert error_beside(response, field) == str(refused.value)
     assert not Container.objects.exists()
 
 
