@@ -45,6 +45,14 @@ def check_name(name: str) -> str:
     return name
 
 
+def make_dir(path: str) -> None:
+    """mkdir, where one already there will do."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
+
+
 def require_dir(path: str, name: str) -> None:
     if not os.path.isdir(path):
         raise NotFound(f"cgroup '{name}' does not exist")
@@ -56,31 +64,31 @@ def remove_tree(path: str) -> None:
     rmdir answers EBUSY for a moment after the last task exits (it is still
     being torn down), so each directory is retried for a few seconds.
     """
-    try:
-        # Containers make no child cgroups as a rule: one rmdir, no walk.
-        os.rmdir(path)
+    # Containers make no child cgroups as a rule: one rmdir, no walk.
+    if _rmdir(path) is None:
         return
-    except FileNotFoundError:
-        return
-    except OSError:
-        pass
     for current, _dirs, _files in os.walk(path, topdown=False):
         _rmdir_retrying(current)
+
+
+def _rmdir(path: str) -> OSError | None:
+    """None once path is gone (or was never there), else rmdir's error."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return exc
+    return None
 
 
 def _rmdir_retrying(path: str) -> None:
     deadline = time.monotonic() + RMDIR_TIMEOUT_S
     delay = 0.001
-    while True:
-        try:
-            os.rmdir(path)
-            return
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            if exc.errno != errno.EBUSY:
-                raise
-            if time.monotonic() > deadline:
-                raise Conflict(f"cgroup {path} still has processes") from None
+    while (error := _rmdir(path)) is not None:
+        if error.errno != errno.EBUSY:
+            raise error
+        if time.monotonic() > deadline:
+            raise Conflict(f"cgroup {path} still has processes") from None
         time.sleep(delay)
         delay = min(delay * 2, 0.05)

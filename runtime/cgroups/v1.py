@@ -3,29 +3,28 @@
 import errno
 import os
 import time
-from functools import partial
 
-from runtime import settings
 from runtime.cgroups import counters, files
+from runtime.cgroups.base import (FREEZE_TIMEOUT_S, CgroupDriver, MemoryFiles, NotFoundAs, make_new,
+                                  require_controllers)
 from runtime.cgroups.device_rules import ALLOWED
 from runtime.cgroups.hierarchies import v1_controllers
 from runtime.cgroups.limits import CPU_PERIOD_US, Limits
-from runtime.cgroups.open_files import OpenFiles
 from runtime.cgroups.signals import signal_frozen
-from runtime.errors import Conflict, NotFound, NotPermitted
+from runtime.errors import Conflict
 
 CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "devices", "freezer", "blkio", "cpuset")
-FREEZE_TIMEOUT_S = 10.0
 
 
-class V1Driver:
+class V1Driver(CgroupDriver):
     version = "v1"
     # v1 renames a cgroup with its processes in it (v2 refuses): see adopt.
     can_adopt = True
+    MEMORY = MemoryFiles("memory.usage_in_bytes", "memory.limit_in_bytes", "memory.oom_control",
+                         "total_inactive_file", "total_cache")
 
     def __init__(self, parent: str | None = None, mountpoint: str = "/sys/fs/cgroup"):
-        self.parent = settings.cgroup_parent(parent)
-        self.stat_files = OpenFiles()
+        super().__init__(parent)
         self.mountpoint = mountpoint
         self._mounts = v1_controllers(mountpoint, CONTROLLERS)
         # Co-mounted controllers share one directory; each is made once.
@@ -35,25 +34,23 @@ class V1Driver:
         files.check_name(name)
         return {ctrl: f"{mount}/{self.parent}/{name}" for ctrl, mount in self._mounts.items()}
 
-    def _dir(self, controller: str, name: str) -> str:
+    def _controller_dir(self, name: str, controller: str) -> str:
         return f"{self._mounts[controller]}/{self.parent}/{name}"
+
+    def _dirs(self, name: str) -> list[str]:
+        return [f"{hierarchy}/{self.parent}/{name}" for hierarchy in self._hierarchies]
 
     def create(self, name: str, limits: Limits) -> None:
         files.check_name(name)
-        for controller in CONTROLLERS:
-            if controller not in self._mounts:
-                raise NotPermitted(f"cgroup controller '{controller}' is not available")
+        require_controllers(CONTROLLERS, self._mounts)
         made = []
         try:
             for hierarchy in self._hierarchies:
                 self._ensure_parent(hierarchy)
                 path = f"{hierarchy}/{self.parent}/{name}"
-                try:
-                    os.mkdir(path)
-                except FileExistsError:
-                    raise Conflict(f"cgroup '{name}' already exists") from None
+                make_new(path, name)
                 made.append(path)
-            _inherit_cpuset(self._dir("cpuset", name))
+            _inherit_cpuset(self._controller_dir(name, "cpuset"))
             self._restrict_devices(name)
             self.update(name, limits)
         except BaseException:
@@ -96,45 +93,34 @@ class V1Driver:
     def remove_if_empty(self, name: str) -> None:
         """One rmdir in each hierarchy, no waiting: a cgroup someone uses stays."""
         files.check_name(name)
-        for hierarchy in self._hierarchies:
+        for path in self._dirs(name):
             try:
-                os.rmdir(f"{hierarchy}/{self.parent}/{name}")
+                os.rmdir(path)
             except OSError:
                 pass
 
     def _ensure_parent(self, hierarchy: str) -> None:
-        path = hierarchy
-        for part in self.parent.split("/"):
-            path = f"{path}/{part}"
-            try:
-                os.mkdir(path)
-            except FileExistsError:
-                pass
+        for path in self._parent_levels(hierarchy):
+            files.make_dir(path)
             if hierarchy == self._mounts["cpuset"]:
                 _inherit_cpuset(path)
 
     def _restrict_devices(self, name: str) -> None:
-        path = self._dir("devices", name)
+        path = self._controller_dir(name, "devices")
         files.write(f"{path}/devices.deny", "a")
         for rule in ALLOWED:
             files.write(f"{path}/devices.allow", rule.v1_line())
 
-    def update(self, name: str, limits: Limits) -> None:
-        files.check_name(name)
-        files.require_dir(self._dir("memory", name), name)
-        if limits.memory_bytes is not None:
-            self._set_memory(name, limits.memory_bytes)
-        cpu = self._dir("cpu", name)
+    def _set_cpu(self, name: str, limits: Limits) -> None:
+        cpu = self._controller_dir(name, "cpu")
         if limits.cpus is not None:
             files.write(f"{cpu}/cpu.cfs_period_us", CPU_PERIOD_US)
             files.write(f"{cpu}/cpu.cfs_quota_us", limits.cpu_quota_us)
         if limits.cpu_shares is not None:
             files.write(f"{cpu}/cpu.shares", limits.cpu_shares)
-        if limits.pids_limit is not None:
-            files.write(f"{self._dir('pids', name)}/pids.max", limits.pids_limit)
 
     def _set_memory(self, name: str, value: int) -> None:
-        memory = self._dir("memory", name)
+        memory = self._controller_dir(name, "memory")
         targets = [f"{memory}/memory.limit_in_bytes"]
         memsw = f"{memory}/memory.memsw.limit_in_bytes"
         # memsw exists only with swap accounting; when it does, memory+swap
@@ -153,17 +139,6 @@ class V1Driver:
                     raise Conflict(f"memory limit {value} is below what cgroup '{name}' uses now") from None
                 raise
 
-    def attach(self, name: str, pid: int) -> None:
-        files.check_name(name)
-        for hierarchy in self._hierarchies:
-            path = f"{hierarchy}/{self.parent}/{name}"
-            try:
-                files.write(f"{path}/cgroup.procs", pid)
-            except FileNotFoundError:
-                raise NotFound(f"cgroup '{name}' does not exist") from None
-            except ProcessLookupError:
-                raise NotFound(f"process {pid} does not exist") from None
-
     def join_files(self, name: str) -> list[str]:
         """The files a single-threaded process writes b"0" into to move itself in.
 
@@ -172,79 +147,32 @@ class V1Driver:
         cgroup.procs takes: that lock waits for an RCU grace period, 5-10 ms
         across the eight hierarchies here, on every container start."""
         files.check_name(name)
-        return [f"{hierarchy}/{self.parent}/{name}/tasks" for hierarchy in self._hierarchies]
+        return [f"{path}/tasks" for path in self._dirs(name)]
 
-    def procs(self, name: str) -> list[int]:
-        files.check_name(name)
-        try:
-            return [int(pid) for pid in files.read(f"{self._dir('pids', name)}/cgroup.procs").split()]
-        except FileNotFoundError:
-            raise NotFound(f"cgroup '{name}' does not exist") from None
-
-    def stats(self, name: str) -> dict:
-        files.check_name(name)
-        read = partial(self.stat_files.read, name)
-        memory = self._dir("memory", name)
-        try:
-            cpu_stat = counters.flat_keyed(read(f"{self._dir('cpu', name)}/cpu.stat"))
-            cpu_usage = int(read(f"{self._dir('cpuacct', name)}/cpuacct.usage"))
-            memory_usage = int(read(f"{memory}/memory.usage_in_bytes"))
-            memory_stat = read(f"{memory}/memory.stat")
-            memory_limit = counters.limit(read(f"{memory}/memory.limit_in_bytes"))
-            oom = counters.flat_keyed(read(f"{memory}/memory.oom_control"))
-            pids = self._dir("pids", name)
-            pids_current = int(read(f"{pids}/pids.current"))
-            pids_limit = counters.limit(read(f"{pids}/pids.max"))
-            blkio = read(f"{self._dir('blkio', name)}/blkio.throttle.io_service_bytes_recursive")
-        except FileNotFoundError:
-            raise NotFound(f"cgroup '{name}' does not exist") from None
-        blk_read, blk_write = counters.blkio_bytes(blkio)
+    def _cpu_counters(self, name: str, read) -> dict:
+        cpu_stat = counters.flat_keyed(read(self._file(name, "cpu", "cpu.stat")))
         return {
-            "cpu_usage_ns": cpu_usage,
+            "cpu_usage_ns": int(read(self._file(name, "cpuacct", "cpuacct.usage"))),
             "cpu_throttled_periods": cpu_stat.get("nr_throttled", 0),
             "cpu_throttled_ns": cpu_stat.get("throttled_time", 0),
-            "memory_bytes": memory_usage,
-            "memory_working_set_bytes": counters.working_set(memory_usage, counters.value_of(memory_stat, "total_inactive_file")),
-            "memory_cache_bytes": counters.value_of(memory_stat, "total_cache"),
-            "memory_limit_bytes": memory_limit,
-            "pids": pids_current,
-            "pids_limit": pids_limit,
-            "oom_kills": oom.get("oom_kill", 0),
-            "blk_read_bytes": blk_read,
-            "blk_write_bytes": blk_write,
         }
 
-    def oom_kills(self, name: str) -> int:
-        files.check_name(name)
-        try:
-            text = files.read(f"{self._dir('memory', name)}/memory.oom_control")
-        except FileNotFoundError:
-            raise NotFound(f"cgroup '{name}' does not exist") from None
-        return counters.flat_keyed(text).get("oom_kill", 0)
+    def _block_io(self, name: str, read) -> tuple[int, int]:
+        return counters.blkio_bytes(read(self._file(name, "blkio", "blkio.throttle.io_service_bytes_recursive")))
 
     def frozen(self, name: str) -> bool:
         return self._freezer_state(name) == "FROZEN"
 
     def _freezer_state(self, name: str) -> str:
         files.check_name(name)
-        try:
-            return files.read(f"{self._dir('freezer', name)}/freezer.state").strip()
-        except FileNotFoundError:
-            raise NotFound(f"cgroup '{name}' does not exist") from None
+        with NotFoundAs(name):
+            return files.read(self._file(name, "freezer", "freezer.state")).strip()
 
-    def freeze(self, name: str) -> None:
-        if not self._set_freezer(name, "FROZEN"):
-            self._set_freezer(name, "THAWED")
-            raise Conflict(f"cgroup '{name}' did not freeze within {FREEZE_TIMEOUT_S:.0f} s")
-
-    def thaw(self, name: str) -> None:
-        if not self._set_freezer(name, "THAWED"):
-            raise Conflict(f"cgroup '{name}' did not thaw within {FREEZE_TIMEOUT_S:.0f} s")
-
-    def _set_freezer(self, name: str, state: str) -> bool:
+    def _wait_frozen(self, name: str, frozen: bool) -> bool:
+        state = "FROZEN" if frozen else "THAWED"
         files.check_name(name)
-        files.require_dir(self._dir("freezer", name), name)
-        path = f"{self._dir('freezer', name)}/freezer.state"
+        files.require_dir(self._controller_dir(name, "freezer"), name)
+        path = self._file(name, "freezer", "freezer.state")
         deadline = time.monotonic() + FREEZE_TIMEOUT_S
         delay = 0.0005
         while True:
@@ -260,11 +188,6 @@ class V1Driver:
 
     def kill_all(self, name: str, sig: int) -> None:
         signal_frozen(self, name, sig)
-
-    def destroy(self, name: str) -> None:
-        files.check_name(name)
-        for hierarchy in self._hierarchies:
-            files.remove_tree(f"{hierarchy}/{self.parent}/{name}")
 
 
 def _inherit_cpuset(path: str) -> None:

@@ -4,31 +4,34 @@ import os
 import select
 import signal
 import time
-from functools import partial
 
-from runtime import settings
 from runtime.cgroups import bpf_devices, counters, files
+from runtime.cgroups.base import FREEZE_TIMEOUT_S, CgroupDriver, MemoryFiles, NotFoundAs, make_new, require_controllers
 from runtime.cgroups.limits import CPU_PERIOD_US, Limits
-from runtime.cgroups.open_files import OpenFiles
 from runtime.cgroups.signals import signal_frozen
-from runtime.errors import Conflict, NotFound, NotPermitted
+from runtime.errors import NotPermitted
 
 CONTROLLERS = ("cpu", "memory", "pids", "io", "cpuset")
-FREEZE_TIMEOUT_S = 10.0
 
 
-class V2Driver:
+class V2Driver(CgroupDriver):
     version = "v2"
     # The unified hierarchy cannot rename a cgroup: no spare is made ahead.
     can_adopt = False
+    MEMORY = MemoryFiles("memory.current", "memory.max", "memory.events", "inactive_file", "file")
 
     def __init__(self, parent: str | None = None, mountpoint: str = "/sys/fs/cgroup"):
-        self.parent = settings.cgroup_parent(parent)
-        self.stat_files = OpenFiles()
+        super().__init__(parent)
         self.mountpoint = mountpoint.rstrip("/")
 
     def _dir(self, name: str) -> str:
         return f"{self.mountpoint}/{self.parent}/{name}"
+
+    def _controller_dir(self, name: str, controller: str) -> str:
+        return self._dir(name)
+
+    def _dirs(self, name: str) -> list[str]:
+        return [self._dir(name)]
 
     def paths(self, name: str) -> dict[str, str]:
         files.check_name(name)
@@ -36,16 +39,10 @@ class V2Driver:
 
     def create(self, name: str, limits: Limits) -> None:
         files.check_name(name)
-        available = files.read(f"{self.mountpoint}/cgroup.controllers").split()
-        for controller in CONTROLLERS:
-            if controller not in available:
-                raise NotPermitted(f"cgroup controller '{controller}' is not available")
+        require_controllers(CONTROLLERS, files.read(f"{self.mountpoint}/cgroup.controllers").split())
         self._ensure_parent()
         path = self._dir(name)
-        try:
-            os.mkdir(path)
-        except FileExistsError:
-            raise Conflict(f"cgroup '{name}' already exists") from None
+        make_new(path, name)
         try:
             bpf_devices.restrict(path)
             self.update(name, limits)
@@ -61,39 +58,25 @@ class V2Driver:
         is never done to a cgroup someone else uses.
         """
         path = self.mountpoint
-        for part in self.parent.split("/"):
+        for level in self._parent_levels(self.mountpoint):
             _enable_controllers(path)
-            path = f"{path}/{part}"
-            try:
-                os.mkdir(path)
-            except FileExistsError:
-                pass
+            path = level
+            files.make_dir(path)
         _enable_controllers(path)
 
-    def update(self, name: str, limits: Limits) -> None:
-        files.check_name(name)
+    def _set_memory(self, name: str, value: int) -> None:
         path = self._dir(name)
-        files.require_dir(path, name)
-        if limits.memory_bytes is not None:
-            files.write(f"{path}/memory.max", limits.memory_bytes)
-            # Present only with swap accounting; without it there is no swap to cap.
-            if os.path.exists(f"{path}/memory.swap.max"):
-                files.write(f"{path}/memory.swap.max", 0)
+        files.write(f"{path}/memory.max", value)
+        # Present only with swap accounting; without it there is no swap to cap.
+        if os.path.exists(f"{path}/memory.swap.max"):
+            files.write(f"{path}/memory.swap.max", 0)
+
+    def _set_cpu(self, name: str, limits: Limits) -> None:
+        path = self._dir(name)
         if limits.cpus is not None:
             files.write(f"{path}/cpu.max", f"{limits.cpu_quota_us} {CPU_PERIOD_US}")
         if limits.cpu_shares is not None:
             files.write(f"{path}/cpu.weight", limits.cpu_weight)
-        if limits.pids_limit is not None:
-            files.write(f"{path}/pids.max", limits.pids_limit)
-
-    def attach(self, name: str, pid: int) -> None:
-        files.check_name(name)
-        try:
-            files.write(f"{self._dir(name)}/cgroup.procs", pid)
-        except FileNotFoundError:
-            raise NotFound(f"cgroup '{name}' does not exist") from None
-        except ProcessLookupError:
-            raise NotFound(f"process {pid} does not exist") from None
 
     def join_files(self, name: str) -> list[str]:
         """The file a process writes b"0" into to move itself in (v2 has no
@@ -101,84 +84,34 @@ class V2Driver:
         files.check_name(name)
         return [f"{self._dir(name)}/cgroup.procs"]
 
-    def procs(self, name: str) -> list[int]:
-        files.check_name(name)
-        try:
-            return [int(pid) for pid in files.read(f"{self._dir(name)}/cgroup.procs").split()]
-        except FileNotFoundError:
-            raise NotFound(f"cgroup '{name}' does not exist") from None
-
-    def stats(self, name: str) -> dict:
-        files.check_name(name)
-        read = partial(self.stat_files.read, name)
-        path = self._dir(name)
-        try:
-            cpu_stat = counters.flat_keyed(read(f"{path}/cpu.stat"))
-            memory_usage = int(read(f"{path}/memory.current"))
-            memory_stat = read(f"{path}/memory.stat")
-            memory_limit = counters.limit(read(f"{path}/memory.max"))
-            events = counters.flat_keyed(read(f"{path}/memory.events"))
-            pids_current = int(read(f"{path}/pids.current"))
-            pids_limit = counters.limit(read(f"{path}/pids.max"))
-            io = read(f"{path}/io.stat")
-        except FileNotFoundError:
-            raise NotFound(f"cgroup '{name}' does not exist") from None
-        blk_read, blk_write = counters.io_stat_bytes(io)
+    def _cpu_counters(self, name: str, read) -> dict:
+        cpu_stat = counters.flat_keyed(read(f"{self._dir(name)}/cpu.stat"))
         return {
             "cpu_usage_ns": cpu_stat.get("usage_usec", 0) * 1000,
             "cpu_throttled_periods": cpu_stat.get("nr_throttled", 0),
             "cpu_throttled_ns": cpu_stat.get("throttled_usec", 0) * 1000,
-            "memory_bytes": memory_usage,
-            "memory_working_set_bytes": counters.working_set(memory_usage, counters.value_of(memory_stat, "inactive_file")),
-            "memory_cache_bytes": counters.value_of(memory_stat, "file"),
-            "memory_limit_bytes": memory_limit,
-            "pids": pids_current,
-            "pids_limit": pids_limit,
-            "oom_kills": events.get("oom_kill", 0),
-            "blk_read_bytes": blk_read,
-            "blk_write_bytes": blk_write,
         }
 
-    def oom_kills(self, name: str) -> int:
-        files.check_name(name)
-        try:
-            text = files.read(f"{self._dir(name)}/memory.events")
-        except FileNotFoundError:
-            raise NotFound(f"cgroup '{name}' does not exist") from None
-        return counters.flat_keyed(text).get("oom_kill", 0)
+    def _block_io(self, name: str, read) -> tuple[int, int]:
+        return counters.io_stat_bytes(read(f"{self._dir(name)}/io.stat"))
 
     def frozen(self, name: str) -> bool:
-        return self._events(name).get("frozen") == 1
-
-    def _events(self, name: str) -> dict[str, int]:
         files.check_name(name)
-        try:
-            return counters.flat_keyed(files.read(f"{self._dir(name)}/cgroup.events"))
-        except FileNotFoundError:
-            raise NotFound(f"cgroup '{name}' does not exist") from None
+        with NotFoundAs(name):
+            return counters.flat_keyed(files.read(f"{self._dir(name)}/cgroup.events")).get("frozen") == 1
 
-    def freeze(self, name: str) -> None:
-        if not self._set_frozen(name, 1):
-            self._set_frozen(name, 0)
-            raise Conflict(f"cgroup '{name}' did not freeze within {FREEZE_TIMEOUT_S:.0f} s")
-
-    def thaw(self, name: str) -> None:
-        if not self._set_frozen(name, 0):
-            raise Conflict(f"cgroup '{name}' did not thaw within {FREEZE_TIMEOUT_S:.0f} s")
-
-    def _set_frozen(self, name: str, want: int) -> bool:
+    def _wait_frozen(self, name: str, frozen: bool) -> bool:
         """Write cgroup.freeze, then wait for cgroup.events to report the state.
 
         The kernel notifies cgroup.events with POLLPRI when "frozen" flips;
         the poll timeout only bounds each wait.
         """
+        want = int(frozen)
         files.check_name(name)
         path = self._dir(name)
-        try:
+        with NotFoundAs(name):
             files.write(f"{path}/cgroup.freeze", want)
             fd = os.open(f"{path}/cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise NotFound(f"cgroup '{name}' does not exist") from None
         try:
             poller = select.poll()
             poller.register(fd, select.POLLPRI)
@@ -202,10 +135,6 @@ class V2Driver:
             files.write(kill_file, 1)
         else:
             signal_frozen(self, name, sig)
-
-    def destroy(self, name: str) -> None:
-        files.check_name(name)
-        files.remove_tree(self._dir(name))
 
 
 def _enable_controllers(path: str) -> None:
