@@ -12,8 +12,6 @@ from functools import partial
 
 from runtime import settings
 from runtime.cgroups import counters, files
-from runtime.cgroups.limits import Limits
-from runtime.cgroups.open_files import OpenFiles
 from runtime.errors import Conflict, NotFound, NotPermitted
 from runtime.records import Record
 
@@ -65,11 +63,13 @@ class MemoryFiles(Record):
 
 
 class CgroupDriver:
+    """A subclass sets MEMORY, and stat_files (an OpenFiles) in its __init__:
+    not imported here, so the base stays below the modules the drivers use."""
+
     MEMORY: MemoryFiles
 
     def __init__(self, parent: str | None):
         self.parent = settings.cgroup_parent(parent)
-        self.stat_files = OpenFiles()
 
     def _controller_dir(self, name: str, controller: str) -> str:
         raise NotImplementedError
@@ -88,7 +88,8 @@ class CgroupDriver:
             levels.append(path)
         return levels
 
-    def update(self, name: str, limits: Limits) -> None:
+    def update(self, name: str, limits) -> None:
+        """Writes a cgroups.Limits; a None in it leaves that limit as it is."""
         files.check_name(name)
         files.require_dir(self._controller_dir(name, "memory"), name)
         if limits.memory_bytes is not None:

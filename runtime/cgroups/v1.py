@@ -10,6 +10,7 @@ from runtime.cgroups.base import (FREEZE_TIMEOUT_S, CgroupDriver, MemoryFiles, N
 from runtime.cgroups.device_rules import ALLOWED
 from runtime.cgroups.hierarchies import v1_controllers
 from runtime.cgroups.limits import CPU_PERIOD_US, Limits
+from runtime.cgroups.open_files import OpenFiles
 from runtime.cgroups.signals import signal_frozen
 from runtime.errors import Conflict
 
@@ -25,6 +26,7 @@ class V1Driver(CgroupDriver):
 
     def __init__(self, parent: str | None = None, mountpoint: str = "/sys/fs/cgroup"):
         super().__init__(parent)
+        self.stat_files = OpenFiles()
         self.mountpoint = mountpoint
         self._mounts = v1_controllers(mountpoint, CONTROLLERS)
         # Co-mounted controllers share one directory; each is made once.

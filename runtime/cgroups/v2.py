@@ -8,6 +8,7 @@ import time
 from runtime.cgroups import bpf_devices, counters, files
 from runtime.cgroups.base import FREEZE_TIMEOUT_S, CgroupDriver, MemoryFiles, NotFoundAs, make_new, require_controllers
 from runtime.cgroups.limits import CPU_PERIOD_US, Limits
+from runtime.cgroups.open_files import OpenFiles
 from runtime.cgroups.signals import signal_frozen
 from runtime.errors import NotPermitted
 
@@ -22,6 +23,7 @@ class V2Driver(CgroupDriver):
 
     def __init__(self, parent: str | None = None, mountpoint: str = "/sys/fs/cgroup"):
         super().__init__(parent)
+        self.stat_files = OpenFiles()
         self.mountpoint = mountpoint.rstrip("/")
 
     def _dir(self, name: str) -> str:
