@@ -54,8 +54,9 @@ def _read(path: str) -> bytes:
 
 def _env_range(pid: int) -> tuple[int, int]:
     """env_start, env_end from /proc/<pid>/stat: 0 unless the kernel lets us read them."""
+    # From field 3 on; env_start and env_end are fields 50 and 51.
     fields = _read(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
-    return int(fields[48]), int(fields[49])
+    return int(fields[47]), int(fields[48])
 
 
 def _probe(libc, pid: int, leaks: list[str]) -> None:
