@@ -15,14 +15,17 @@ the caller's memory: it is non-dumpable (no ptrace, no /proc/<pid>/environ,
 mem or maps, no process_vm_readv for the container's processes, which lack
 CAP_SYS_PTRACE), its catchable signals are blocked until just before the
 execve, and one stopped before the execve (SIGSTOP cannot be blocked) is
-killed and reported instead of holding its caller. The program's
-environment is only `env`, as the caller built it.
+killed and reported instead of holding its caller. What /proc shows
+anyone, its cmdline, comm, stat and status, names it `terrarium-exec`,
+not its caller's command line. The program's environment is only `env`,
+as the caller built it.
 
 The helper reports on a socketpair: `ok <host pid>` (with the PTY master
 attached by SCM_RIGHTS) or `error <message>`.
 """
 
 import _signal
+import ctypes
 import os
 import select
 import signal
@@ -40,6 +43,10 @@ NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
 # was stopped or hangs (see _await_exec).
 START_TIMEOUT = 10
 POLL_MS = 50
+# What the helper and its child show in /proc as their name and command
+# line, instead of their caller's (see _helper).
+NAME = "terrarium-exec"
+_COMMAND_LINE = ctypes.create_string_buffer(NAME.encode())
 
 
 class ExecSession:
@@ -120,6 +127,12 @@ def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -
         # non-dumpable process, read its /proc/<pid>/environ, mem or maps, or
         # process_vm_readv it. The execve makes the program dumpable as usual.
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
+        # Non-dumpable hides the memory, not what /proc shows anyone: the
+        # child's cmdline, comm, stat and status would be its caller's (host
+        # paths, the state root, `exec -e` values) until its execve. Set
+        # here, so that the child shows these from its fork.
+        sc.set_arg_area(_COMMAND_LINE)
+        procinfo.set_name(NAME)
         ns_fds = [os.open(f"/proc/{state.pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind in NAMESPACES]
         # Joined by the child last (see runtime.isolation.userns): the others need host root.
         user_fd = None if state.userns is None else os.open(f"/proc/{state.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)

@@ -152,6 +152,43 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), "prctl", f"option {option}")
 
 
+# What /proc/<pid>/cmdline and environ read: the process's argument and
+# environment areas, which it may point elsewhere.
+PR_SET_MM = 35
+PR_SET_MM_MAP = 14
+SYS_BRK = 12
+
+
+class _MmMap(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "start_code", "end_code", "start_data", "end_data", "start_brk", "brk", "start_stack",
+        "arg_start", "arg_end", "env_start", "env_end")] + [
+        ("auxv", ctypes.c_void_p), ("auxv_size", ctypes.c_uint32), ("exe_fd", ctypes.c_uint32)]
+
+
+def set_arg_area(area: ctypes.Array) -> None:
+    """Make /proc/self/cmdline read `area` (NUL-terminated, kept alive by the
+    caller) and /proc/self/environ nothing. PR_SET_MM_ARG_START and the like
+    need CAP_SYS_RESOURCE, which a host may withhold even from root;
+    PR_SET_MM_MAP without an exe_fd needs no capability, but sets every
+    bound at once: the others are written back as they are, from
+    /proc/self/stat and brk(0)."""
+    fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        stat = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    # From field 3 on (the name, field 2, may hold spaces and parentheses).
+    fields = stat[stat.rindex(b")") + 2:].split()
+    start = ctypes.addressof(area)
+    end = start + ctypes.sizeof(area)
+    brk = _check(_libc.syscall(ctypes.c_long(SYS_BRK), ctypes.c_ulong(0)), "brk", "0")
+    layout = _MmMap(*(int(fields[field - 3]) for field in (26, 27, 45, 46, 47)), brk, int(fields[28 - 3]),
+                    start, end, end, end, None, 0, 0xFFFFFFFF)
+    _check(_libc.prctl(PR_SET_MM, PR_SET_MM_MAP, ctypes.addressof(layout), ctypes.sizeof(layout), 0),
+           "prctl", "PR_SET_MM_MAP")
+
+
 def capget(pid: int = 0) -> tuple[int, int, int]:
     """(effective, permitted, inheritable) of pid (0: the calling thread) as 64-bit masks."""
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)

@@ -11,8 +11,11 @@ execve is left out, so its code is already in memory. The kernel decides
 every access below from exactly those credentials and namespaces, and /proc
 is the container's own. It polls /proc for new pids and, while one has not
 yet executed `true`, tries PTRACE_SEIZE, /proc/<pid>/environ, maps and mem,
-and process_vm_readv on it. The exec sessions come from `python -m runtime
-exec` processes, each with a secret in its environment.
+and process_vm_readv on it, and reads what /proc shows anyone: its
+cmdline, comm, stat and status. The exec sessions come from `python -m
+runtime exec` processes, each with a secret in its environment and another
+on its command line, which also names the host's interpreter and the state
+root.
 """
 
 import ctypes
@@ -32,6 +35,7 @@ from runtime.isolation.exec import NAMESPACES
 from runtime.linux import syscalls as sc
 
 SECRET = "terrarium-test-secret-4f1c9a"
+ARGUMENT_SECRET = "terrarium-test-argument-7d20e5"
 PROGRAM = "true"
 SESSIONS = 50
 PTRACE_SEIZE = 0x4206
@@ -59,8 +63,21 @@ def _env_range(pid: int) -> tuple[int, int]:
     return int(fields[47]), int(fields[48])
 
 
+def _host_words() -> list[bytes]:
+    """What the exec's caller holds of the host, in its command line and name."""
+    return [word.encode() for word in (ARGUMENT_SECRET, sys.executable, os.environ["TERRARIUM_ROOT"],
+                                       os.path.basename(sys.executable)[:15])]
+
+
 def _probe(libc, pid: int, leaks: list[str]) -> None:
     """Every way in; a finding only when it shows the process before its execve."""
+    for view in ("cmdline", "comm", "stat", "status"):
+        try:
+            shown = _read(f"/proc/{pid}/{view}")
+        except OSError:
+            continue
+        if any(word in shown for word in _host_words()):
+            leaks.append(f"{view} of {pid}")
     try:
         if SECRET.encode() in _read(f"/proc/{pid}/environ"):
             leaks.append(f"environ of {pid}")
@@ -180,10 +197,10 @@ def stop_watcher(pid: int, stop_fd: int, report_fd: int) -> tuple[int, list[str]
 
 
 def cli_exec(state, *command, options=()) -> subprocess.CompletedProcess:
-    """`python -m runtime exec`, run with a secret in its environment."""
+    """`python -m runtime --root <state root> exec`, run with a secret in its environment."""
     env = {**os.environ, "TERRARIUM_TEST_SECRET": SECRET}
-    return subprocess.run([sys.executable, "-m", "runtime", "exec", *options, state.id, *command], env=env,
-                          capture_output=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "runtime", "--root", os.environ["TERRARIUM_ROOT"], "exec",
+                           *options, state.id, *command], env=env, capture_output=True, timeout=60)
 
 
 @pytest.fixture
@@ -195,7 +212,7 @@ def test_container_root_cannot_trace_or_read_a_joining_process(rt, sleeper):
     watcher = start_watcher(rt, sleeper)
     try:
         for _ in range(SESSIONS):
-            assert cli_exec(sleeper, PROGRAM).returncode == 0
+            assert cli_exec(sleeper, PROGRAM, options=("-e", f"ARGUMENT={ARGUMENT_SECRET}")).returncode == 0
     finally:
         probed, leaks = stop_watcher(*watcher)
     assert probed > 0, "the watcher never saw a joining process before its execve"
