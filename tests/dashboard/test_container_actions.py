@@ -1,12 +1,13 @@
 """Which action each status allows: the detail page offers exactly those, and
 the owner's request for any other is refused with a message naming the status,
-leaving the container as it was."""
+leaving the container as it was. A new shell opens only in a running container."""
 
 import pytest
 from django.urls import reverse
 
 from dashboard.containers.models import Container
 from dashboard.images.models import Image
+from dashboard.shell.selectors import ShellUnavailable, shell_access
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +50,15 @@ def test_an_action_the_status_does_not_allow_is_refused_and_changes_nothing(clie
         assert f"Container web is {status}: it cannot be {MOVES_TO[action]} now." in page
         container.refresh_from_db()
         assert (container.status, container.status_detail) == (status, "as it was")
+
+
+@pytest.mark.parametrize("status", sorted(set(OFFERED) - {"running"}))
+def test_a_shell_does_not_open_in_a_container_that_is_not_running(owner, image, node, status):
+    container = Container.objects.create(owner=owner, image=image, node=node, name="web", status=status)
+    with pytest.raises(ShellUnavailable, match=f"^container is {status}$"):
+        shell_access(user=owner, container_id=container.id)
+
+
+def test_a_shell_opens_in_a_running_container(owner, image, node):
+    container = Container.objects.create(owner=owner, image=image, node=node, name="web", status="running")
+    assert shell_access(user=owner, container_id=container.id).container == container
