@@ -23,6 +23,19 @@ class Container(models.Model):
     # container holds them until the worker has removed it from the runtime.
     ACTIVE = (Status.QUEUED, Status.STARTING, Status.RUNNING, Status.PAUSED, Status.STOPPING, Status.DELETING)
 
+    # The state machine: each action, the statuses it is allowed from and the status it
+    # moves the container to (None: it moves it to none). The services refuse an action
+    # from any other status and the detail page disables its button.
+    ACTIONS = {
+        "start": (frozenset({Status.EXITED, Status.CREATED, Status.FAILED}), Status.QUEUED),
+        "stop": (frozenset({Status.RUNNING, Status.PAUSED}), Status.STOPPING),
+        "restart": (
+            frozenset({Status.RUNNING, Status.PAUSED, Status.EXITED, Status.CREATED, Status.FAILED}), Status.QUEUED
+        ),
+        "delete": (frozenset(Status) - {Status.DELETED, Status.DELETING}, Status.DELETING),
+        "shell": (frozenset({Status.RUNNING}), None),
+    }
+
     name = models.CharField(max_length=63)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="containers")
     image = models.ForeignKey("images.Image", on_delete=models.PROTECT, related_name="containers")
@@ -58,6 +71,15 @@ class Container(models.Model):
 
     def __str__(self):
         return self.name
+
+    def can(self, action: str) -> bool:
+        """Whether the container's status allows `action` (a key of ACTIONS)."""
+        return self.status in self.ACTIONS[action][0]
+
+    @property
+    def lifecycle_actions(self) -> list[str]:
+        """The actions that change its status and that its status allows now, sorted."""
+        return sorted(a for a, (_, to) in self.ACTIONS.items() if to is not None and self.can(a))
 
     @property
     def is_gone(self) -> bool:

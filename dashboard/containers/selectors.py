@@ -6,14 +6,6 @@ from django.http import Http404
 from dashboard.accounts.roles import is_teacher
 from dashboard.containers.models import Container
 
-# Which action each status allows; the detail page enables its buttons from this.
-ACTIONS = {
-    "start": {"exited", "created", "failed"},
-    "stop": {"running", "paused"},
-    "restart": {"running", "paused", "exited", "created", "failed"},
-    "delete": set(Container.Status.values) - {"deleted", "deleting"},
-}
-
 
 def containers_visible_to(*, user):
     qs = Container.objects.select_related("image", "node", "owner")
@@ -65,7 +57,7 @@ def container_status(*, container: Container) -> dict:
         "detail": container.status_detail,
         "exit_code": container.exit_code,
         "oom_killed": container.oom_killed,
-        "actions": sorted(a for a, allowed in ACTIONS.items() if container.status in allowed),
+        "actions": container.lifecycle_actions,
     }
 
 

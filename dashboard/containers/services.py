@@ -124,7 +124,9 @@ def container_create(
     return container
 
 
-def _transition(container: Container, *, allowed, to: str, detail: str = "") -> None:
+def _transition(container: Container, action: str, *, detail: str = "") -> None:
+    """Move the container as `action` does (Container.ACTIONS), only from a status that allows it."""
+    allowed, to = Container.ACTIONS[action]
     changed = Container.objects.filter(id=container.id, status__in=allowed).update(status=to, status_detail=detail)
     if not changed:
         raise ValidationError(f"Container {container.name} is {container.status}: it cannot be {to} now.")
@@ -139,7 +141,7 @@ def _queued_detail(container: Container, detail: str) -> str:
 def container_start(*, container: Container) -> Container:
     _lock_owner(container.owner)
     _quota_check(user=container.owner, memory_bytes=container.memory_bytes, cpus=container.cpus, exclude_id=container.id)
-    _transition(container, allowed=[S.EXITED, S.CREATED, S.FAILED], to=S.QUEUED, detail=_queued_detail(container, "starting"))
+    _transition(container, "start", detail=_queued_detail(container, "starting"))
     _send(tasks.container_launch, container)
     return container
 
@@ -151,15 +153,14 @@ def container_restart(*, container: Container) -> Container:
         _quota_check(
             user=container.owner, memory_bytes=container.memory_bytes, cpus=container.cpus, exclude_id=container.id
         )
-    allowed = [S.RUNNING, S.PAUSED, S.EXITED, S.CREATED, S.FAILED]
-    _transition(container, allowed=allowed, to=S.QUEUED, detail=_queued_detail(container, "restarting"))
+    _transition(container, "restart", detail=_queued_detail(container, "restarting"))
     _send(tasks.container_launch, container, restart=True)
     return container
 
 
 @transaction.atomic
 def container_stop(*, container: Container) -> Container:
-    _transition(container, allowed=[S.RUNNING, S.PAUSED], to=S.STOPPING)
+    _transition(container, "stop")
     _send(tasks.container_stop, container)
     return container
 
@@ -172,7 +173,6 @@ def container_delete(*, container: Container) -> Container:
         container.status = S.DELETED
         event_record(container=container, kind=Event.Kind.DELETED)
         return container
-    allowed = [s for s in S.values if s not in (S.DELETED, S.DELETING)]
-    _transition(container, allowed=allowed, to=S.DELETING)
+    _transition(container, "delete")
     _send(tasks.container_delete, container)
     return container

@@ -46,7 +46,7 @@ def shell_access(*, user, container_id, session_key: str | None = None) -> Shell
         raise PermissionDenied
     container = container_get_for_user(user=user, container_id=container_id)
     if session_key is None:
-        if container.status != Container.Status.RUNNING or container.node is None:
+        if not container.can("shell") or container.node is None:
             raise ShellUnavailable(f"container is {container.status}")
         return ShellAccess(container=container, session=None, readonly=False)
     session = ShellSession.objects.filter(key=session_key, container=container).select_related("user").first()
