@@ -113,8 +113,9 @@ def disk_option() -> int | None:
     return parse_size(sys.argv[sys.argv.index("--disk") + 1])
 
 
-def start_to_exit_ms(runtime, disk_bytes, userns="host") -> float:
-    """Median of RUNS starts to exit of `true` in containers created beforehand, untimed."""
+def start_to_exit_ms(runtime, disk_bytes=None, userns="host") -> float:
+    """Median of RUNS starts to exit of `true` in containers created beforehand,
+    untimed; with the host's ids unless told, as the disk figures were taken."""
     times = []
     for _ in range(RUNS):
         state = runtime.create(ContainerConfig(image="busybox", command=["true"], disk_bytes=disk_bytes, userns=userns))
@@ -175,6 +176,15 @@ def disk_parts_ms(image: str) -> dict[str, float]:
     return {key: statistics.median(values) * 1000 for key, values in parts.items()}
 
 
+def side_by_side(rt, worker, bundle, counter, variants: dict[str, dict]) -> dict:
+    """Blocks for in_turn: each variant's start_to_exit_ms options from the worker's
+    Runtime and a plain one (keys "worker, <variant>", "plain, <variant>"), and crun."""
+    blocks = {f"{who}, {name}": (lambda runtime=runtime, options=options: start_to_exit_ms(runtime, **options))
+              for name, options in variants.items() for who, runtime in (("worker", worker), ("plain", rt))}
+    blocks["crun"] = lambda: median_ms(lambda: oci_run("crun", bundle, next(counter)))
+    return blocks
+
+
 def in_turn(blocks) -> tuple[dict[str, float], str]:
     """Each block's median over ROUNDS rounds, the blocks taken in turn in each, and the regime's name."""
     times = {key: [] for key in blocks}
@@ -186,16 +196,11 @@ def in_turn(blocks) -> tuple[dict[str, float], str]:
 
 
 def disk_main(rt, worker, bundle, counter, disk_bytes: int, tmp: Path) -> None:
-    blocks = {"worker, limit": lambda: start_to_exit_ms(worker, disk_bytes),
-              "worker": lambda: start_to_exit_ms(worker, None),
-              "plain, limit": lambda: start_to_exit_ms(rt, disk_bytes),
-              "plain": lambda: start_to_exit_ms(rt, None),
-              "crun": lambda: median_ms(lambda: oci_run("crun", bundle, next(counter)))}
-    m, regime = in_turn(blocks)
+    m, regime = in_turn(side_by_side(rt, worker, bundle, counter, {"limit": {"disk_bytes": disk_bytes}, "none": {}}))
     print(f"start-to-exit of true with a {disk_bytes >> 20} MiB disk limit, {regime}, median of {ROUNDS} rounds of "
-          f"{RUNS}: worker {m['worker, limit']:.2f} ms vs {m['worker']:.2f} ms without "
-          f"(+{m['worker, limit'] - m['worker']:.2f} ms); plain Runtime {m['plain, limit']:.2f} ms vs "
-          f"{m['plain']:.2f} ms (+{m['plain, limit'] - m['plain']:.2f} ms); crun run (create, start, delete) "
+          f"{RUNS}: worker {m['worker, limit']:.2f} ms vs {m['worker, none']:.2f} ms without "
+          f"(+{m['worker, limit'] - m['worker, none']:.2f} ms); plain Runtime {m['plain, limit']:.2f} ms vs "
+          f"{m['plain, none']:.2f} ms (+{m['plain, limit'] - m['plain, none']:.2f} ms); crun run (create, start, delete) "
           f"{m['crun']:.2f} ms")
 
     def create_ms(disk):
@@ -219,12 +224,7 @@ def disk_main(rt, worker, bundle, counter, disk_bytes: int, tmp: Path) -> None:
 def userns_main(rt, worker, bundle, counter) -> None:
     """Start to exit of `true` with a user namespace of its own and with the
     host's ids, the first start of each container (it claims the range)."""
-    blocks = {"worker, auto": lambda: start_to_exit_ms(worker, None, "auto"),
-              "worker, host": lambda: start_to_exit_ms(worker, None, "host"),
-              "plain, auto": lambda: start_to_exit_ms(rt, None, "auto"),
-              "plain, host": lambda: start_to_exit_ms(rt, None, "host"),
-              "crun": lambda: median_ms(lambda: oci_run("crun", bundle, next(counter)))}
-    m, regime = in_turn(blocks)
+    m, regime = in_turn(side_by_side(rt, worker, bundle, counter, {"auto": {"userns": "auto"}, "host": {}}))
     print(f"start-to-exit of true, --userns=auto vs host, {regime}, median of {ROUNDS} rounds of {RUNS}: "
           f"worker {m['worker, auto']:.2f} vs {m['worker, host']:.2f} ms "
           f"({m['worker, auto'] - m['worker, host']:+.2f} ms); plain Runtime (no spare ahead) "
