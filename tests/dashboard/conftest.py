@@ -1,11 +1,14 @@
 """Fixtures for dashboard tests: named personas, logged-in clients, this node,
 a private runtime state root and cgroup parent, a ready busybox image, a
-running container, and the real processes (Celery worker, Daphne).
+running container, and the real processes (Celery worker, Daphne, the node
+agent's shell component in the test's loop or as a subprocess).
 
 The worker and Daphne are separate processes sharing the test database, which
 is therefore a file; tests that use them are marked
 ``@pytest.mark.django_db(transaction=True)``."""
 
+import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -17,14 +20,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.test import Client
 
 from dashboard.accounts.roles import TEACHERS_GROUP
 from dashboard.images.node import image_fields_from
+from dashboard.shell import agent
 from loop_devices import backed_under
-from processes import process_env, stop_group
+from processes import process_env, start_node_agent, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -344,3 +349,24 @@ def _wait_until(predicate, timeout: float = 60, interval: float = 0.1):
 def wait_until():
     """wait_until(predicate, timeout=60) -> predicate's truthy value: waits on other processes."""
     return _wait_until
+
+
+@pytest.fixture
+async def shell_agent(runtime_env, node):
+    """The node agent's shell component in this test's event loop. Channel
+    layers hold locks bound to the loop that made them: each test gets its own."""
+    channel_layers.backends.clear()
+    task = asyncio.create_task(agent.run(node.name))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def agent_process(runtime_env, node, tmp_path):
+    """The real node agent (heartbeat, sampler, PTY owner) as a subprocess."""
+    proc = start_node_agent(runtime_env, node.name, tmp_path / "agent.log")
+    yield proc
+    stop_group(proc)

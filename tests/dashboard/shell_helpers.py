@@ -3,17 +3,12 @@ binary frames are keys and screen bytes, text frames are JSON, and every
 byte shown is acknowledged."""
 
 import asyncio
-import contextlib
 import json
 
-import pytest
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from dashboard.asgi import application
-from dashboard.shell import agent
-from processes import start_node_agent, stop_group
 
 SCREEN_BYTES = 1 << 20
 
@@ -85,24 +80,3 @@ class ShellClient:
 def shell_path(container, session: str | None = None, rows=24, cols=80) -> str:
     base = f"/ws/containers/{container.pk}/shell/"
     return f"{base}{session}/?rows={rows}&cols={cols}" if session else f"{base}?rows={rows}&cols={cols}"
-
-
-@pytest.fixture
-async def shell_agent(runtime_env, node):
-    """The node agent's shell component in this test's event loop. Channel
-    layers hold locks bound to the loop that made them: each test gets its own."""
-    channel_layers.backends.clear()
-    task = asyncio.create_task(agent.run(node.name))
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    channel_layers.backends.clear()
-
-
-@pytest.fixture
-def agent_process(runtime_env, node, tmp_path):
-    """The real node agent (heartbeat, sampler, PTY owner) as a subprocess."""
-    proc = start_node_agent(runtime_env, node.name, tmp_path / "agent.log")
-    yield proc
-    stop_group(proc)

@@ -55,7 +55,6 @@ def test_a_running_container_is_left_alone(running_container):
     assert Container.objects.get(id=running_container.id).status == "running"
 
 
-
 def test_an_exited_container_removed_behind_the_dashboards_back_says_it_is_gone(running_container):
     from runtime import Runtime
 

@@ -7,7 +7,7 @@ import struct
 import pytest
 from django.conf import settings
 from django.test import AsyncClient
-from shell_helpers import ShellClient, shell_agent  # noqa: F401 - fixture
+from shell_helpers import ShellClient
 
 from dashboard.containers.models import Container, Event
 from dashboard.containers.node import container_launch_on_node

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.conf import settings
 from playwright.sync_api import expect, sync_playwright
-from shell_helpers import agent_process  # noqa: F401 - fixture
+
 
 from dashboard.shell.models import ShellSession
 

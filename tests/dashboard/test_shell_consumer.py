@@ -4,7 +4,7 @@ Redis to the node agent (running in this process), which owns the PTY."""
 
 import pytest
 from channels.db import database_sync_to_async
-from shell_helpers import ShellClient, shell_agent, shell_path  # noqa: F401 - fixture
+from shell_helpers import ShellClient, shell_path
 
 from dashboard.shell.models import ShellSession
 

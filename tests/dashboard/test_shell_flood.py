@@ -7,7 +7,7 @@ import psutil
 import pytest
 import redis
 from django.conf import settings
-from shell_helpers import ShellClient, agent_process, shell_path  # noqa: F401 - fixture
+from shell_helpers import ShellClient, shell_path
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -10,7 +10,6 @@ import termios
 import struct
 import fcntl
 
-import pytest
 
 from dashboard.shell.session import PtySession
 from dashboard.shell.wire import REPLAY_BYTES, WINDOW_BYTES

@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from shell_helpers import ShellClient, shell_agent, shell_path  # noqa: F401 - fixture
+from shell_helpers import ShellClient, shell_path
 
 from dashboard.containers.models import Container
 from dashboard.nodes.models import Node

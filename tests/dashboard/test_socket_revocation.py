@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from shell_helpers import shell_agent  # noqa: F401 - fixture
 
 from dashboard.accounts.roles import TEACHERS_GROUP
 from dashboard.asgi import application

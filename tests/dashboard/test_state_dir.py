@@ -2,7 +2,6 @@
 gets its database, the secret key and the uploads; root keeps the rest; other
 local accounts get nothing. An older installation is repaired."""
 
-import os
 import shutil
 import stat
 import subprocess

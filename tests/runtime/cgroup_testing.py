@@ -1,12 +1,12 @@
-"""Helpers for the cgroup driver tests: a driver fixture that cleans up
-after itself, and processes started inside a cgroup."""
+"""Helpers for the cgroup driver tests: a driver that cleans up after
+itself, and processes started inside a cgroup. The `cg` fixture is in
+conftest.py."""
 
 import os
 import signal
 import subprocess
 import sys
 
-import pytest
 
 from runtime import cgroups
 from runtime.errors import NotFound
@@ -63,10 +63,3 @@ def _exists(driver, name):
     except NotFound:
         return False
     return True
-
-
-@pytest.fixture
-def cg(cgroup_parent):
-    tracked = Tracked(cgroups.driver())
-    yield tracked
-    tracked.cleanup()

@@ -1,18 +1,13 @@
-"""Helpers for the container tests: a Runtime on a private root and cgroup
-parent with the busybox image imported, that removes every container it
-made and then checks nothing is left: no mount under the root, no live
-shim or container process."""
+"""Helpers for the container tests: processes, mounts and commands run in a
+container, and a Runtime that remembers its processes. The `rt` fixture
+itself is in conftest.py."""
 
 import ctypes
 import os
 import time
 from contextlib import contextmanager
 
-import pytest
-
 from runtime.config import ContainerConfig
-from runtime.forker import shared as shared_forker
-from runtime.image.store import ImageStore
 from runtime.lifecycle import Runtime
 
 
@@ -46,20 +41,6 @@ class TrackedRuntime(Runtime):
         state = result[0] if attach else result
         self.seen_pids.update(p for p in (state.pid, state.shim_pid) if p)
         return result
-
-
-@pytest.fixture
-def rt(state_root, cgroup_parent, busybox_tar):
-    ImageStore(state_root).import_archive(busybox_tar, name="busybox")
-    runtime = TrackedRuntime()
-    yield runtime
-    for state in runtime.list(all=True):
-        runtime.delete(state.id, force=True)
-    # The CLI's containers came from the node's shared forker for this root: it leaves with the test.
-    shared_forker.stop(str(state_root), cgroup_parent)
-    assert not mounts_under(state_root), "mounts left under the state root"
-    assert not left_running(runtime.seen_pids), "container or shim processes left"
-    assert not runtime.list(all=True)
 
 
 def left_running(pids, grace_s: float = 10) -> list[int]:

@@ -2,7 +2,6 @@
 
 import time
 
-from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
 
 from runtime.cgroups import Limits
 from runtime.resources import host_cpus

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
+
 
 from runtime.cgroups import bpf_devices
 

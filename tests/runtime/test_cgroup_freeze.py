@@ -4,7 +4,7 @@ import signal
 import time
 
 import pytest
-from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
+
 
 COUNTER = """
 import os

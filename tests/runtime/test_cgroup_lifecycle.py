@@ -6,7 +6,7 @@ import subprocess
 import time
 
 import pytest
-from cgroup_testing import HOST_VERSION, cg  # noqa: F401  (cg is a fixture)
+from cgroup_testing import HOST_VERSION
 
 from runtime import cgroups
 from runtime.cgroups import Limits, V1Driver, V2Driver

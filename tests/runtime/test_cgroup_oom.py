@@ -2,7 +2,6 @@
 
 import signal
 
-from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
 
 from runtime.cgroups import Limits
 

@@ -1,6 +1,5 @@
 """A pids limit stops a fork loop."""
 
-from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
 
 from runtime.cgroups import Limits
 

@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from cgroup_testing import cg  # noqa: F401  (cg is a fixture)
+
 
 from runtime.cgroups import Limits, counters, files
 

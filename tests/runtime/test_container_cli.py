@@ -4,8 +4,6 @@ import json
 import subprocess
 import sys
 
-from container_testing import rt  # noqa: F401  (rt is a fixture)
-
 
 def cli(*args, input=None):
     return subprocess.run([sys.executable, "-m", "runtime", *args], capture_output=True, text=True,

@@ -4,7 +4,7 @@ worker or a script may make them: every one starts, and exits recorded."""
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from container_testing import TrackedRuntime, left_running, mounts_under  # noqa: F401
+from container_testing import TrackedRuntime, left_running, mounts_under
 
 from runtime.config import ContainerConfig
 from runtime.image.store import ImageStore

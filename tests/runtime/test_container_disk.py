@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from container_testing import rt, sh  # noqa: F401  (rt is a fixture)
+from container_testing import sh
 from loop_devices import backed_under
 
 from runtime.config import ContainerConfig

@@ -7,7 +7,7 @@ import os
 import tarfile
 import threading
 
-from container_testing import rt, sh  # noqa: F401  (rt is a fixture)
+from container_testing import sh
 
 from runtime.config import ContainerConfig
 from runtime.image.store import ImageStore

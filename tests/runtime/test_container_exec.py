@@ -4,7 +4,7 @@ import os
 import select
 
 import pytest
-from container_testing import rt  # noqa: F401  (rt is a fixture)
+
 
 from runtime.config import ContainerConfig
 from runtime.errors import Conflict, TerrariumError

@@ -2,7 +2,7 @@
 
 import os
 
-from container_testing import mounts_under, rt, run, sh  # noqa: F401  (rt is a fixture)
+from container_testing import mounts_under, run, sh
 
 from runtime.config import ContainerConfig
 

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from container_testing import alive, ignoring, mounts_under, rt  # noqa: F401  (rt is a fixture)
+from container_testing import alive, ignoring, mounts_under
 
 from runtime.config import ContainerConfig
 from runtime.errors import Conflict, InvalidArgument, NotFound, TerrariumError

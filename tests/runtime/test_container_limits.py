@@ -5,7 +5,7 @@ import sys
 import time
 
 import pytest
-from container_testing import rt, sh  # noqa: F401  (rt is a fixture)
+from container_testing import sh
 
 from runtime.cgroups import Limits
 from runtime.config import ContainerConfig

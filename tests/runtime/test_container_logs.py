@@ -4,7 +4,6 @@ followed live, and no file at all for a container that prints nothing."""
 import os
 import time
 
-from container_testing import rt  # noqa: F401  (rt is a fixture)
 
 from runtime.config import ContainerConfig
 from runtime.shim import logs

@@ -4,7 +4,7 @@
 import os
 import time
 
-from container_testing import rt, sh  # noqa: F401  (rt is a fixture)
+from container_testing import sh
 from runtime.config import ContainerConfig
 from runtime.isolation.filesystem import MAX_PTYS
 

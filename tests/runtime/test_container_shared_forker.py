@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from container_testing import alive, rt  # noqa: F401  (rt is a fixture)
+from container_testing import alive
 
 from runtime.errors import TerrariumError
 from runtime.forker import shared as shared_forker

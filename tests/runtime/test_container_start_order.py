@@ -5,7 +5,6 @@ import json
 import socket
 import time
 
-from container_testing import rt  # noqa: F401  (rt is a fixture)
 
 from runtime import cgroups
 from runtime.config import ContainerConfig

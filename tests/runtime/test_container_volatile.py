@@ -4,7 +4,7 @@ the disk on exit, and a volatile container starts each time from a fresh layer."
 import subprocess
 import sys
 
-from container_testing import rt, sh  # noqa: F401  (rt is a fixture)
+from container_testing import sh
 
 from runtime.config import ContainerConfig
 

@@ -6,7 +6,6 @@ import os
 import signal
 import time
 
-from container_testing import rt  # noqa: F401  (rt is a fixture)
 
 from runtime import lifecycle
 from runtime.config import ContainerConfig

@@ -26,7 +26,7 @@ import subprocess
 import sys
 
 import pytest
-from container_testing import rt  # noqa: F401  (rt is a fixture)
+
 
 from runtime.config import ContainerConfig
 from runtime.isolation import capabilities, seccomp

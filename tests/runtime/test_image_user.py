@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from container_testing import rt  # noqa: F401  (rt is a fixture)
+
 from image_archives import E, docker_save, tar_bytes
 
 from runtime.config import ContainerConfig

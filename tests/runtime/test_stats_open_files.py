@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from container_testing import rt  # noqa: F401  (rt is a fixture)
 
 from runtime.config import ContainerConfig
 from runtime.lifecycle import Runtime

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from container_testing import rt, sh  # noqa: F401  (rt is a fixture)
+from container_testing import sh
 from runtime import ContainerConfig, NotPermitted
 from runtime import id_ranges
 
