@@ -146,10 +146,10 @@ def runtime_session(tmp_path_factory):
     yield SimpleNamespace(root=root, cgroup_parent=parent)
     # This process's own Runtime (the services', one per root): its forker
     # and spares go now, so that their cgroups are gone with the parent.
-    from dashboard.containers.node import _shared_runtime
+    from dashboard.containers.node import shared_runtime
 
-    _shared_runtime(str(root), parent).close()
-    _shared_runtime.cache_clear()
+    shared_runtime(str(root), parent).close()
+    shared_runtime.cache_clear()
     _remove_cgroup_parent(parent)
     left = backed_under(root)
     assert not left, f"loop devices left behind: {left}"
