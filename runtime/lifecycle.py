@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from runtime import cgroups, id_ranges, settings, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
-from runtime.image.store import ImageStore
+from runtime.image.store import ImageInfo, ImageStore
 from runtime.isolation import layerdisk, overlay
 from runtime.isolation.plan import InitPlan
 from runtime.linux import procinfo
@@ -144,7 +144,7 @@ class Runtime:
         user = parse_user(cfg.user or defaults.get("user"))
         directory = self.store.path(state.id)
         return InitPlan(
-            lower=[self._init_layer(), image.rootfs], upper=f"{directory}/upper", work=f"{directory}/work",
+            lower=[self._init_layer(), *(layer.rootfs for layer in self.images.chain(image))], upper=f"{directory}/upper", work=f"{directory}/work",
             hostname=env["HOSTNAME"], argv=argv, env=env,
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
@@ -501,6 +501,15 @@ class Runtime:
             raise Conflict(f"container {state.name} is not paused")
         self.driver.thaw(state.id)
         return self.store.update(state.id, if_status="paused", status="running")
+
+    def commit(self, ref: str, name: str) -> ImageInfo:
+        """A new image `name`: the container's image and, on top, its
+        writable layer; its command, environment and working directory
+        become the image's defaults. A running container is frozen meanwhile."""
+        # Imported here: hashing and tar headers are no concern of a start.
+        from runtime.image.commit import commit
+
+        return commit(self, ref, name)
 
     def delete(self, ref: str, force: bool = False) -> None:
         state = self.get(ref)
