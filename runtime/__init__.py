@@ -16,6 +16,7 @@ _LAZY = {
     "ImportLimits": "runtime.image.store",
     "ResourceLimits": "runtime.resources",
     "check_name": "runtime.config",
+    "export_image": "runtime.image.export",
     "parse_limits": "runtime.resources",
     "parse_size": "runtime.resources",
 }
@@ -33,6 +34,7 @@ __all__ = [
     "Runtime",
     "TerrariumError",
     "check_name",
+    "export_image",
     "parse_limits",
     "parse_size",
 ]

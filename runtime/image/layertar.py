@@ -56,7 +56,7 @@ def _header(info: tarfile.TarInfo, xattrs: dict[str, bytes] | None = None) -> by
 
 def _empty_file(name: str, st: os.stat_result) -> bytes:
     info = _info(name, st, tarfile.REGTYPE)
-    info.mode = 0o600
+    info.mode, info.uid, info.gid = 0o600, 0, 0
     return _header(info)
 
 
