@@ -142,3 +142,18 @@ def test_the_base_of_a_saved_image_cannot_be_deleted(
     assert "Image busybox is the base of image derived: delete that first." in client.get(response.url).content.decode()
     busybox_image.refresh_from_db()
     assert busybox_image.status == "ready"
+
+
+@pytest.mark.slow
+def test_the_worker_refuses_a_commit_row_naming_another_users_container(
+        other_student, worker, running_container, busybox_image, store, wait_until):
+    # A row the web side would never write: another student's image of the owner's container.
+    from dashboard.images.services import image_store_name
+    from dashboard.images.tasks import image_commit
+
+    image = Image.objects.create(name="forged", owner=other_student, node=running_container.node,
+                                 base=busybox_image, format="commit", store_name=image_store_name("forged"))
+    image_commit.apply_async(args=[image.id, running_container.id], queue=running_container.node.queue)
+    image = saved(wait_until, "forged")
+    assert (image.status, image.error) == ("failed", "Refused: the container is not the image owner's.")
+    assert not [info for info in store.list() if info.name == image.store_name]
