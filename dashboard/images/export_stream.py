@@ -15,6 +15,7 @@ import secrets
 import time
 
 import redis
+import redis.asyncio as aioredis
 from django.conf import settings
 
 CHUNK = 1 << 20
@@ -81,23 +82,23 @@ def _push(client: redis.Redis, key: str, piece: bytes, wait: bool = True) -> Non
 
 
 def receive(key: str):
-    """(first piece's data, an iterator of the rest): the first is read at
-    once, so that a refusal comes before the response starts. Raises
-    ExportFailed with the node's message."""
+    """(first piece's data, an async iterator of the rest): the first is
+    read at once, so that a refusal comes before the response starts; the
+    rest is an async iterator, which Daphne streams (a sync one it would
+    read whole first). Raises ExportFailed with the node's message."""
     client = _client()
     try:
-        first = _pop(client, key)
-    except BaseException:
+        item = client.blpop([key], timeout=STALL_SECONDS)
+    finally:
         client.close()
-        raise
+    first = _data(item)
     if first is None:
-        client.close()
-        return b"", iter(())
-    return first, _rest(client, key)
+        raise ExportFailed("the node sent nothing")
+    return first, _rest(key)
 
 
-def _pop(client: redis.Redis, key: str) -> bytes | None:
-    item = client.blpop([key], timeout=STALL_SECONDS)
+def _data(item) -> bytes | None:
+    """A popped piece's data; None at the end."""
     if item is None:
         raise ExportFailed("the node did not send the image in time")
     piece = item[1]
@@ -106,12 +107,13 @@ def _pop(client: redis.Redis, key: str) -> bytes | None:
     return None if piece[:1] == END else piece[1:]
 
 
-def _rest(client: redis.Redis, key: str):
+async def _rest(key: str):
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
     try:
-        while (data := _pop(client, key)) is not None:
+        while (data := _data(await client.blpop([key], timeout=STALL_SECONDS))) is not None:
             yield data
     finally:
-        # Tells a worker still sending that nobody reads any more (a finished download: harmless).
-        client.set(f"{key}:gone", b"1", ex=KEY_SECONDS)
-        client.delete(key)
-        client.close()
+        # Tells a worker still sending that nobody reads any more (after the end: harmless).
+        await client.set(f"{key}:gone", b"1", ex=KEY_SECONDS)
+        await client.delete(key)
+        await client.aclose()

@@ -1,7 +1,5 @@
 """Image pages: fetch what the user may see (or 404), one service call, respond."""
 
-import itertools
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -118,6 +116,12 @@ def image_download(request, image_id):
         first, rest = services.image_export_open(image=image)
     except ValidationError as exc:
         return HttpResponse(" ".join(exc.messages), status=409, content_type="text/plain")
-    response = StreamingHttpResponse(itertools.chain([first], rest), content_type="application/x-tar")
+    response = StreamingHttpResponse(_prepend(first, rest), content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{slugify(image.name) or "image"}.tar"'
     return response
+
+
+async def _prepend(first: bytes, rest):
+    yield first
+    async for chunk in rest:
+        yield chunk

@@ -8,6 +8,7 @@ import json
 import tarfile
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.urls import reverse
 
@@ -35,6 +36,10 @@ def write_in(container, script: str) -> None:
         assert session.wait() == 0
     finally:
         session.close()
+
+
+async def read_all(response) -> bytes:
+    return b"".join([chunk async for chunk in response.streaming_content])
 
 
 def save(client, container, name: str):
@@ -111,7 +116,7 @@ def test_the_download_streams_a_docker_archive_that_imports_again(
 
     response = client.get(reverse("images:download", args=[image.id]))
     assert response.status_code == 200 and response["Content-Type"] == "application/x-tar"
-    archive = b"".join(response.streaming_content)
+    archive = async_to_sync(read_all)(response)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         (manifest,) = json.load(tar.extractfile("manifest.json"))
     assert len(manifest["Layers"]) == 2
