@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from runtime import id_ranges
 from runtime.config import ContainerConfig
-from runtime.errors import Conflict, NotFound, TerrariumError
+from runtime.errors import NotFound, TerrariumError
 from runtime.image import layertar
 from runtime.image.store import ImageInfo
 from runtime.isolation import layerdisk
@@ -78,7 +78,9 @@ def _frozen(runtime, state):
     try:
         runtime.driver.freeze(state.id)
     except NotFound:
-        raise Conflict(f"container {state.name} stopped while it was being committed") from None
+        # It has stopped since it was read: its layer holds still without freezing.
+        yield
+        return
     try:
         yield
     finally:
