@@ -13,6 +13,7 @@ from django.db.models import Sum
 
 from dashboard.accounts.roles import is_teacher
 from dashboard.accounts.selectors import quota_for
+from dashboard.containers.models import Container
 from dashboard.images import export_stream
 from dashboard.images.models import Image
 from dashboard.images.upload_files import UploadRefused, upload_open, upload_remove
@@ -139,8 +140,6 @@ def _over_quota(image: Image, size_bytes: int) -> str | None:
 def image_commit_on_node(*, image_id: int, container_id: int) -> None:
     """Save a container of this node as a pending committed image: the runtime's
     commit, then the row made ready (or failed with why)."""
-    from dashboard.containers.models import Container
-
     if not Image.objects.filter(id=image_id, status=Image.Status.PENDING).update(status=Image.Status.IMPORTING):
         return
     image = Image.objects.select_related("owner", "node").get(id=image_id)

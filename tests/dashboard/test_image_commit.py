@@ -17,6 +17,8 @@ from dashboard.images.models import Image
 from runtime import ImageStore, Runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# Tests that need both ask for running_container before worker: a worker that
+# starts reconciles, and would queue again a container still starting.
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def test_the_container_page_has_a_save_as_image_form(client_for, owner, running_
 
 @pytest.mark.slow
 def test_saving_a_running_container_makes_an_image_of_the_owners(
-        client_for, owner, worker, running_container, busybox_image, store, wait_until):
+        client_for, owner, running_container, busybox_image, worker, store, wait_until):
     write_in(running_container, "echo prepared > /lab-file; rm /etc/group")
     response = save(client_for(owner), running_container, "prepared")
     assert response.status_code == 302 and response.url == reverse("images:list")
@@ -74,7 +76,7 @@ def test_saving_a_running_container_makes_an_image_of_the_owners(
 
 @pytest.mark.slow
 def test_a_teacher_saves_a_students_container_as_the_teachers_image(
-        client_for, teacher, worker, running_container, store, wait_until):
+        client_for, teacher, running_container, worker, store, wait_until):
     save(client_for(teacher), running_container, "from-student")
     image = saved(wait_until, "from-student")
     assert image.status == "ready", image.error
@@ -106,7 +108,7 @@ def test_a_full_image_quota_refuses_the_save(client_for, owner, running_containe
 
 @pytest.mark.slow
 def test_the_download_streams_a_docker_archive_that_imports_again(
-        client_for, owner, other_student, worker, running_container, store, wait_until):
+        client_for, owner, other_student, running_container, worker, store, wait_until):
     write_in(running_container, "echo shipped > /shipped")
     client = client_for(owner)
     save(client, running_container, "to-ship")
@@ -138,7 +140,7 @@ def test_another_users_private_image_is_not_downloadable(client_for, owner, othe
 
 @pytest.mark.slow
 def test_the_base_of_a_saved_image_cannot_be_deleted(
-        client_for, owner, worker, running_container, busybox_image, store, wait_until):
+        client_for, owner, running_container, busybox_image, worker, store, wait_until):
     client = client_for(owner)
     save(client, running_container, "derived")
     assert saved(wait_until, "derived").status == "ready"
@@ -151,7 +153,7 @@ def test_the_base_of_a_saved_image_cannot_be_deleted(
 
 @pytest.mark.slow
 def test_the_worker_refuses_a_commit_row_naming_another_users_container(
-        other_student, worker, running_container, busybox_image, store, wait_until):
+        other_student, running_container, busybox_image, worker, store, wait_until):
     # A row the web side would never write: another student's image of the owner's container.
     from dashboard.images.services import image_store_name
     from dashboard.images.tasks import image_commit
