@@ -98,6 +98,14 @@ def test_a_running_container_is_frozen_during_the_copy_and_running_after(rt, mon
     assert run_in(rt, "saved", ["cat", "/live"]) == (0, "live\n")
 
 
+def test_a_paused_container_is_committed_and_stays_paused(rt):
+    state = started(rt, "echo paused > /paused")
+    rt.pause(state.id)
+    rt.commit(state.id, "saved")
+    assert rt.driver.frozen(state.id) and rt.get(state.id).status == "paused"
+    assert run_in(rt, "saved", ["cat", "/paused"]) == (0, "paused\n")
+
+
 def test_a_failed_copy_thaws_the_container_and_leaves_no_image(rt, monkeypatch):
     state = started(rt, "echo live > /live")
     freeze = rt.driver.freeze
