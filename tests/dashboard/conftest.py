@@ -277,7 +277,9 @@ def start_worker(runtime_session, log: Path, node_name: str | None = None) -> su
            "--without-gossip", "--without-mingle", "--without-heartbeat"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    _wait_for(lambda: b" ready." in log.read_bytes(), "celery worker", proc, log)
+    # Ready once its first reconcile is over: that one queues again whatever is
+    # starting on the node, a container this test is launching in-process included.
+    _wait_for(lambda: b"work in flight at the last stop reconciled" in log.read_bytes(), "celery worker", proc, log)
     return proc
 
 
