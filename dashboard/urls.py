@@ -15,4 +15,5 @@ urlpatterns = [
     path("images/", include("dashboard.images.urls")),
     path("nodes/", include("dashboard.nodes.urls")),
     path("quotas/", include("dashboard.accounts.urls")),
+    path("labs/", include("dashboard.labs.urls")),
 ]
