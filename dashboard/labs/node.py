@@ -17,6 +17,8 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
+from runtime import TerrariumError
+
 from dashboard.containers.models import Container
 from dashboard.containers.node import _runtime, container_launch_on_node
 from dashboard.labs.models import OUTPUT_LIMIT, CheckRun, LabInstance
@@ -81,7 +83,10 @@ def lab_instance_prepare_on_node(*, instance_id: int) -> None:
     try:
         result = _run_script(container, setup, env=values, timeout=SETUP_TIMEOUT,
                              memory=min(container.memory_bytes or SETUP_MEMORY, SETUP_MEMORY),
-                             pids=min(container.pids_limit or SETUP_PIDS, SETUP_PIDS))
+                             pids=SETUP_PIDS)
+    except TerrariumError as exc:
+        _fail(instance, f"The setup could not run: {exc}", expect=I.SETTING_UP)
+        return
     except Exception as exc:
         _fail(instance, f"The setup could not run: {exc}", expect=I.SETTING_UP)
         raise
@@ -130,6 +135,10 @@ def lab_check_run_on_node(*, check_run_id: int) -> None:
         try:
             result = _run_script(container, substitute(check["run"], values), env=values, timeout=check["timeout"],
                                  memory=CHECK_MEMORY, pids=CHECK_PIDS)
+        except TerrariumError as exc:
+            _finish(run, expect=R.RUNNING, state=R.ERROR, message=f"The check could not run: {exc}",
+                    duration=time.monotonic() - began)
+            return
         except Exception as exc:
             # A run left "running" would hold its step's Check button forever.
             _finish(run, expect=R.RUNNING, state=R.ERROR, message=f"The check could not run: {exc}",
