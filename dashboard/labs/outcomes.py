@@ -22,10 +22,11 @@ def _fail_line(output: str) -> str:
 
 def check_outcome(*, result, fail: str, timeout: float) -> Outcome:
     """result: a runtime CheckResult; fail: the step's fail text (params substituted)."""
-    if result.error is not None:
-        return Outcome(ERROR, f"The check could not run: {result.error}")
+    # A timeout first: the runtime also gives it as the run's error.
     if result.timed_out:
         return Outcome(ERROR, f"The check did not finish within {timeout:g} s.")
+    if result.error is not None:
+        return Outcome(ERROR, f"The check could not run: {result.error}")
     code = result.exit_code
     if code is None:
         return Outcome(ERROR, "The check ended without an exit status.")

@@ -34,7 +34,7 @@ def test_a_failure_without_a_fail_line_shows_the_fail_text():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"exit_code": None, "timed_out": True}, "did not finish within 5 s"),
+    ({"exit_code": None, "timed_out": True, "error": "timed out after 5 s"}, "did not finish within 5 s"),
     ({"exit_code": 126}, "exit 126"),
     ({"exit_code": 127}, "exit 127"),
     ({"exit_code": 137}, "signal 9"),
