@@ -16,4 +16,5 @@ urlpatterns = [
     path("nodes/", include("dashboard.nodes.urls")),
     path("quotas/", include("dashboard.accounts.urls")),
     path("labs/", include("dashboard.labs.urls")),
+    path("api/", include("dashboard.labs.api_urls")),
 ]

@@ -104,3 +104,21 @@ class CheckRun(models.Model):
 
     def __str__(self):
         return f"{self.step_id} {self.state}"
+
+
+class ApiToken(models.Model):
+    """A personal token for /api/: only its SHA-256 is kept, the token itself
+    is shown once when made."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…) of {self.user}"

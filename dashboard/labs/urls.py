@@ -6,6 +6,7 @@ app_name = "labs"
 urlpatterns = [
     path("", views.lab_list, name="list"),
     path("import/", views.lab_import, name="import"),
+    path("tokens/", views.api_tokens, name="tokens"),
     path("<int:lab_id>/", views.lab_detail, name="detail"),
     path("<int:lab_id>/start/", views.lab_start, name="start"),
     path("<int:lab_id>/assign/", views.lab_assign_all, name="assign"),

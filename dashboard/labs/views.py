@@ -20,6 +20,7 @@ from dashboard.labs.selectors import (
     lab_texts,
     labs_visible_to,
 )
+from dashboard.labs.tokens import api_token_create, api_token_delete
 
 
 def _step_items(lab, texts: dict, view: dict | None) -> list[dict]:
@@ -118,3 +119,18 @@ def instance_check(request, instance_id, step_id):
     except PermissionDenied as exc:
         return JsonResponse({"error": str(exc)}, status=403)
     return JsonResponse(lab_instance_view(instance=instance, user=request.user, step_id=step_id), status=202)
+
+
+@login_required
+def api_tokens(request):
+    """The user's personal API tokens; a new one is shown once, here."""
+    token = None
+    if request.method == "POST":
+        if "delete" in request.POST:
+            api_token_delete(user=request.user, token_id=request.POST.get("delete"))
+            return redirect("labs:tokens")
+        try:
+            _, token = api_token_create(user=request.user, name=request.POST.get("name", ""))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    return render(request, "labs/tokens.html", {"tokens": request.user.api_tokens.all(), "token": token})
