@@ -3,6 +3,7 @@
 import io
 import textwrap
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -183,3 +184,10 @@ def test_lab_validate_prints_every_error_with_its_line_and_fails(tmp_path, capsy
         call_command("lab", "validate", str(bad))
     err = capsys.readouterr().err
     assert "line 4: The memory limit" in err and "line 6: step A: an id" in err and "line 6: step 1: 'check' is required" in err
+
+
+def test_the_readme_example_is_a_valid_lab():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("## Labs", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    definition = parse_lab({"lab.yaml": example.encode(), "step1.md": b"Make it."}).definition
+    assert definition["steps"][0]["check"]["points"] == 2
