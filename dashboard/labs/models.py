@@ -26,6 +26,12 @@ class Lab(models.Model):
     # Until classes exist a lab is handed to every student at once.
     assigned_to_all = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # The import's self-test when steps have solve scripts (dashboard.labs.selftest):
+    # {"status": queued|running|passed|failed|error, "detail": str, "steps": [{"id", "ok", "message"}]}.
+    self_test = models.JSONField(default=dict, blank=True)
+    self_test_container = models.ForeignKey(
+        "containers.Container", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -3,15 +3,8 @@
 Every function takes an id and trusts nothing else it is handed: the
 instance's container must be on this node and owned by the instance's
 student, the step must be in the lab. Scripts reach the container through
-the runtime's check (on stdin, as root, in a cgroup of their own, killed as
-a group at their timeout), never written into it.
+`dashboard.labs.scripts`, never written into it."""
 
-Checks run at most as many at once as this node has cores: one runtime
-worker process per node runs them all, and each holds one of `_check_slots`
-while its script runs; more wait in their worker thread, in order of arrival."""
-
-import os
-import threading
 import time
 
 from django.conf import settings
@@ -20,39 +13,27 @@ from django.utils import timezone
 from runtime import TerrariumError
 
 from dashboard.containers.models import Container
-from dashboard.containers.node import _runtime, container_launch_on_node
-from dashboard.labs.models import OUTPUT_LIMIT, CheckRun, LabInstance
+from dashboard.containers.node import container_launch_on_node
+from dashboard.labs.models import CheckRun, LabInstance
 from dashboard.labs.outcomes import check_outcome
 from dashboard.labs.push import instance_changed
+from dashboard.labs.scripts import run_check, run_setup
 from dashboard.labs.selectors import lab_values
 from dashboard.labs.substitute import substitute
 
 I = LabInstance.Status
 R = CheckRun.State
-SETUP_TIMEOUT = 60.0
-SETUP_MEMORY = 256 << 20
-SETUP_PIDS = 256
-CHECK_MEMORY = 64 << 20
-CHECK_PIDS = 64
-_check_slots = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
-def _on_this_node(instance: LabInstance) -> Container | None:
-    container = instance.container
+def on_this_node(container: Container | None, owner_id: int) -> Container | None:
+    """The container, if it runs on this node and belongs to `owner_id`."""
     if container is None or container.node is None or container.node.name != settings.NODE_NAME:
         return None
-    return container if container.owner_id == instance.student_id else None
+    return container if container.owner_id == owner_id else None
 
 
 def _mark_instance(instance_id: int, *, expect, **fields) -> bool:
     return bool(LabInstance.objects.filter(id=instance_id, status=expect).update(**fields))
-
-
-def _run_script(container: Container, script: str, *, env: dict, timeout: float, memory: int, pids: int):
-    return _runtime().check(
-        container.runtime_id or container.runtime_name, script.encode(), env=env, timeout=timeout,
-        memory=memory, pids=pids, output_limit=OUTPUT_LIMIT,
-    )
 
 
 def lab_instance_prepare_on_node(*, instance_id: int) -> None:
@@ -62,7 +43,7 @@ def lab_instance_prepare_on_node(*, instance_id: int) -> None:
         id=instance_id, status=I.CREATING).first()
     if instance is None:
         return
-    container = _on_this_node(instance)
+    container = on_this_node(instance.container, instance.student_id)
     if container is None:
         _fail(instance, "The instance's container is not on this node or not its student's.")
         return
@@ -75,27 +56,22 @@ def lab_instance_prepare_on_node(*, instance_id: int) -> None:
     if not _mark_instance(instance_id, expect=I.CREATING, status=I.SETTING_UP):
         return
     instance_changed(instance_group=instance.group)
-    setup = substitute(instance.lab.definition["setup"], values := lab_values(lab=instance.lab,
-                                                                                student_id=instance.student_id))
+    setup = instance.lab.definition["setup"]
     if not setup.strip():
         _ready(instance, "")
         return
     try:
-        result = _run_script(container, setup, env=values, timeout=SETUP_TIMEOUT,
-                             memory=min(container.memory_bytes or SETUP_MEMORY, SETUP_MEMORY),
-                             pids=SETUP_PIDS)
+        ok, output = run_setup(container, setup, lab_values(lab=instance.lab, student_id=instance.student_id))
     except TerrariumError as exc:
         _fail(instance, f"The setup could not run: {exc}", expect=I.SETTING_UP)
         return
     except Exception as exc:
         _fail(instance, f"The setup could not run: {exc}", expect=I.SETTING_UP)
         raise
-    output = result.output.decode(errors="replace")
-    if result.exit_code == 0 and not result.timed_out and result.error is None:
+    if ok:
         _ready(instance, output)
-        return
-    outcome = check_outcome(result=result, fail=f"The setup failed (exit {result.exit_code}).", timeout=SETUP_TIMEOUT)
-    _fail(instance, f"{outcome.message}\n{output}".strip(), expect=I.SETTING_UP)
+    else:
+        _fail(instance, f"The setup failed: {output}", expect=I.SETTING_UP)
 
 
 def _ready(instance: LabInstance, output: str) -> None:
@@ -121,33 +97,35 @@ def lab_check_run_on_node(*, check_run_id: int) -> None:
         return
     instance = run.instance
     step = instance.lab.step(run.step_id)
-    container = _on_this_node(instance)
+    container = on_this_node(instance.container, instance.student_id)
     if step is None or container is None or instance.status != I.READY:
         _finish(run, expect=R.QUEUED, state=R.ERROR, message="The check cannot run: the lab or its instance changed.")
         return
     values = lab_values(lab=instance.lab, student_id=instance.student_id)
     check = step["check"]
-    with _check_slots:
+
+    def started() -> bool:
         if not CheckRun.objects.filter(id=run.pk, state=R.QUEUED).update(state=R.RUNNING, started_at=timezone.now()):
-            return
+            return False
         instance_changed(instance_group=instance.group, step_id=run.step_id)
-        began = time.monotonic()
-        try:
-            result = _run_script(container, substitute(check["run"], values), env=values, timeout=check["timeout"],
-                                 memory=CHECK_MEMORY, pids=CHECK_PIDS)
-        except TerrariumError as exc:
-            _finish(run, expect=R.RUNNING, state=R.ERROR, message=f"The check could not run: {exc}",
-                    duration=time.monotonic() - began)
-            return
-        except Exception as exc:
-            # A run left "running" would hold its step's Check button forever.
-            _finish(run, expect=R.RUNNING, state=R.ERROR, message=f"The check could not run: {exc}",
-                    duration=time.monotonic() - began)
-            raise
-        elapsed = time.monotonic() - began
+        return True
+
+    began = time.monotonic()
+    try:
+        result = run_check(container, check, values, started=started)
+    except TerrariumError as exc:
+        _finish(run, expect=R.RUNNING, state=R.ERROR, message=f"The check could not run: {exc}",
+                duration=time.monotonic() - began)
+        return
+    except Exception as exc:
+        # A run left "running" would hold its step's Check button forever.
+        _finish(run, expect=R.RUNNING, state=R.ERROR, message=f"The check could not run: {exc}",
+                duration=time.monotonic() - began)
+        raise
+    if result is None:
+        return
     outcome = check_outcome(result=result, fail=substitute(check["fail"], values), timeout=check["timeout"])
     _finish(
         run, expect=R.RUNNING, state=outcome.state, message=outcome.message, exit_code=result.exit_code,
-        duration=result.duration if result.duration is not None else elapsed,
-        output=result.output.decode(errors="replace"), truncated=result.truncated,
+        duration=result.duration, output=result.output.decode(errors="replace"), truncated=result.truncated,
     )
