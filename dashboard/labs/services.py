@@ -30,8 +30,11 @@ def _read_upload(upload) -> bytes:
     return data
 
 
+@transaction.atomic
 def lab_import(*, owner, upload) -> Lab:
-    """A teacher's lab file (lab.yaml or a zip; a file object) -> a Lab, or LabInvalid with every error."""
+    """A teacher's lab file (lab.yaml or a zip; a file object) -> a Lab, or
+    LabInvalid with every error. When steps have solve scripts, a self-test
+    is queued (dashboard.labs.selftest) in a throwaway container of the teacher's."""
     if not is_teacher(owner):
         raise PermissionDenied("Only teachers may import labs.")
     data = _read_upload(upload)
@@ -43,7 +46,24 @@ def lab_import(*, owner, upload) -> Lab:
     image = images_launchable_by(user=owner).filter(name=definition["image"]).first()
     if image is None:
         raise LabInvalid([LabError(parsed.lines.get("image"), f"image: no ready image named {definition['image']!r}.")])
-    return Lab.objects.create(owner=owner, title=definition["title"], image=image, definition=definition, source=data)
+    lab = Lab.objects.create(owner=owner, title=definition["title"], image=image, definition=definition, source=data)
+    if any(step["solve"] for step in definition["steps"]):
+        _self_test(lab)
+    return lab
+
+
+def _self_test(lab: Lab) -> None:
+    try:
+        container = _launch(lab=lab, student=lab.owner, purpose="selftest")
+    except ValidationError as exc:
+        lab.self_test = {"status": "error", "detail": f"The self-test could not start: {' '.join(exc.messages)}",
+                         "steps": []}
+        lab.save(update_fields=["self_test"])
+        return
+    lab.self_test, lab.self_test_container = {"status": "queued"}, container
+    lab.save(update_fields=["self_test", "self_test_container"])
+    queue = container.node.queue
+    transaction.on_commit(lambda: tasks.lab_self_test.apply_async(args=[lab.pk], queue=queue))
 
 
 def lab_assign_all(*, lab: Lab, teacher) -> Lab:
@@ -55,12 +75,12 @@ def lab_assign_all(*, lab: Lab, teacher) -> Lab:
     return lab
 
 
-def _launch(*, lab: Lab, student) -> Container:
+def _launch(*, lab: Lab, student, purpose: str = "") -> Container:
     limits = lab.definition["limits"]
     return container_create(
         owner=student,
         image=lab.image,
-        name=f"lab-{lab.pk}-{uuid.uuid4().hex[:6]}",
+        name="-".join(filter(None, ["lab", str(lab.pk), purpose, uuid.uuid4().hex[:6]])),
         command=KEEP_ALIVE,
         memory_bytes=limits.get("memory_bytes"),
         cpus=limits.get("cpus"),

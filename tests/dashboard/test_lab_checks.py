@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from dashboard.containers.models import Container
 from dashboard.containers.services import container_delete
-from dashboard.labs.models import CheckRun, LabInstance
+from dashboard.labs.models import CheckRun, Lab, LabInstance
 from dashboard.labs.selectors import lab_instance_view, lab_values
 from dashboard.labs.services import lab_check_request, lab_import, lab_instance_start
 
@@ -142,3 +142,40 @@ def test_each_student_of_a_lab_gets_their_own_params(started_lab, owner, other_s
     assert lab_values(lab=mine.lab, student_id=owner.pk) != lab_values(lab=mine.lab, student_id=other_student.pk)
     assert run_check(mine, "token", wait_until).state == "passed"
     assert run_check(theirs, "token", wait_until).state == "passed"
+
+
+SELF_TESTED = """\
+title: Self-tested
+image: busybox
+setup: mkdir -p /srv/lab
+steps:
+  - id: good
+    title: A check that tells
+    text: x
+    check: {run: test -e /srv/lab/good}
+    solve: touch /srv/lab/good
+  - id: always
+    title: A check that always passes
+    text: x
+    check: {run: "true"}
+    solve: "true"
+  - id: unsolved
+    title: No solve
+    text: x
+    check: {run: "false"}
+"""
+
+
+def test_the_self_test_flags_a_check_that_always_passes(teacher, busybox_image, worker, wait_until, client_for):
+    lab = lab_import(owner=teacher, upload=SimpleUploadedFile("lab.yaml", SELF_TESTED.encode()))
+    container_id = lab.self_test_container_id
+    assert lab.self_test == {"status": "queued"}
+    done = wait_until(lambda: Lab.objects.filter(pk=lab.pk, self_test__status__in=["passed", "failed", "error"]).first())
+    assert done.self_test["status"] == "failed", done.self_test
+    steps = {step["id"]: step for step in done.self_test["steps"]}
+    assert steps["good"] == {"id": "good", "ok": True, "message": "Fails before solve, passes after."}
+    assert steps["always"]["ok"] is False and "passes before the step is done" in steps["always"]["message"]
+    assert steps["unsolved"]["ok"] is None
+    wait_until(lambda: Container.objects.get(pk=container_id).status == "deleted")
+    page = client_for(teacher).get(reverse("labs:detail", args=[lab.pk])).content.decode()
+    assert 'data-self-test="failed"' in page and 'data-self-test-step="always" data-ok="no"' in page
