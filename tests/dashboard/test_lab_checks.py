@@ -179,3 +179,19 @@ def test_the_self_test_flags_a_check_that_always_passes(teacher, busybox_image, 
     wait_until(lambda: Container.objects.get(pk=container_id).status == "deleted")
     page = client_for(teacher).get(reverse("labs:detail", args=[lab.pk])).content.decode()
     assert 'data-self-test="failed"' in page and 'data-self-test-step="always" data-ok="no"' in page
+
+
+def test_a_fork_bomb_in_the_container_does_not_stall_a_check(started_lab, owner, wait_until):
+    from runtime import Runtime
+
+    instance = started_lab(GOOD_SETUP, owner)
+    name = Container.objects.get(pk=instance.container_id).runtime_name
+    rt = Runtime()
+    bomb = rt.exec(name, ["sh", "-c", "while :; do sleep 60 & done"], tty=False)
+    try:
+        # The container's 64 pids are all taken: nothing more forks in its cgroup.
+        wait_until(lambda: rt.stats(name)["pids"] >= 60)
+        run = run_check(instance, "token", wait_until)
+        assert run.state == "passed", (run.message, run.output)
+    finally:
+        bomb.close()
