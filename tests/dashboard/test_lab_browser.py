@@ -93,6 +93,8 @@ def test_a_student_starts_a_lab_works_in_the_terminal_and_checks_pass(
     page.get_by_role("button", name="Start lab").click()
     expect(page.locator(".shell-tab .shell-status")).to_have_text("connected")
     assert LabInstance.objects.get(student=owner).status == "ready"
+    # The sparklines get the container's samples from the node agent's sampler.
+    expect(page.locator('[data-spark-value="memory"]')).to_have_text(re.compile(r"^[\d.]+ (B|KiB|MiB)$"))
 
     first = step(page, "done-file")
     expect(first).to_have_attribute("data-state", "pending")
