@@ -195,3 +195,16 @@ def test_a_fork_bomb_in_the_container_does_not_stall_a_check(started_lab, owner,
         assert run.state == "passed", (run.message, run.output)
     finally:
         bomb.close()
+
+
+def test_after_a_worker_restart_a_lost_check_is_an_error_and_a_queued_one_runs(started_lab, owner, node, wait_until):
+    from dashboard.labs.node import labs_reconcile_node
+
+    instance = started_lab(GOOD_SETUP, owner)
+    lost = CheckRun.objects.create(instance=instance, step_id="file", state="running")
+    waiting = CheckRun.objects.create(instance=instance, step_id="token")
+    labs_reconcile_node(node_name=node.name)
+    lost.refresh_from_db()
+    assert lost.state == "error" and "restarted" in lost.message
+    ran = wait_until(lambda: CheckRun.objects.filter(pk=waiting.pk, state__in=CheckRun.FINISHED).first())
+    assert ran.state == "passed"
