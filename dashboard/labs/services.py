@@ -90,12 +90,6 @@ def _launch(*, lab: Lab, student, purpose: str = "") -> Container:
     )
 
 
-def _needs_new_container(instance: LabInstance) -> bool:
-    container = instance.container
-    return (instance.status == I.FAILED or container is None or container.is_gone
-            or container.status == Container.Status.FAILED)
-
-
 @transaction.atomic
 def lab_instance_start(*, lab: Lab, student) -> LabInstance:
     """The student's instance of the lab, started: made (container, then setup
@@ -103,7 +97,7 @@ def lab_instance_start(*, lab: Lab, student) -> LabInstance:
     if not (lab.assigned_to_all or lab_managed_by(lab=lab, user=student)):
         raise PermissionDenied("This lab is not assigned to you.")
     instance, created = LabInstance.objects.select_for_update().get_or_create(lab=lab, student=student)
-    if not created and not _needs_new_container(instance):
+    if not created and not instance.needs_new_container:
         if instance.container.can("start"):
             container_start(container=instance.container)
         return instance

@@ -144,3 +144,17 @@ def test_a_step_once_passed_stays_passed_and_errors_are_hidden_from_students(cli
     assert student["output"] == "" and student["exit_code"] is None
     seen = client_for(teacher).get(reverse("labs:instance-state", args=[instance.pk])).json()["steps"][0]
     assert "exit 127" in seen["message"] and seen["output"] == "sh: nope" and seen["exit_code"] == 127
+
+
+def test_a_lab_whose_container_was_deleted_starts_again_in_a_new_one(client_for, owner, lab):
+    client = client_for(owner)
+    client.post(reverse("labs:start", args=[lab.pk]))
+    instance = LabInstance.objects.get()
+    LabInstance.objects.filter(pk=instance.pk).update(status="ready")
+    assert ">Start lab</button>" not in client.get(reverse("labs:detail", args=[lab.pk])).content.decode()
+    Container.objects.filter(pk=instance.container_id).update(status="deleted")
+    assert ">Start lab</button>" in client.get(reverse("labs:detail", args=[lab.pk])).content.decode()
+    client.post(reverse("labs:start", args=[lab.pk]))
+    instance.refresh_from_db()
+    assert instance.status == "creating" and instance.container.status == "queued"
+    assert Container.objects.exclude(status="deleted").count() == 1
