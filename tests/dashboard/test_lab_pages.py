@@ -158,3 +158,13 @@ def test_a_lab_whose_container_was_deleted_starts_again_in_a_new_one(client_for,
     instance.refresh_from_db()
     assert instance.status == "creating" and instance.container.status == "queued"
     assert Container.objects.exclude(status="deleted").count() == 1
+
+
+def test_every_labs_model_is_in_the_django_admin_without_the_labs_secret(client_for, admin_user, lab, owner):
+    client = client_for(admin_user)
+    client_for(owner).post(reverse("labs:start", args=[lab.pk]))
+    for path in ["labs/lab", "labs/labinstance", "labs/checkrun", "labs/apitoken"]:
+        assert client.get(f"/admin/{path}/").status_code == 200, path
+    page = client.get(f"/admin/labs/lab/{lab.pk}/change/")
+    assert page.status_code == 200 and 'name="secret"' not in page.content.decode()
+    assert client.get(f"/admin/labs/labinstance/{LabInstance.objects.get().pk}/change/").status_code == 200
