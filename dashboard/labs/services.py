@@ -5,6 +5,7 @@ counted in the student's quota) and ask for a check. The node side
 
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -126,6 +127,9 @@ def lab_check_request(*, instance: LabInstance, step_id: str, user) -> CheckRun:
     run = in_flight.first()
     if run is not None:
         return run
+    most = settings.LAB_MAX_CHECKS_PER_STEP
+    if CheckRun.objects.filter(instance=instance, step_id=step_id).count() >= most:
+        raise ValidationError(f"This step has been checked {most} times: ask your teacher.")
     run = CheckRun.objects.create(instance=instance, step_id=step_id, requested_by=user)
     queue = instance.container.node.queue
     transaction.on_commit(lambda: tasks.lab_check_run.apply_async(args=[run.pk], queue=queue))

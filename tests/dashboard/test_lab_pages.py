@@ -168,3 +168,15 @@ def test_every_labs_model_is_in_the_django_admin_without_the_labs_secret(client_
     page = client.get(f"/admin/labs/lab/{lab.pk}/change/")
     assert page.status_code == 200 and 'name="secret"' not in page.content.decode()
     assert client.get(f"/admin/labs/labinstance/{LabInstance.objects.get().pk}/change/").status_code == 200
+
+
+def test_a_step_may_be_checked_a_bounded_number_of_times(client_for, owner, lab, settings):
+    settings.LAB_MAX_CHECKS_PER_STEP = 3
+    client_for(owner).post(reverse("labs:start", args=[lab.pk]))
+    instance = LabInstance.objects.get()
+    LabInstance.objects.filter(pk=instance.pk).update(status="ready")
+    Container.objects.filter(pk=instance.container_id).update(status="running")
+    CheckRun.objects.bulk_create([CheckRun(instance=instance, step_id="greet", state="failed") for _ in range(3)])
+    response = client_for(owner).post(reverse("labs:check", args=[instance.pk, "greet"]))
+    assert response.status_code == 409 and "checked 3 times" in response.json()["error"]
+    assert CheckRun.objects.count() == 3
