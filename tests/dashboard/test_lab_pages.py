@@ -2,9 +2,12 @@
 with their lines; a student starts their instance (a container of their own,
 counted in their quota); another student's instance and results are a 404."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard.accounts.services import quota_set
 from dashboard.containers.models import Container
@@ -180,3 +183,25 @@ def test_a_step_may_be_checked_a_bounded_number_of_times(client_for, owner, lab,
     response = client_for(owner).post(reverse("labs:check", args=[instance.pk, "greet"]))
     assert response.status_code == 409 and "checked 3 times" in response.json()["error"]
     assert CheckRun.objects.count() == 3
+
+
+def test_hints_unlock_after_failed_checks_or_time(client_for, teacher, owner, image):
+    hinted = LAB.replace(b"check: {run:", b"hints:\n      - {text: 'Try **echo**.', after_failures: 2}\n"
+                                         b"      - {text: 'Later.', after_seconds: 600}\n    check: {run:")
+    upload(client_for(teacher), hinted)
+    lab = Lab.objects.get()
+    lab.assigned_to_all = True
+    lab.save()
+    client_for(owner).post(reverse("labs:start", args=[lab.pk]))
+    instance = LabInstance.objects.get()
+    LabInstance.objects.filter(pk=instance.pk).update(status="ready", ready_at=timezone.now())
+
+    def step():
+        return client_for(owner).get(reverse("labs:instance-state", args=[instance.pk])).json()["steps"][0]
+
+    CheckRun.objects.create(instance=instance, step_id="greet", state="failed")
+    assert step()["hints"] == [] and step()["next_hint_at"] is not None
+    CheckRun.objects.create(instance=instance, step_id="greet", state="failed")
+    assert step()["hints"] == ["<p>Try <strong>echo</strong>.</p>\n"]
+    LabInstance.objects.filter(pk=instance.pk).update(ready_at=timezone.now() - timedelta(seconds=601))
+    assert step()["hints"][1] == "<p>Later.</p>\n" and step()["next_hint_at"] is None
