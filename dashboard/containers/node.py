@@ -21,7 +21,8 @@ S = Container.Status
 _locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
 
 
-def _runtime():
+def node_runtime():
+    """This node's Runtime, for what the worker runs (containers, checks)."""
     from runtime import settings as runtime_settings
 
     return shared_runtime(str(settings.TERRARIUM_ROOT), runtime_settings.cgroup_parent())
@@ -82,7 +83,7 @@ def container_launch_on_node(*, container_id: int, restart: bool = False) -> Non
         if not claim(container_id, expect=S.QUEUED, status=S.STARTING, status_detail=""):
             return
         container = Container.objects.select_related("image", "owner", "node").get(id=container_id)
-        rt = _runtime()
+        rt = node_runtime()
         try:
             state = _bring_up(rt, container, restart=restart)
         except TerrariumError as exc:
@@ -111,7 +112,7 @@ def container_stop_on_node(*, container_id: int) -> None:
         if container is None:
             return
         try:
-            state = _runtime().stop(container.runtime_name, timeout=settings.CONTAINER_STOP_SECONDS)
+            state = node_runtime().stop(container.runtime_name, timeout=settings.CONTAINER_STOP_SECONDS)
             exit_code, oom = state.exit_code, bool(state.oom_killed)
         except NotFound:
             exit_code, oom = None, False
@@ -130,7 +131,7 @@ def container_delete_on_node(*, container_id: int) -> None:
         if container is None:
             return
         try:
-            _runtime().delete(container.runtime_name, force=True)
+            node_runtime().delete(container.runtime_name, force=True)
         except NotFound:
             pass
         if claim(container_id, expect=S.DELETING, status=S.DELETED, finished_at=timezone.now()):
@@ -164,7 +165,7 @@ def containers_reconcile_node(*, node_name: str, worker_restarted: bool = False)
     # Only rows the runtime acknowledged (they carry its id) are the runtime's to judge.
     settled = list(mine.filter(status__in=[S.RUNNING, S.PAUSED]).exclude(runtime_id=""))
     exited = list(mine.filter(status=S.EXITED).exclude(runtime_id="").exclude(status_detail=GONE))
-    states = {s.name: s for s in _runtime().list(all=True)}
+    states = {s.name: s for s in node_runtime().list(all=True)}
     for container in settled:
         state = states.get(container.runtime_name)
         if state is None or state.status in ("exited", "created"):

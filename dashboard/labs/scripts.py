@@ -10,7 +10,7 @@ import os
 import threading
 
 from dashboard.containers.models import Container
-from dashboard.containers.node import _runtime
+from dashboard.containers.node import node_runtime
 from dashboard.labs.models import OUTPUT_LIMIT
 from dashboard.labs.outcomes import check_outcome
 from dashboard.labs.substitute import substitute
@@ -24,7 +24,7 @@ _check_slots = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 def _run(container: Container, script: str, *, env: dict, timeout: float, memory: int, pids: int):
-    return _runtime().check(
+    return node_runtime().check(
         container.runtime_id or container.runtime_name, script.encode(), env=env, timeout=timeout,
         memory=memory, pids=pids, output_limit=OUTPUT_LIMIT,
     )
