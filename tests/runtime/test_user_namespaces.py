@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from container_testing import sh
-from runtime import ContainerConfig, NotPermitted
+from container_testing import TrackedRuntime, left_running, sh
+from runtime import ContainerConfig, ImageStore, NotPermitted
 from runtime import id_ranges
 
 
@@ -126,3 +126,27 @@ def test_a_missing_pool_is_one_clear_error(rt, monkeypatch):
     with pytest.raises(NotPermitted, match="no id range for user namespaces"):
         started(rt)
     assert rt.list(all=True) == []
+
+
+def test_a_state_root_that_cannot_be_idmapped_is_refused_with_the_way_out(tmp_path, cgroup_parent, busybox_tar):
+    # ramfs, unlike tmpfs since Linux 6.3, has no idmapped mounts on any kernel.
+    root = tmp_path / "ramfs"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "ramfs", "-o", "mode=700", "terrarium-test", root], check=True)
+    try:
+        ImageStore(root).import_archive(busybox_tar, name="busybox")
+        runtime = TrackedRuntime(root)
+        for attempt in range(2):
+            with pytest.raises(NotPermitted, match=rf"^--userns=auto shows the image through idmapped mounts, but "
+                                                   rf"the state root {root} is on ramfs, which this kernel cannot "
+                                                   rf"idmap .*: run with --userns=host, or move the state root to "
+                                                   rf"ext4, xfs or btrfs$"):
+                started(runtime, "true")
+        assert runtime.list(all=True) == []
+        assert not (root / id_ranges.DIRECTORY).exists()
+        state = runtime.wait(started(runtime, "true", userns="host").id)
+        assert state.exit_code == 0
+        runtime.delete(state.id)
+        assert not left_running(runtime.seen_pids)
+    finally:
+        subprocess.run(["umount", root], check=True)
