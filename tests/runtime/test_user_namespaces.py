@@ -205,3 +205,37 @@ def test_a_state_root_that_cannot_be_idmapped_is_refused_with_the_way_out(tmp_pa
         assert not left_running(runtime.seen_pids)
     finally:
         subprocess.run(["umount", root], check=True)
+
+
+RACE = """
+import collections, os, sys
+from runtime import id_ranges
+root, role = sys.argv[1], sys.argv[2]
+if role == "reclaimer":
+    while not os.path.exists(f"{root}/stop"):
+        id_ranges.reclaim(root)
+    sys.exit(0)
+start = id_ranges.pool()[0]
+live, lost = collections.deque(), 0
+for i in range(1500):
+    cid = f"{os.getpid()}-{i}"
+    os.mkdir(f"{root}/containers/{cid}")
+    live.append((cid, id_ranges.claim(root, cid)))
+    if len(live) > 3:
+        os.rmdir(f"{root}/containers/{live.popleft()[0]}")
+    lost += sum(id_ranges.holder(f"{root}/userns/{(base - start) // id_ranges.SIZE}") != cid for cid, base in live)
+print(lost)
+"""
+
+
+def test_reclaims_racing_claims_never_free_a_held_slot(state_root):
+    (state_root / "containers").mkdir()
+    run = [sys.executable, "-c", RACE, str(state_root)]
+    reclaimers = [subprocess.Popen([*run, "reclaimer"]) for _ in range(2)]
+    try:
+        claimers = [subprocess.Popen([*run, "claimer"], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        lost = [int(c.communicate()[0]) for c in claimers]
+    finally:
+        (state_root / "stop").touch()
+        assert [r.wait() for r in reclaimers] == [0, 0]
+    assert lost == [0, 0]
