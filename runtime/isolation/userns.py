@@ -132,7 +132,10 @@ def require_idmap(root: str) -> None:
 
 def probe_idmap(path: str) -> str | None:
     """None if the filesystem holding path takes an idmapped mount here; else why not."""
-    user_fd = _scratch_userns()
+    try:
+        user_fd = _scratch_userns()
+    except OSError as exc:
+        return f"no user namespace can be made here ({os.strerror(exc.errno)}; see sysctl user.max_user_namespaces)"
     try:
         fd = sc.open_tree(path, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
         try:
@@ -158,16 +161,20 @@ def _scratch_userns() -> int:
         try:
             os.close(ready_r)
             os.close(hold_w)
-            sc.unshare(sc.CLONE_NEWUSER)
-            os.write(ready_w, b"1")
+            try:
+                sc.unshare(sc.CLONE_NEWUSER)
+                os.write(ready_w, b"ok")
+            except OSError as exc:
+                os.write(ready_w, str(exc.errno).encode())
             os.read(hold_r, 1)
         finally:
             os._exit(0)
     os.close(ready_w)
     os.close(hold_r)
     try:
-        if os.read(ready_r, 1) != b"1":
-            raise OSError(0, "cannot make a user namespace")
+        answer = os.read(ready_r, 16)
+        if answer != b"ok":
+            raise OSError(int(answer) if answer.isdigit() else errno.ECHILD, "unshare(CLONE_NEWUSER)")
         for name in ("uid_map", "gid_map"):
             with open(f"/proc/{pid}/{name}", "w") as f:
                 f.write("0 65534 1\n")
