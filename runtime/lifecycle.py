@@ -26,7 +26,7 @@ from runtime import cgroups, id_ranges, settings, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
 from runtime.image.store import ImageInfo, ImageStore
-from runtime.isolation import layerdisk, overlay
+from runtime.isolation import layerdisk, overlay, userns
 from runtime.isolation.plan import InitPlan
 from runtime.linux import procinfo
 from runtime.shim import attach as attach_protocol
@@ -204,6 +204,8 @@ class Runtime:
 
     def _start(self, state: ContainerState, image, attach: bool, spare):
         cfg = ContainerConfig.from_dict(state.config)
+        if cfg.userns == "auto":
+            userns.require_idmap(self.root)
         if cfg.userns == "auto" and state.userns is None:
             # Held from the first start until deletion: the layer's files keep their owners.
             uid_base = id_ranges.claim(self.root, state.id)
