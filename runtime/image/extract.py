@@ -311,14 +311,20 @@ class Extractor:
             if cached is not None:
                 fd = cached
                 continue
+            created = False
             try:
                 os.mkdir(part, 0o755, dir_fd=fd)
+                created = True
                 self.report.files += 1
                 self._layer.add(sofar)
                 self._dir_gid.pop(sofar, None)
             except FileExistsError:
                 pass
             fd = syscalls.openat2(fd, part, treeops.BENEATH_FLAGS, treeops.RESOLVE)
+            if created:
+                # A directory the archive implies but does not hold gets Docker's
+                # 0755, not what the importer's umask leaves (root's is 077).
+                os.fchmod(fd, 0o755)
             if sofar != rel:
                 self._dirs[sofar] = fd
         return fd

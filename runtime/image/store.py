@@ -186,6 +186,8 @@ class ImageStore:
         committed = False
         try:
             os.mkdir(f"{tmp}/rootfs", mode=0o755)
+            # The container's `/` when the archive has no `./`: 0755 whatever the umask (root's is 077).
+            os.chmod(f"{tmp}/rootfs", 0o755)
             os.mkdir(f"{tmp}/spool", mode=0o700)
             rootfs_fd = os.open(f"{tmp}/rootfs", treeops.DIR_FLAGS)
             spool_fd = os.open(f"{tmp}/spool", treeops.DIR_FLAGS)
@@ -232,6 +234,7 @@ class ImageStore:
         committed = False
         try:
             os.mkdir(f"{tmp}/rootfs", mode=0o755)
+            os.chmod(f"{tmp}/rootfs", 0o755)
             rootfs_fd = os.open(f"{tmp}/rootfs", treeops.DIR_FLAGS)
             try:
                 files, size, diff_id = fill(rootfs_fd)

@@ -197,3 +197,18 @@ def test_file_owned_above_65535_is_refused_and_leaves_nothing(state_root, kind):
         ImageStore().import_archive(io.BytesIO(data), name="big-ids")
     assert ImageStore().list() == []
     assert os.listdir(state_root / "images") == [".lock"]
+
+
+@pytest.mark.parametrize("kind", ["flat", "docker-save"])
+def test_directories_the_archive_implies_are_0755_whatever_the_umask(state_root, kind):
+    # Root's processes run with umask 077: an image whose `/` or /usr came out
+    # 0700 would lock every non-root user of its containers out of them.
+    entries = [E("usr/bin/tool", data=b"x", mode=0o755)]
+    archive = tar_bytes(entries) if kind == "flat" else docker_save([tar_bytes(entries)])
+    old = os.umask(0o077)
+    try:
+        info = ImageStore().import_archive(io.BytesIO(archive), name="implied")
+    finally:
+        os.umask(old)
+    rootfs = Path(info.rootfs)
+    assert [stat.S_IMODE(os.stat(rootfs / p).st_mode) for p in ("", "usr", "usr/bin")] == [0o755] * 3
