@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "dashboard.containers",
     "dashboard.monitoring",
     "dashboard.shell",
+    "dashboard.labs",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ package: `python -m runtime run` imports only what starting a container needs.
 from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound, NotPermitted, TerrariumError
 
 _LAZY = {
+    "CheckResult": "runtime.isolation.check",
     "Runtime": "runtime.lifecycle",
     "ContainerConfig": "runtime.config",
     "ImageStore": "runtime.image.store",
@@ -21,6 +22,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "CheckResult",
     "Conflict",
     "ContainerConfig",
     "ImageStore",

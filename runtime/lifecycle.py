@@ -540,19 +540,40 @@ class Runtime:
         if not argv:
             raise InvalidArgument("exec needs a command")
         cfg = ContainerConfig.from_dict(state.config)
-        full_env = {"PATH": DEFAULT_PATH, "HOSTNAME": cfg.hostname or hostname_from_name(state.name)}
-        if tty:
-            full_env["TERM"] = "xterm"
-        full_env.update(cfg.env)
-        full_env.update(env or {})
         # Imported here: a container start from the CLI has no use for them.
         from runtime.isolation import exec as exec_module, seccomp
 
         seccomp.prepare(f"{self.root}/cache")
 
-        return exec_module.spawn(self.driver, state, argv, tty=tty, env=full_env,
+        return exec_module.spawn(self.driver, state, argv, tty=tty, env=_exec_env(state, cfg, tty, env),
                                  cwd=cwd or cfg.workdir or "/", user=parse_user(user or cfg.user),
                                  rows=rows, cols=cols)
+
+    def check(self, ref: str, script: bytes, *, env: dict[str, str] | None = None, timeout: float = 5.0,
+              memory: int = 64 << 20, pids: int = 64, output_limit: int = 8192):
+        """Run a lab's check script as root in a running container, in a
+        cgroup of its own with these limits; a runtime.isolation.check.CheckResult."""
+        # Imported here: only a worker running labs' checks needs them.
+        from runtime.isolation import check as check_module, seccomp
+
+        check_module.validate(script, env, timeout=timeout, memory=memory, pids=pids, output_limit=output_limit)
+        state = self._live(ref)
+        if state.status == "paused":
+            raise Conflict(f"container {state.name} is paused")
+        seccomp.prepare(f"{self.root}/cache")
+        cfg = ContainerConfig.from_dict(state.config)
+        return check_module.run(self.driver, state, script, env=_exec_env(state, cfg, False, env), timeout=timeout,
+                                memory=memory, pids=pids, output_limit=output_limit, cpus=state.limits.get("cpus"))
+
+
+def _exec_env(state: ContainerState, cfg: ContainerConfig, tty: bool, env) -> dict[str, str]:
+    """What a process joining the container starts with: its config's environment, then the caller's."""
+    full_env = {"PATH": DEFAULT_PATH, "HOSTNAME": cfg.hostname or hostname_from_name(state.name)}
+    if tty:
+        full_env["TERM"] = "xterm"
+    full_env.update(cfg.env)
+    full_env.update(env or {})
+    return full_env
 
 
 def host_nameservers() -> list[str]:
