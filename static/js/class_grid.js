@@ -136,6 +136,7 @@
     socket.addEventListener("open", () => {
       delay = 1000;
       status.textContent = "live";
+      table.dataset.connects = String(Number(table.dataset.connects || 0) + 1);
     });
     socket.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
