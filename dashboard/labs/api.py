@@ -71,11 +71,13 @@ def api_view(*methods):
 
 
 def _lab_json(lab, user) -> dict:
+    managed = lab_managed_by(lab=lab, user=user)
     return {
         "id": lab.pk, "title": lab.title, "image": lab.image.name, "owner": lab.owner.username,
         "assigned_to_all": lab.assigned_to_all, "points": lab_points(lab.definition),
         "steps": [{"id": s["id"], "title": s["title"], "points": s["check"]["points"]} for s in lab.steps],
-        "managed": lab_managed_by(lab=lab, user=user),
+        "managed": managed,
+        **({"self_test": lab.self_test} if managed else {}),
     }
 
 

@@ -73,6 +73,18 @@ class LabInstance(models.Model):
         return f"{self.lab} for {self.student}"
 
     @property
+    def needs_new_container(self) -> bool:
+        """Its setup failed or its container is gone or broken: a start makes it anew."""
+        container = self.container
+        return (self.status == self.Status.FAILED or container is None or container.is_gone
+                or container.status == container.Status.FAILED)
+
+    @property
+    def startable(self) -> bool:
+        """Whether "Start lab" has something to do: make it anew or start its stopped container."""
+        return self.needs_new_container or self.container.can("start")
+
+    @property
     def group(self) -> str:
         """The channel group its page listens on for check results."""
         return f"lab-instance-{self.pk}"

@@ -7,6 +7,7 @@ student, the step must be in the lab. Scripts reach the container through
 
 import time
 
+from celery import current_app
 from django.conf import settings
 from django.utils import timezone
 
@@ -14,12 +15,14 @@ from runtime import TerrariumError
 
 from dashboard.containers.models import Container
 from dashboard.containers.node import container_launch_on_node
-from dashboard.labs.models import CheckRun, LabInstance
+from dashboard.containers.services import container_delete
+from dashboard.labs.models import CheckRun, Lab, LabInstance
 from dashboard.labs.outcomes import check_outcome
 from dashboard.labs.push import instance_changed
 from dashboard.labs.scripts import run_check, run_setup
 from dashboard.labs.selectors import lab_values
 from dashboard.labs.substitute import substitute
+from dashboard.nodes.queues import node_queue
 
 I = LabInstance.Status
 R = CheckRun.State
@@ -129,3 +132,33 @@ def lab_check_run_on_node(*, check_run_id: int) -> None:
         run, expect=R.RUNNING, state=outcome.state, message=outcome.message, exit_code=result.exit_code,
         duration=result.duration, output=result.output.decode(errors="replace"), truncated=result.truncated,
     )
+
+
+RESTARTED = "The node's worker restarted while it ran."
+
+
+def labs_reconcile_node(*, node_name: str) -> None:
+    """After this node's worker restarted, nothing of it runs: checks and
+    setups it was running are lost (errors; a student starts a failed lab
+    again), queued checks and instances are queued again."""
+    here = {"instance__container__node__name": node_name}
+    for run in CheckRun.objects.filter(state=R.RUNNING, **here).select_related("instance"):
+        _finish(run, expect=R.RUNNING, state=R.ERROR, message=f"The check could not finish: {RESTARTED}")
+    for run_id in CheckRun.objects.filter(state=R.QUEUED, **here).values_list("id", flat=True):
+        current_app.send_task("dashboard.labs.tasks.lab_check_run", args=[run_id], queue=node_queue(node_name))
+    for instance in LabInstance.objects.filter(status=I.SETTING_UP, container__node__name=node_name):
+        _fail(instance, f"The setup could not finish: {RESTARTED}", expect=I.SETTING_UP)
+    for instance_id in LabInstance.objects.filter(status=I.CREATING, container__node__name=node_name).values_list(
+        "id", flat=True
+    ):
+        current_app.send_task("dashboard.labs.tasks.lab_instance_prepare", args=[instance_id], queue=node_queue(node_name))
+    running = Lab.objects.filter(self_test_container__node__name=node_name, self_test__status="running")
+    for lab in running.select_related("self_test_container"):
+        lab.self_test = {"status": "error", "detail": f"The self-test could not finish: {RESTARTED}", "steps": []}
+        lab.save(update_fields=["self_test"])
+        if not lab.self_test_container.is_gone:
+            container_delete(container=lab.self_test_container)
+    for lab_id in Lab.objects.filter(self_test_container__node__name=node_name, self_test__status="queued").values_list(
+        "id", flat=True
+    ):
+        current_app.send_task("dashboard.labs.tasks.lab_self_test", args=[lab_id], queue=node_queue(node_name))

@@ -4,7 +4,7 @@ labs and only their own instances: another student's is a 404."""
 
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -73,14 +73,33 @@ def _hint_unlock_at(hint: dict, ready_at):
     return ready_at + timedelta(seconds=hint["after_seconds"])
 
 
-def step_view(*, instance: LabInstance, step: dict, runs: list[CheckRun], values: dict, manager: bool) -> dict:
+def _run_summaries(instance: LabInstance) -> dict[str, dict]:
+    """Per step, in two queries whatever the number of runs: failures so far,
+    whether one is in flight, and the run to show (the last passed one, or
+    else the last finished one)."""
+    S = CheckRun.State
+    rows = (
+        CheckRun.objects.filter(instance=instance).order_by().values("step_id").annotate(
+            failures=Count("id", filter=Q(state=S.FAILED)),
+            in_flight=Count("id", filter=Q(state__in=[S.QUEUED, S.RUNNING])),
+            last_passed=Max("id", filter=Q(state=S.PASSED)),
+            last_finished=Max("id", filter=Q(state__in=CheckRun.FINISHED)),
+        )
+    )
+    summaries = {row["step_id"]: row for row in rows}
+    shown = CheckRun.objects.in_bulk([r["last_passed"] or r["last_finished"] for r in summaries.values()
+                                      if r["last_passed"] or r["last_finished"]])
+    for row in summaries.values():
+        row["shown"] = shown.get(row["last_passed"] or row["last_finished"])
+    return summaries
+
+
+def step_view(*, instance: LabInstance, step: dict, summary: dict | None, values: dict, manager: bool) -> dict:
     """What a page shows of one step: its state (passed once any run passed),
-    the last run's message and output, whether a check is in flight, the hints
-    unlocked so far and when the next one unlocks."""
-    finished = [run for run in runs if run.state in CheckRun.FINISHED]
-    passed = next((run for run in finished if run.state == CheckRun.State.PASSED), None)
-    last = passed or (finished[0] if finished else None)
-    failures = sum(run.state == CheckRun.State.FAILED for run in finished)
+    the shown run's message and output, whether a check is in flight, the
+    hints unlocked so far and when the next one unlocks."""
+    summary = summary or {"failures": 0, "in_flight": 0, "last_passed": None, "shown": None}
+    failures, last = summary["failures"], summary["shown"]
     now = timezone.now()
     hints, next_unlock = [], None
     for hint in step["hints"]:
@@ -95,8 +114,8 @@ def step_view(*, instance: LabInstance, step: dict, runs: list[CheckRun], values
         output = "" if hidden else last.output
     return {
         "id": step["id"],
-        "state": PASSED if passed else (last.state if last else PENDING),
-        "running": any(run.state not in CheckRun.FINISHED for run in runs),
+        "state": last.state if last else PENDING,
+        "running": bool(summary["in_flight"]),
         "message": message,
         "output": output,
         "truncated": bool(last and last.truncated and output),
@@ -111,11 +130,9 @@ def lab_instance_view(*, instance: LabInstance, user, step_id: str | None = None
     lab = instance.lab
     manager = instance.student_id != user.pk and lab_managed_by(lab=lab, user=user)
     values = lab_values(lab=lab, student_id=instance.student_id)
-    runs: dict[str, list[CheckRun]] = {}
-    for run in CheckRun.objects.filter(instance=instance).order_by("-requested_at", "-id"):
-        runs.setdefault(run.step_id, []).append(run)
+    summaries = _run_summaries(instance)
     steps = [
-        step_view(instance=instance, step=step, runs=runs.get(step["id"], []), values=values, manager=manager)
+        step_view(instance=instance, step=step, summary=summaries.get(step["id"]), values=values, manager=manager)
         for step in lab.steps
     ]
     passed = [view for view in steps if view["state"] == PASSED]

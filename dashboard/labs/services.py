@@ -5,6 +5,7 @@ counted in the student's quota) and ask for a check. The node side
 
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -30,8 +31,11 @@ def _read_upload(upload) -> bytes:
     return data
 
 
+@transaction.atomic
 def lab_import(*, owner, upload) -> Lab:
-    """A teacher's lab file (lab.yaml or a zip; a file object) -> a Lab, or LabInvalid with every error."""
+    """A teacher's lab file (lab.yaml or a zip; a file object) -> a Lab, or
+    LabInvalid with every error. When steps have solve scripts, a self-test
+    is queued (dashboard.labs.selftest) in a throwaway container of the teacher's."""
     if not is_teacher(owner):
         raise PermissionDenied("Only teachers may import labs.")
     data = _read_upload(upload)
@@ -43,7 +47,24 @@ def lab_import(*, owner, upload) -> Lab:
     image = images_launchable_by(user=owner).filter(name=definition["image"]).first()
     if image is None:
         raise LabInvalid([LabError(parsed.lines.get("image"), f"image: no ready image named {definition['image']!r}.")])
-    return Lab.objects.create(owner=owner, title=definition["title"], image=image, definition=definition, source=data)
+    lab = Lab.objects.create(owner=owner, title=definition["title"], image=image, definition=definition, source=data)
+    if any(step["solve"] for step in definition["steps"]):
+        _self_test(lab)
+    return lab
+
+
+def _self_test(lab: Lab) -> None:
+    try:
+        container = _launch(lab=lab, student=lab.owner, purpose="selftest")
+    except ValidationError as exc:
+        lab.self_test = {"status": "error", "detail": f"The self-test could not start: {' '.join(exc.messages)}",
+                         "steps": []}
+        lab.save(update_fields=["self_test"])
+        return
+    lab.self_test, lab.self_test_container = {"status": "queued"}, container
+    lab.save(update_fields=["self_test", "self_test_container"])
+    queue = container.node.queue
+    transaction.on_commit(lambda: tasks.lab_self_test.apply_async(args=[lab.pk], queue=queue))
 
 
 def lab_assign_all(*, lab: Lab, teacher) -> Lab:
@@ -55,12 +76,12 @@ def lab_assign_all(*, lab: Lab, teacher) -> Lab:
     return lab
 
 
-def _launch(*, lab: Lab, student) -> Container:
+def _launch(*, lab: Lab, student, purpose: str = "") -> Container:
     limits = lab.definition["limits"]
     return container_create(
         owner=student,
         image=lab.image,
-        name=f"lab-{lab.pk}-{uuid.uuid4().hex[:6]}",
+        name="-".join(filter(None, ["lab", str(lab.pk), purpose, uuid.uuid4().hex[:6]])),
         command=KEEP_ALIVE,
         memory_bytes=limits.get("memory_bytes"),
         cpus=limits.get("cpus"),
@@ -70,12 +91,6 @@ def _launch(*, lab: Lab, student) -> Container:
     )
 
 
-def _needs_new_container(instance: LabInstance) -> bool:
-    container = instance.container
-    return (instance.status == I.FAILED or container is None or container.is_gone
-            or container.status == Container.Status.FAILED)
-
-
 @transaction.atomic
 def lab_instance_start(*, lab: Lab, student) -> LabInstance:
     """The student's instance of the lab, started: made (container, then setup
@@ -83,7 +98,7 @@ def lab_instance_start(*, lab: Lab, student) -> LabInstance:
     if not (lab.assigned_to_all or lab_managed_by(lab=lab, user=student)):
         raise PermissionDenied("This lab is not assigned to you.")
     instance, created = LabInstance.objects.select_for_update().get_or_create(lab=lab, student=student)
-    if not created and not _needs_new_container(instance):
+    if not created and not instance.needs_new_container:
         if instance.container.can("start"):
             container_start(container=instance.container)
         return instance
@@ -112,6 +127,9 @@ def lab_check_request(*, instance: LabInstance, step_id: str, user) -> CheckRun:
     run = in_flight.first()
     if run is not None:
         return run
+    most = settings.LAB_MAX_CHECKS_PER_STEP
+    if CheckRun.objects.filter(instance=instance, step_id=step_id).count() >= most:
+        raise ValidationError(f"This step has been checked {most} times: ask your teacher.")
     run = CheckRun.objects.create(instance=instance, step_id=step_id, requested_by=user)
     queue = instance.container.node.queue
     transaction.on_commit(lambda: tasks.lab_check_run.apply_async(args=[run.pk], queue=queue))

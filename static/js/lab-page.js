@@ -2,13 +2,16 @@
 // A lab's page: steps on the left, the container's shell on the right.
 // The instance's socket sends its state when it opens and again each time a
 // check or the instance changes; steps are updated in place. "Run" blocks
-// type into the selected shell, "Copy" blocks copy.
+// type into the selected shell, "Copy" blocks copy. Steps marked `auto` are
+// checked when a command line typed at the prompt has finished: its output
+// has been quiet for a moment.
 (function () {
   const page = document.getElementById("lab");
   if (!page) return;
   const encoder = new TextEncoder();
   const FINAL = new Set([4401, 4403, 4404]);
   const MAX_BACKOFF_MS = 10000;
+  const QUIET_MS = 700;
   const hintTimers = new Map();
   let attempt = 0;
   let status = page.querySelector("[data-instance-status]")?.dataset.instanceStatus || "";
@@ -101,6 +104,10 @@
   async function check(button) {
     const id = button.closest("[data-step]").dataset.step;
     button.disabled = true;
+    await requestCheck(id, button);
+  }
+
+  async function requestCheck(id, button) {
     const response = await fetch(`${page.dataset.checkBase}${encodeURIComponent(id)}/check/`, {
       method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf() },
     });
@@ -108,7 +115,7 @@
     if (response.ok) {
       show(body);
     } else {
-      button.disabled = false;
+      if (button) button.disabled = false;
       stepElement(id).querySelector("[data-message]").textContent = body.error || `Error ${response.status}`;
     }
   }
@@ -125,12 +132,44 @@
     if (tries > 0) setTimeout(() => typeIntoShell(text, tries - 1), 100);
   }
 
+  let quietTimer = null;
+  let waiting = false;
+
+  function autoCheck() {
+    waiting = false;
+    if (status !== "ready") return;
+    for (const el of page.querySelectorAll("[data-step][data-auto]")) {
+      if (el.dataset.state !== "passed" && !el.hasAttribute("data-running")) requestCheck(el.dataset.step, null);
+    }
+  }
+
+  function commandEntered() {
+    if (!page.querySelector("[data-step][data-auto]")) return;
+    waiting = true;
+    clearTimeout(quietTimer);
+    quietTimer = setTimeout(autoCheck, QUIET_MS);
+  }
+
+  function watchShells() {
+    const panel = shellPanel();
+    if (!panel) return;
+    panel.addEventListener("keydown", (event) => { if (event.key === "Enter") commandEntered(); }, true);
+    // Output still coming: the command has not finished.
+    new MutationObserver(() => {
+      if (!waiting) return;
+      clearTimeout(quietTimer);
+      quietTimer = setTimeout(autoCheck, QUIET_MS);
+    }).observe(panel.querySelector(".shell-panes"), { subtree: true, childList: true, characterData: true });
+  }
+
   page.addEventListener("click", (event) => {
     const target = event.target;
     if (target.matches("[data-check]")) {
       check(target);
     } else if (target.matches(".lab-code-run")) {
-      typeIntoShell(target.closest(".lab-code").querySelector("code").textContent);
+      const text = target.closest(".lab-code").querySelector("code").textContent;
+      typeIntoShell(text);
+      if (/\n/.test(text)) commandEntered();
     } else if (target.matches(".lab-code-copy")) {
       navigator.clipboard.writeText(target.closest(".lab-code").querySelector("code").textContent);
       target.textContent = "Copied";
@@ -138,5 +177,6 @@
     }
   });
 
+  watchShells();
   if (page.dataset.ws) connect();
 })();

@@ -1,6 +1,7 @@
 """A lab in a real browser against the real stack (Daphne, Redis, the worker,
 the node agent, a real container): the teacher imports and assigns it, the
-student starts it, works in the terminal, checks, and a reload keeps it all."""
+student starts it, works in the terminal, checks (by a click, or by itself
+after a command for an `auto` step), and a reload keeps it all."""
 
 import re
 
@@ -37,7 +38,7 @@ steps:
   - id: hello
     title: Say hello
     text: Write hello into /tmp/hello.
-    check: {run: grep -q hello /tmp/hello}
+    check: {run: grep -q hello /tmp/hello, auto: true}
 """
 
 
@@ -92,6 +93,8 @@ def test_a_student_starts_a_lab_works_in_the_terminal_and_checks_pass(
     page.get_by_role("button", name="Start lab").click()
     expect(page.locator(".shell-tab .shell-status")).to_have_text("connected")
     assert LabInstance.objects.get(student=owner).status == "ready"
+    # The sparklines get the container's samples from the node agent's sampler.
+    expect(page.locator('[data-spark-value="memory"]')).to_have_text(re.compile(r"^[\d.]+ (B|KiB|MiB)$"))
 
     first = step(page, "done-file")
     expect(first).to_have_attribute("data-state", "pending")
@@ -103,13 +106,13 @@ def test_a_student_starts_a_lab_works_in_the_terminal_and_checks_pass(
     expect(page.locator(".shell-pane:not([hidden]) .xterm-rows")).to_contain_text("touch /tmp/done")
     first.get_by_role("button", name="Check").click()
     expect(first).to_have_attribute("data-state", "passed")
+    # An auto step is checked after each command line has finished, without a click: not done yet.
+    expect(step(page, "hello")).to_have_attribute("data-state", "failed")
 
     page.locator(".shell-pane:not([hidden]) .xterm").click()
     page.keyboard.type("echo hello > /tmp/hello")
     page.keyboard.press("Enter")
-    second = step(page, "hello")
-    second.get_by_role("button", name="Check").click()
-    expect(second).to_have_attribute("data-state", "passed")
+    expect(step(page, "hello")).to_have_attribute("data-state", "passed")
     expect(page.locator("[data-progress]")).to_have_text("2/2")
 
     page.reload()

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from dashboard.containers.models import Container
 from dashboard.containers.services import container_delete
-from dashboard.labs.models import CheckRun, LabInstance
+from dashboard.labs.models import CheckRun, Lab, LabInstance
 from dashboard.labs.selectors import lab_instance_view, lab_values
 from dashboard.labs.services import lab_check_request, lab_import, lab_instance_start
 
@@ -142,3 +142,69 @@ def test_each_student_of_a_lab_gets_their_own_params(started_lab, owner, other_s
     assert lab_values(lab=mine.lab, student_id=owner.pk) != lab_values(lab=mine.lab, student_id=other_student.pk)
     assert run_check(mine, "token", wait_until).state == "passed"
     assert run_check(theirs, "token", wait_until).state == "passed"
+
+
+SELF_TESTED = """\
+title: Self-tested
+image: busybox
+setup: mkdir -p /srv/lab
+steps:
+  - id: good
+    title: A check that tells
+    text: x
+    check: {run: test -e /srv/lab/good}
+    solve: touch /srv/lab/good
+  - id: always
+    title: A check that always passes
+    text: x
+    check: {run: "true"}
+    solve: "true"
+  - id: unsolved
+    title: No solve
+    text: x
+    check: {run: "false"}
+"""
+
+
+def test_the_self_test_flags_a_check_that_always_passes(teacher, busybox_image, worker, wait_until, client_for):
+    lab = lab_import(owner=teacher, upload=SimpleUploadedFile("lab.yaml", SELF_TESTED.encode()))
+    container_id = lab.self_test_container_id
+    assert lab.self_test == {"status": "queued"}
+    done = wait_until(lambda: Lab.objects.filter(pk=lab.pk, self_test__status__in=["passed", "failed", "error"]).first())
+    assert done.self_test["status"] == "failed", done.self_test
+    steps = {step["id"]: step for step in done.self_test["steps"]}
+    assert steps["good"] == {"id": "good", "ok": True, "message": "Fails before solve, passes after."}
+    assert steps["always"]["ok"] is False and "passes before the step is done" in steps["always"]["message"]
+    assert steps["unsolved"]["ok"] is None
+    wait_until(lambda: Container.objects.get(pk=container_id).status == "deleted")
+    page = client_for(teacher).get(reverse("labs:detail", args=[lab.pk])).content.decode()
+    assert 'data-self-test="failed"' in page and 'data-self-test-step="always" data-ok="no"' in page
+
+
+def test_a_fork_bomb_in_the_container_does_not_stall_a_check(started_lab, owner, wait_until):
+    from runtime import Runtime
+
+    instance = started_lab(GOOD_SETUP, owner)
+    name = Container.objects.get(pk=instance.container_id).runtime_name
+    rt = Runtime()
+    bomb = rt.exec(name, ["sh", "-c", "while :; do sleep 60 & done"], tty=False)
+    try:
+        # The container's 64 pids are all taken: nothing more forks in its cgroup.
+        wait_until(lambda: rt.stats(name)["pids"] >= 60)
+        run = run_check(instance, "token", wait_until)
+        assert run.state == "passed", (run.message, run.output)
+    finally:
+        bomb.close()
+
+
+def test_after_a_worker_restart_a_lost_check_is_an_error_and_a_queued_one_runs(started_lab, owner, node, wait_until):
+    from dashboard.labs.node import labs_reconcile_node
+
+    instance = started_lab(GOOD_SETUP, owner)
+    lost = CheckRun.objects.create(instance=instance, step_id="file", state="running")
+    waiting = CheckRun.objects.create(instance=instance, step_id="token")
+    labs_reconcile_node(node_name=node.name)
+    lost.refresh_from_db()
+    assert lost.state == "error" and "restarted" in lost.message
+    ran = wait_until(lambda: CheckRun.objects.filter(pk=waiting.pk, state__in=CheckRun.FINISHED).first())
+    assert ran.state == "passed"

@@ -2,9 +2,12 @@
 with their lines; a student starts their instance (a container of their own,
 counted in their quota); another student's instance and results are a 404."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard.accounts.services import quota_set
 from dashboard.containers.models import Container
@@ -144,3 +147,61 @@ def test_a_step_once_passed_stays_passed_and_errors_are_hidden_from_students(cli
     assert student["output"] == "" and student["exit_code"] is None
     seen = client_for(teacher).get(reverse("labs:instance-state", args=[instance.pk])).json()["steps"][0]
     assert "exit 127" in seen["message"] and seen["output"] == "sh: nope" and seen["exit_code"] == 127
+
+
+def test_a_lab_whose_container_was_deleted_starts_again_in_a_new_one(client_for, owner, lab):
+    client = client_for(owner)
+    client.post(reverse("labs:start", args=[lab.pk]))
+    instance = LabInstance.objects.get()
+    LabInstance.objects.filter(pk=instance.pk).update(status="ready")
+    assert ">Start lab</button>" not in client.get(reverse("labs:detail", args=[lab.pk])).content.decode()
+    Container.objects.filter(pk=instance.container_id).update(status="deleted")
+    assert ">Start lab</button>" in client.get(reverse("labs:detail", args=[lab.pk])).content.decode()
+    client.post(reverse("labs:start", args=[lab.pk]))
+    instance.refresh_from_db()
+    assert instance.status == "creating" and instance.container.status == "queued"
+    assert Container.objects.exclude(status="deleted").count() == 1
+
+
+def test_every_labs_model_is_in_the_django_admin_without_the_labs_secret(client_for, admin_user, lab, owner):
+    client = client_for(admin_user)
+    client_for(owner).post(reverse("labs:start", args=[lab.pk]))
+    for path in ["labs/lab", "labs/labinstance", "labs/checkrun", "labs/apitoken"]:
+        assert client.get(f"/admin/{path}/").status_code == 200, path
+    page = client.get(f"/admin/labs/lab/{lab.pk}/change/")
+    assert page.status_code == 200 and 'name="secret"' not in page.content.decode()
+    assert client.get(f"/admin/labs/labinstance/{LabInstance.objects.get().pk}/change/").status_code == 200
+
+
+def test_a_step_may_be_checked_a_bounded_number_of_times(client_for, owner, lab, settings):
+    settings.LAB_MAX_CHECKS_PER_STEP = 3
+    client_for(owner).post(reverse("labs:start", args=[lab.pk]))
+    instance = LabInstance.objects.get()
+    LabInstance.objects.filter(pk=instance.pk).update(status="ready")
+    Container.objects.filter(pk=instance.container_id).update(status="running")
+    CheckRun.objects.bulk_create([CheckRun(instance=instance, step_id="greet", state="failed") for _ in range(3)])
+    response = client_for(owner).post(reverse("labs:check", args=[instance.pk, "greet"]))
+    assert response.status_code == 409 and "checked 3 times" in response.json()["error"]
+    assert CheckRun.objects.count() == 3
+
+
+def test_hints_unlock_after_failed_checks_or_time(client_for, teacher, owner, image):
+    hinted = LAB.replace(b"check: {run:", b"hints:\n      - {text: 'Try **echo**.', after_failures: 2}\n"
+                                         b"      - {text: 'Later.', after_seconds: 600}\n    check: {run:")
+    upload(client_for(teacher), hinted)
+    lab = Lab.objects.get()
+    lab.assigned_to_all = True
+    lab.save()
+    client_for(owner).post(reverse("labs:start", args=[lab.pk]))
+    instance = LabInstance.objects.get()
+    LabInstance.objects.filter(pk=instance.pk).update(status="ready", ready_at=timezone.now())
+
+    def step():
+        return client_for(owner).get(reverse("labs:instance-state", args=[instance.pk])).json()["steps"][0]
+
+    CheckRun.objects.create(instance=instance, step_id="greet", state="failed")
+    assert step()["hints"] == [] and step()["next_hint_at"] is not None
+    CheckRun.objects.create(instance=instance, step_id="greet", state="failed")
+    assert step()["hints"] == ["<p>Try <strong>echo</strong>.</p>\n"]
+    LabInstance.objects.filter(pk=instance.pk).update(ready_at=timezone.now() - timedelta(seconds=601))
+    assert step()["hints"][1] == "<p>Later.</p>\n" and step()["next_hint_at"] is None
