@@ -1,6 +1,6 @@
 """Classes, the web side: make a class of a lab, enrol students (join code,
 self-registration, roster), the raised hand, and resets through the labs'
-services. Bad input: one clear error, nothing changed."""
+own start. Bad input: one clear error, nothing changed."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -14,8 +14,11 @@ from dashboard.classes.codes import new_join_code, new_password, normalize_join_
 from dashboard.classes.models import Class, Enrolment
 from dashboard.classes.push import class_changed
 from dashboard.classes.roster import parse_roster
-from dashboard.classes.selectors import class_owned_by, teacher_labs
+from dashboard.classes.selectors import class_owned_by, classes_for_staff, teacher_labs
 from dashboard.classes.throttle import MESSAGE as THROTTLED, join_throttled, join_wrong_record
+from dashboard.containers.services import container_delete
+from dashboard.labs.models import LabInstance
+from dashboard.labs.services import lab_instance_start
 
 WRONG = "No class has this join code."
 EXPIRED = "This join code has expired: ask your teacher for a new one."
@@ -173,3 +176,46 @@ def enrolment_hand_set(*, enrolment: Enrolment, raised: bool) -> Enrolment:
     class_changed(class_id=enrolment.klass_id)
     return enrolment
 
+
+
+def _reset_instance(*, klass: Class, student) -> LabInstance:
+    """The student's instance made anew from the lab by the labs' own start:
+    the old container (its writable layer) is deleted, the instance row and
+    its check runs stay (results kept), params stay (derived from the student)."""
+    instance = LabInstance.objects.select_related("container").filter(lab=klass.lab, student=student).first()
+    if instance is None:
+        raise ValidationError(f"{student.username} has not started the lab yet.")
+    if instance.container is not None and not instance.container.is_gone:
+        container_delete(container=instance.container)
+    return lab_instance_start(lab=klass.lab, student=student)
+
+
+@transaction.atomic
+def enrolment_reset(*, enrolment: Enrolment) -> LabInstance:
+    """The student's own "Reset lab", once they confirmed."""
+    instance = _reset_instance(klass=enrolment.klass, student=enrolment.student)
+    class_changed(class_id=enrolment.klass_id)
+    return instance
+
+
+def class_reset(*, klass: Class, by, student_ids: list[int] | None) -> dict[str, str]:
+    """The teacher's or an assistant's reset of some students (None: all who
+    started the lab), each in a transaction of its own -> username: what
+    happened ("reset" or why not)."""
+    if not classes_for_staff(user=by).filter(pk=klass.pk).exists():
+        raise PermissionDenied("Only the class's teacher and assistants reset its students.")
+    enrolments = klass.enrolments.select_related("student", "klass__lab")
+    if student_ids is not None:
+        enrolments = enrolments.filter(student_id__in=student_ids)
+    outcome = {}
+    for enrolment in enrolments:
+        if student_ids is None and not LabInstance.objects.filter(lab=klass.lab, student=enrolment.student).exists():
+            continue
+        try:
+            with transaction.atomic():
+                _reset_instance(klass=klass, student=enrolment.student)
+            outcome[enrolment.student.username] = "reset"
+        except (ValidationError, PermissionDenied) as exc:
+            outcome[enrolment.student.username] = " ".join(getattr(exc, "messages", [str(exc)]))
+    class_changed(class_id=klass.pk)
+    return outcome

@@ -17,4 +17,6 @@ urlpatterns = [
     path("classes/<int:class_id>/cells/<int:student_id>/<str:step_id>.json", views.class_cell, name="cell"),
     path("classes/<int:class_id>/mine/", views.student_class, name="student"),
     path("classes/<int:class_id>/mine/hand/", views.student_hand, name="hand"),
+    path("classes/<int:class_id>/mine/reset/", views.student_reset, name="student-reset"),
+    path("classes/<int:class_id>/reset/", views.class_reset, name="reset"),
 ]

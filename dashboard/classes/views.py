@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -202,3 +202,44 @@ def student_hand(request, class_id):
     return redirect(request.POST.get("next") if request.POST.get("next") == _lab_page(enrolment.klass)
                     else reverse("classes:student", args=[enrolment.klass_id]))
 
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def student_reset(request, class_id):
+    """The student's "Reset lab": a confirmation first (their files in the lab are discarded)."""
+    enrolment = enrolment_get_for_student(student=request.user, class_id=class_id)
+    if request.method == "GET":
+        return render(request, "classes/reset_confirm.html", {"klass": enrolment.klass, "whom": "your lab",
+                                                               "student": None})
+    try:
+        services.enrolment_reset(enrolment=enrolment)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _refusal(exc))
+        return redirect("classes:student", class_id=enrolment.klass_id)
+    messages.success(request, "Your lab is being made anew.")
+    return redirect(_lab_page(enrolment.klass))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def class_reset(request, class_id):
+    """The teacher's or an assistant's reset of one student (`student`) or all: a confirmation first."""
+    klass = class_get_for_user(user=request.user, class_id=class_id)
+    student = request.GET.get("student") or request.POST.get("student") or ""
+    student_ids = [int(student)] if student.isdigit() else None
+    if request.method == "GET":
+        enrolment = klass.enrolments.select_related("student").filter(student_id=student_ids[0]).first() \
+            if student_ids else None
+        if student_ids and enrolment is None:
+            raise Http404("No such student in this class")
+        whom = f"{enrolment.student.username}'s lab" if enrolment else "every student's lab"
+        return render(request, "classes/reset_confirm.html", {"klass": klass, "whom": whom, "student": student})
+    outcome = services.class_reset(klass=klass, by=request.user, student_ids=student_ids)
+    done = [name for name, what in outcome.items() if what == "reset"]
+    if done:
+        messages.success(request, f"Reset: {', '.join(done)}.")
+    for name, what in outcome.items():
+        if what != "reset":
+            messages.error(request, f"{name}: {what}")
+    return redirect("classes:detail", class_id=klass.pk)

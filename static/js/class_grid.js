@@ -49,7 +49,11 @@
     hand.className = "hand";
     hand.setAttribute("aria-label", "raised hand");
     hand.textContent = "✋";
-    th.append(name, hand);
+    const reset = document.createElement("a");
+    reset.className = "reset";
+    reset.href = `/classes/${classId}/reset/?student=${row.student_id}`;
+    reset.textContent = "reset";
+    th.append(name, hand, " ", reset);
     tr.append(th);
     for (const column of columns) {
       const td = document.createElement("td");
