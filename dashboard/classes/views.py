@@ -147,7 +147,7 @@ def class_export(request, class_id, fmt):
 @require_GET
 def class_grid_json(request, class_id):
     klass = class_get_for_user(user=request.user, class_id=class_id)
-    return JsonResponse(class_grid(klass=klass), json_dumps_params={"default": str})
+    return JsonResponse(class_grid(klass=klass))
 
 
 @login_required

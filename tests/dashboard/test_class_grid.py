@@ -35,7 +35,9 @@ def test_each_cell_shows_the_steps_state_for_its_student(client_for, teacher, ow
     check(theirs, "make", "failed", message="Still no file.", after_seconds=6)
     check(theirs, "fill", "error", message="exit 127", after_seconds=7)
     page = client_for(teacher).get(reverse("classes:detail", args=[klass.pk])).content.decode()
-    assert "<table" in page and ">owner</span>" in page and ">other_student</span>" in page
+    assert "<table" in page
+    for instance in (mine, theirs):
+        assert f'href="{reverse("labs:instance", args=[instance.pk])}" data-username>{instance.student.username}</a>' in page
     state, text = cell(page, owner, "make")
     assert state == "passed" and "1 min 35 s" in text and "3×" in text
     assert cell(page, owner, "fill")[0] == "pending"
@@ -43,12 +45,15 @@ def test_each_cell_shows_the_steps_state_for_its_student(client_for, teacher, ow
     assert state == "failed" and "2×" in text and "Still no file." in text
     assert cell(page, other_student, "fill")[0] == "error"
     assert 'data-instance-state="running"' in page and 'data-instance-state="suspended"' in page
+    idle = client_for(teacher).get(reverse("classes:grid", args=[klass.pk])).json()["rows"][0]["idle_seconds"]
+    assert isinstance(idle, int) and idle >= 0
 
 
 def test_a_student_without_an_instance_shows_not_started(client_for, teacher, owner, klass):
     Enrolment.objects.create(klass=klass, student=owner)
     page = client_for(teacher).get(reverse("classes:detail", args=[klass.pk])).content.decode()
     assert cell(page, owner, "make")[0] == "pending" and 'data-instance-state="not started"' in page
+    assert 'data-idle=""' in page and ">owner</span>" in page
 
 
 def test_column_headers_give_the_share_passed_and_the_median_time(client_for, teacher, owner, other_student,
