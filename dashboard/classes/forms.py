@@ -19,6 +19,19 @@ class SettingsForm(forms.Form):
                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     ends_at = forms.DateTimeField(label="Ends", required=False,
                                   widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    time_limit_minutes = forms.IntegerField(label="Time limit (minutes)", min_value=1, max_value=10080, required=False,
+                                            help_text="From a student's first start; then stopped, files kept.")
+    idle_limit_minutes = forms.IntegerField(label="Idle limit (minutes)", min_value=1, max_value=1440, required=False,
+                                            help_text="Without checks or a new shell; then suspended, memory kept.")
+    student_extensions = forms.IntegerField(label="Extensions a student may take (15 minutes each)", min_value=0,
+                                            max_value=20)
+
+    def limits_in_seconds(self) -> dict:
+        data = dict(self.cleaned_data)
+        for name in ("time_limit", "idle_limit"):
+            minutes = data.pop(f"{name}_minutes")
+            data[f"{name}_seconds"] = minutes * 60 if minutes else None
+        return data
 
 
 class JoinForm(forms.Form):

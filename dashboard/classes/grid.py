@@ -51,17 +51,15 @@ def _cell(step_id: str, runs: list[dict], started_at) -> dict:
     return cell
 
 
-def _last_activity(instances: dict, runs_by_instance: dict) -> dict[int, object]:
-    """Per instance: its newest of ready, a check asked for, a shell opened."""
-    container_ids = [i.container_id for i in instances.values() if i.container_id]
+def last_activity(instances) -> dict[int, object]:
+    """Per instance: its newest of made, ready, a check asked for, a shell opened (two queries)."""
+    container_ids = [i.container_id for i in instances if i.container_id]
     shells = dict(ShellSession.objects.filter(container_id__in=container_ids).values("container_id")
                   .annotate(last=Max("opened_at")).values_list("container_id", "last"))
-    last = {}
-    for instance in instances.values():
-        times = [t for t in (instance.ready_at, instance.created_at, shells.get(instance.container_id)) if t]
-        times += [run["requested_at"] for run in runs_by_instance.get(instance.pk, [])[-1:]]
-        last[instance.pk] = max(times)
-    return last
+    checks = dict(CheckRun.objects.filter(instance__in=instances).values("instance_id")
+                  .annotate(last=Max("requested_at")).values_list("instance_id", "last"))
+    return {i.pk: max(t for t in (i.created_at, i.ready_at, shells.get(i.container_id), checks.get(i.pk)) if t)
+            for i in instances}
 
 
 def class_grid(*, klass: Class) -> dict:
@@ -73,7 +71,7 @@ def class_grid(*, klass: Class) -> dict:
     for run in (CheckRun.objects.filter(instance_id__in=[i.pk for i in instances.values()], state__in=CheckRun.FINISHED)
                 .order_by("requested_at", "id").values("instance_id", "step_id", "state", "requested_at", "message")):
         runs_by_instance.setdefault(run["instance_id"], []).append(run)
-    last_activity = _last_activity(instances, runs_by_instance)
+    activity = last_activity(list(instances.values()))
     now = timezone.now()
     rows = []
     for enrolment in enrolments:
@@ -86,7 +84,7 @@ def class_grid(*, klass: Class) -> dict:
         state = instance_state(instance)
         idle = None
         if instance is not None and state in ("running", "suspended"):
-            idle = max(0, round((now - last_activity[instance.pk]).total_seconds()))
+            idle = max(0, round((now - activity[instance.pk]).total_seconds()))
         rows.append({
             "student_id": enrolment.student_id,
             "username": enrolment.student.username,

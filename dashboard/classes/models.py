@@ -20,6 +20,12 @@ class Class(models.Model):
     join_code = models.CharField(max_length=8, unique=True, default=new_join_code)
     join_code_expires_at = models.DateTimeField(null=True, blank=True)
     seats = models.PositiveIntegerField(default=30)
+    # Per instance: wall-clock time from its first start until it is stopped
+    # (files kept), and idle time until it is suspended (memory kept). None: no limit.
+    time_limit_seconds = models.PositiveIntegerField(null=True, blank=True)
+    idle_limit_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # How many times a student may extend their own time limit (the teacher: any).
+    student_extensions = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -41,6 +47,8 @@ class Enrolment(models.Model):
     joined_at = models.DateTimeField(default=timezone.now)
     # Set by the student from their page, shown on the teacher's grid.
     hand_raised_at = models.DateTimeField(null=True, blank=True)
+    extra_seconds = models.PositiveIntegerField(default=0)
+    extensions_used = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["student__username"]

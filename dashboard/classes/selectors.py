@@ -6,8 +6,10 @@ from django.db.models import Q
 from django.http import Http404
 
 from dashboard.accounts.roles import is_admin, is_teacher
+from dashboard.classes.limits import stop_at
 from dashboard.classes.models import Class, Enrolment
-from dashboard.labs.models import Lab
+from dashboard.containers.models import Container
+from dashboard.labs.models import Lab, LabInstance
 
 
 def classes_for_staff(*, user):
@@ -57,3 +59,19 @@ def enrolment_for_lab(*, student, lab_id: int) -> Enrolment | None:
     if not student.is_authenticated:
         return None
     return enrolments_of(student=student).filter(klass__lab_id=lab_id).first()
+
+
+def enrolment_limits_view(*, enrolment: Enrolment) -> dict:
+    """What the student's controls show: whether their instance is suspended,
+    when it stops, the idle limit, the extensions left."""
+    klass = enrolment.klass
+    instance = LabInstance.objects.select_related("container").filter(
+        lab_id=klass.lab_id, student_id=enrolment.student_id).first()
+    container = instance and instance.container
+    return {
+        "suspended": bool(container and container.status == Container.Status.PAUSED),
+        "stop_at": instance and stop_at(klass=klass, enrolment=enrolment, instance=instance),
+        "time_limited": klass.time_limit_seconds is not None,
+        "idle_minutes": klass.idle_limit_seconds and max(1, klass.idle_limit_seconds // 60),
+        "extensions_left": max(0, klass.student_extensions - enrolment.extensions_used),
+    }

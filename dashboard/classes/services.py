@@ -1,6 +1,6 @@
 """Classes, the web side: make a class of a lab, enrol students (join code,
-self-registration, roster), the raised hand, and resets through the labs'
-own start. Bad input: one clear error, nothing changed."""
+self-registration, roster), the raised hand, resets through the labs' own
+start, resuming a suspended instance and extending the time limit. Bad input: one clear error, nothing changed."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -10,12 +10,15 @@ from django.utils import timezone
 
 from dashboard.accounts.models import PasswordChangeRequired
 from dashboard.accounts.roles import is_teacher
+from dashboard.classes import tasks
 from dashboard.classes.codes import new_join_code, new_password, normalize_join_code
+from dashboard.classes.limits import EXTEND_SECONDS
 from dashboard.classes.models import Class, Enrolment
 from dashboard.classes.push import class_changed
 from dashboard.classes.roster import parse_roster
 from dashboard.classes.selectors import class_owned_by, classes_for_staff, teacher_labs
 from dashboard.classes.throttle import MESSAGE as THROTTLED, join_throttled, join_wrong_record
+from dashboard.containers.models import Container
 from dashboard.containers.services import container_delete
 from dashboard.labs.models import LabInstance
 from dashboard.labs.services import lab_instance_start
@@ -49,7 +52,8 @@ def class_create(*, owner, name: str, lab_id) -> Class:
 
 
 def class_settings_set(*, klass: Class, by, seats: int, self_registration: bool, join_code_expires_at,
-                       starts_at, ends_at) -> Class:
+                       starts_at, ends_at, time_limit_seconds=None, idle_limit_seconds=None,
+                       student_extensions: int = 1) -> Class:
     _require_owner(klass, by)
     if not 1 <= seats <= 1000:
         raise ValidationError("Seats: between 1 and 1000.")
@@ -57,7 +61,10 @@ def class_settings_set(*, klass: Class, by, seats: int, self_registration: bool,
         raise ValidationError("The class must end after it starts.")
     klass.seats, klass.self_registration = seats, self_registration
     klass.join_code_expires_at, klass.starts_at, klass.ends_at = join_code_expires_at, starts_at, ends_at
-    klass.save(update_fields=["seats", "self_registration", "join_code_expires_at", "starts_at", "ends_at"])
+    klass.time_limit_seconds, klass.idle_limit_seconds = time_limit_seconds, idle_limit_seconds
+    klass.student_extensions = student_extensions
+    klass.save(update_fields=["seats", "self_registration", "join_code_expires_at", "starts_at", "ends_at",
+                              "time_limit_seconds", "idle_limit_seconds", "student_extensions"])
     return klass
 
 
@@ -219,3 +226,35 @@ def class_reset(*, klass: Class, by, student_ids: list[int] | None) -> dict[str,
             outcome[enrolment.student.username] = " ".join(getattr(exc, "messages", [str(exc)]))
     class_changed(class_id=klass.pk)
     return outcome
+
+
+def enrolment_resume(*, enrolment: Enrolment) -> None:
+    """The student is back: their suspended instance is thawed on its node."""
+    instance = LabInstance.objects.select_related("container", "container__node").filter(
+        lab_id=enrolment.klass.lab_id, student_id=enrolment.student_id).first()
+    container = instance and instance.container
+    if container is None or container.status != Container.Status.PAUSED:
+        raise ValidationError("Your lab is not suspended.")
+    queue = container.node.queue
+    transaction.on_commit(lambda: tasks.class_instance_resume.apply_async(args=[instance.pk], queue=queue))
+    class_changed(class_id=enrolment.klass_id)
+
+
+@transaction.atomic
+def enrolment_extend(*, enrolment: Enrolment, by) -> Enrolment:
+    """More time before the time limit: the student a number of times (the
+    class's student_extensions), the class's teacher or an assistant any."""
+    klass = enrolment.klass
+    if klass.time_limit_seconds is None:
+        raise ValidationError("This class has no time limit.")
+    enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
+    if by.pk == enrolment.student_id:
+        if enrolment.extensions_used >= klass.student_extensions:
+            raise ValidationError("You have used your extensions: ask your teacher.")
+        enrolment.extensions_used += 1
+    elif not classes_for_staff(user=by).filter(pk=klass.pk).exists():
+        raise PermissionDenied("Only the student or the class's teachers extend it.")
+    enrolment.extra_seconds += EXTEND_SECONDS
+    enrolment.save(update_fields=["extensions_used", "extra_seconds"])
+    class_changed(class_id=klass.pk)
+    return enrolment

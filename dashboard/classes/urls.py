@@ -19,4 +19,7 @@ urlpatterns = [
     path("classes/<int:class_id>/mine/hand/", views.student_hand, name="hand"),
     path("classes/<int:class_id>/mine/reset/", views.student_reset, name="student-reset"),
     path("classes/<int:class_id>/reset/", views.class_reset, name="reset"),
+    path("classes/<int:class_id>/extend/", views.class_extend, name="extend"),
+    path("classes/<int:class_id>/mine/resume/", views.student_resume, name="resume"),
+    path("classes/<int:class_id>/mine/extend/", views.student_extend, name="student-extend"),
 ]

@@ -28,6 +28,12 @@ def _lab_page(klass) -> str:
     return reverse("labs:detail", args=[klass.lab_id])
 
 
+def _back(request, enrolment) -> str:
+    """Where a student's control sends them back: the lab's page they came from, or their class page."""
+    lab_page = _lab_page(enrolment.klass)
+    return lab_page if request.POST.get("next") == lab_page else reverse("classes:student", args=[enrolment.klass_id])
+
+
 def _refusal(exc: Exception) -> str:
     return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
@@ -60,7 +66,10 @@ def _detail(request, klass, *, settings_form=None, roster_errors=(), status=200)
     owner = class_owned_by(klass=klass, user=request.user)
     settings_form = settings_form or SettingsForm(initial={
         "seats": klass.seats, "self_registration": klass.self_registration,
-        "join_code_expires_at": klass.join_code_expires_at, "starts_at": klass.starts_at, "ends_at": klass.ends_at})
+        "join_code_expires_at": klass.join_code_expires_at, "starts_at": klass.starts_at, "ends_at": klass.ends_at,
+        "time_limit_minutes": klass.time_limit_seconds and klass.time_limit_seconds // 60,
+        "idle_limit_minutes": klass.idle_limit_seconds and klass.idle_limit_seconds // 60,
+        "student_extensions": klass.student_extensions})
     return render(request, "classes/detail.html", {
         "klass": klass, "owner": owner, "grid": class_grid(klass=klass), "settings_form": settings_form,
         "roster_errors": roster_errors, "assistants": klass.assistants.order_by("username"),
@@ -82,7 +91,7 @@ def class_settings(request, class_id):
     if not form.is_valid():
         return _detail(request, klass, settings_form=form, status=400)
     try:
-        services.class_settings_set(klass=klass, by=request.user, **form.cleaned_data)
+        services.class_settings_set(klass=klass, by=request.user, **form.limits_in_seconds())
     except ValidationError as exc:
         form.add_error(None, exc)
         return _detail(request, klass, settings_form=form, status=400)
@@ -199,8 +208,7 @@ def student_class(request, class_id):
 def student_hand(request, class_id):
     enrolment = enrolment_get_for_student(student=request.user, class_id=class_id)
     services.enrolment_hand_set(enrolment=enrolment, raised=request.POST.get("raised") == "1")
-    return redirect(request.POST.get("next") if request.POST.get("next") == _lab_page(enrolment.klass)
-                    else reverse("classes:student", args=[enrolment.klass_id]))
+    return redirect(_back(request, enrolment))
 
 
 
@@ -242,4 +250,42 @@ def class_reset(request, class_id):
     for name, what in outcome.items():
         if what != "reset":
             messages.error(request, f"{name}: {what}")
+    return redirect("classes:detail", class_id=klass.pk)
+
+
+@login_required
+@require_POST
+def student_resume(request, class_id):
+    enrolment = enrolment_get_for_student(student=request.user, class_id=class_id)
+    try:
+        services.enrolment_resume(enrolment=enrolment)
+    except ValidationError as exc:
+        messages.error(request, _refusal(exc))
+    return redirect(_back(request, enrolment))
+
+
+@login_required
+@require_POST
+def student_extend(request, class_id):
+    enrolment = enrolment_get_for_student(student=request.user, class_id=class_id)
+    try:
+        services.enrolment_extend(enrolment=enrolment, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, _refusal(exc))
+    return redirect(_back(request, enrolment))
+
+
+@login_required
+@require_POST
+def class_extend(request, class_id):
+    """The teacher's or an assistant's extension of one student's time limit."""
+    klass = class_get_for_user(user=request.user, class_id=class_id)
+    enrolment = klass.enrolments.filter(student_id=request.POST.get("student", "")).first() \
+        if request.POST.get("student", "").isdigit() else None
+    if enrolment is None:
+        raise Http404("No such student in this class")
+    try:
+        services.enrolment_extend(enrolment=enrolment, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, _refusal(exc))
     return redirect("classes:detail", class_id=klass.pk)

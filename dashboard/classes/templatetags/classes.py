@@ -1,6 +1,6 @@
 from django import template
 
-from dashboard.classes.selectors import enrolment_for_lab, enrolments_of
+from dashboard.classes.selectors import enrolment_for_lab, enrolment_limits_view, enrolments_of
 
 register = template.Library()
 
@@ -27,7 +27,9 @@ def your_classes(context):
 
 @register.inclusion_tag("classes/_controls.html", takes_context=True)
 def class_controls(context, lab):
-    """For a lab page: the student's raised hand in their class of this lab (nothing outside a class)."""
+    """For a lab page: the student's controls in their class of this lab (nothing outside a class):
+    raised hand, reset, and the class's limits (suspended: Resume; when it stops: Extend)."""
     request = context["request"]
-    return {"enrolment": enrolment_for_lab(student=request.user, lab_id=lab.pk), "csrf_token": context.get("csrf_token"),
-            "next": request.path}
+    enrolment = enrolment_for_lab(student=request.user, lab_id=lab.pk)
+    return {"enrolment": enrolment, "limits": enrolment and enrolment_limits_view(enrolment=enrolment),
+            "csrf_token": context.get("csrf_token"), "next": request.path}

@@ -1,0 +1,79 @@
+"""Classes, the node half (the node's root runtime worker): enforce each
+class's limits on this node's running lab instances. Past its time limit an
+instance is stopped (its writable layer kept, a start brings it back); idle
+past the idle limit it is suspended with the cgroup freezer (the runtime's
+pause: memory and processes kept) and resumed on the student's return."""
+
+import logging
+
+from django.conf import settings
+from django.utils import timezone
+
+from dashboard.classes.grid import last_activity
+from dashboard.classes.limits import stop_at, suspend_at
+from dashboard.classes.models import Class
+from dashboard.containers.models import Container
+from dashboard.containers.node import claim, shared_runtime
+from dashboard.containers.services import container_stop
+from dashboard.labs.models import LabInstance
+from runtime import TerrariumError
+
+log = logging.getLogger(__name__)
+S = Container.Status
+
+
+def _runtime():
+    # Here, not at the top: only the node's worker needs the runtime's settings.
+    from runtime import settings as runtime_settings
+
+    return shared_runtime(str(settings.TERRARIUM_ROOT), runtime_settings.cgroup_parent())
+
+
+def _suspend(container: Container) -> bool:
+    if not claim(container.pk, expect=S.RUNNING, status=S.PAUSED, status_detail="suspended while idle"):
+        return False
+    try:
+        _runtime().pause(container.runtime_id or container.runtime_name)
+    except TerrariumError:
+        claim(container.pk, expect=S.PAUSED, status=S.RUNNING, status_detail="")
+        log.exception("suspending container %s failed", container.pk)
+        return False
+    return True
+
+
+def classes_limits_enforce_on_node(*, node_name: str, now=None) -> dict[int, str]:
+    """One pass over this node's running instances in classes with limits ->
+    {instance id: "stopped" | "suspended"} for those it acted on."""
+    now = now or timezone.now()
+    acted = {}
+    classes = Class.objects.exclude(time_limit_seconds=None, idle_limit_seconds=None).select_related("lab")
+    for klass in classes:
+        enrolments = {e.student_id: e for e in klass.enrolments.all()}
+        instances = list(LabInstance.objects.filter(
+            lab_id=klass.lab_id, student_id__in=list(enrolments), status=LabInstance.Status.READY,
+            container__node__name=node_name, container__status=S.RUNNING).select_related("container"))
+        active = last_activity(instances) if klass.idle_limit_seconds is not None else {}
+        for instance in instances:
+            deadline = stop_at(klass=klass, enrolment=enrolments[instance.student_id], instance=instance)
+            if deadline is not None and now >= deadline:
+                container_stop(container=instance.container)
+                acted[instance.pk] = "stopped"
+            elif (idle := suspend_at(klass=klass, last_active=active.get(instance.pk, now))) and now >= idle:
+                if _suspend(instance.container):
+                    acted[instance.pk] = "suspended"
+    return acted
+
+
+def class_instance_resume_on_node(*, instance_id: int) -> None:
+    """Thaw a suspended instance of this node (re-checked here: the id came from a queue)."""
+    instance = LabInstance.objects.select_related("container", "container__node").filter(pk=instance_id).first()
+    container = instance and instance.container
+    if container is None or container.node is None or container.node.name != settings.NODE_NAME:
+        return
+    if not claim(container.pk, expect=S.PAUSED, status=S.RUNNING, status_detail=""):
+        return
+    try:
+        _runtime().unpause(container.runtime_id or container.runtime_name)
+    except TerrariumError:
+        claim(container.pk, expect=S.RUNNING, status=S.PAUSED)
+        log.exception("resuming container %s failed", container.pk)
