@@ -2,7 +2,8 @@
 student and step): the class page's server time (median of 30 renders
 through Django's request handling, no network), and the grid socket's
 messages while results arrive at 60 a second for 5 seconds (the consumer in
-this process over the real Redis channel layer): at most one a second."""
+this process over the real Redis channel layer): at most one a second; and
+the node half's limits pass over the 30 instances (idle and time checks)."""
 
 import asyncio
 import statistics
@@ -101,6 +102,20 @@ async def socket_burst(s, klass, instances) -> tuple[int, int, float]:
     return sent, len(arrivals), min(gaps, default=float("inf"))
 
 
+def limits_pass_ms(s, klass) -> float:
+    """The node half's pass over the class's 30 running instances, none due (the heartbeat's steady cost)."""
+    from dashboard.classes.node import classes_limits_enforce_on_node
+
+    klass.time_limit_seconds, klass.idle_limit_seconds = 86400, 86400
+    klass.save()
+    times = []
+    for _ in range(RENDERS):
+        start = time.perf_counter()
+        assert classes_limits_enforce_on_node(node_name=s.node.name) == {}
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def main() -> None:
     with stack(worker=False, web=False) as s:
         klass, instances = seed_class(s)
@@ -110,6 +125,12 @@ def main() -> None:
         sent, received, gap = asyncio.run(socket_burst(s, klass, instances))
         print(f"grid socket: {sent} results announced in {BURST_SECONDS} s -> {received} messages, "
               f"shortest gap {gap:.3f} s (target: at most one a second)")
+        from django.conf import settings
+
+        ms = limits_pass_ms(s, klass)
+        print(f"limits pass over {STUDENTS} running instances: median {ms:.1f} ms, "
+              f"{ms / 10 / settings.NODE_HEARTBEAT_SECONDS:.2f} % of one core at one pass per heartbeat "
+              f"({settings.NODE_HEARTBEAT_SECONDS} s; target <= 1 %)")
 
 
 if __name__ == "__main__":

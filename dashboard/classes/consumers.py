@@ -41,8 +41,7 @@ class ClassGridConsumer(Revalidating, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.groups_joined: set[str] = set()
-        self.last_sent = 0.0
-        self.flush_task = None
+        self.last_sent, self.dirty, self.flush_task = 0.0, False, None
         # Joined before the first read: a change in between is sent twice, not lost.
         await self._join(self.klass.group)
         await self._join_instances()
@@ -68,20 +67,25 @@ class ClassGridConsumer(Revalidating, AsyncJsonWebsocketConsumer):
         return json.dumps({"type": "grid", **class_grid(klass=self.klass)}, cls=DjangoJSONEncoder)
 
     async def _send_grid(self) -> None:
-        self.last_sent = time.monotonic()
         await self.send(text_data=await database_sync_to_async(self._grid_text)())
+        # After the send: the next one leaves a full second after this one left.
+        self.last_sent = time.monotonic()
 
-    async def _flush_later(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self.flush_task = None
-        await self._join_instances()
-        await self._send_grid()
+    async def _flush(self) -> None:
+        # A change during a send's read marks the grid dirty again: it goes a second later, not lost.
+        try:
+            while self.dirty:
+                await asyncio.sleep(max(0.0, self.last_sent + MIN_INTERVAL - time.monotonic()))
+                self.dirty = False
+                await self._join_instances()
+                await self._send_grid()
+        finally:
+            self.flush_task = None
 
     def _changed(self) -> None:
-        if self.flush_task is not None:
-            return
-        wait = max(0.0, self.last_sent + MIN_INTERVAL - time.monotonic())
-        self.flush_task = asyncio.create_task(self._flush_later(wait))
+        self.dirty = True
+        if self.flush_task is None:
+            self.flush_task = asyncio.create_task(self._flush())
 
     async def class_changed(self, message):
         self._changed()
