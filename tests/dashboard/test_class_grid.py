@@ -7,6 +7,7 @@ on demand; the raised hand a student sets."""
 import re
 
 import pytest
+from django.template import RequestContext, Template
 from django.urls import reverse
 
 from class_helpers import check, enrol_with_instance, make_class, make_lab
@@ -99,3 +100,19 @@ def test_a_student_raises_and_lowers_their_hand_for_the_teacher(client_for, teac
     client.post(reverse("classes:hand", args=[klass.pk]), {"raised": "0"})
     assert client_for(teacher).get(reverse("classes:grid", args=[klass.pk])).json()["rows"][0]["hand_raised"] is False
     assert client_for(other_student).post(reverse("classes:hand", args=[klass.pk]), {"raised": "1"}).status_code == 404
+
+
+def test_the_lab_pages_include_gives_an_enrolled_student_their_controls_and_others_nothing(rf, owner, other_student,
+                                                                                            klass):
+    Enrolment.objects.create(klass=klass, student=owner)
+    template = Template("{% load classes %}{% class_controls lab %}")
+
+    def render(user):
+        request = rf.get(reverse("labs:detail", args=[klass.lab_id]))
+        request.user = user
+        return template.render(RequestContext(request, {"lab": klass.lab}))
+
+    mine = render(owner)
+    assert ">Raise hand</button>" in mine and ">Reset lab</a>" in mine
+    assert f'name="next" value="{reverse("labs:detail", args=[klass.lab_id])}"' in mine
+    assert render(other_student).strip() == ""

@@ -29,7 +29,11 @@ def your_classes(context):
 def class_controls(context, lab):
     """For a lab page: the student's controls in their class of this lab (nothing outside a class):
     raised hand, reset, and the class's limits (suspended: Resume; when it stops: Extend)."""
-    request = context["request"]
-    enrolment = enrolment_for_lab(student=request.user, lab_id=lab.pk)
+    return enrolment_controls(context, enrolment_for_lab(student=context["request"].user, lab_id=lab.pk))
+
+
+@register.inclusion_tag("classes/_controls.html", takes_context=True)
+def enrolment_controls(context, enrolment):
+    """The same controls for one enrolment (the student's class page)."""
     return {"enrolment": enrolment, "limits": enrolment and enrolment_limits_view(enrolment=enrolment),
-            "csrf_token": context.get("csrf_token"), "next": request.path}
+            "csrf_token": context.get("csrf_token"), "next": context["request"].path}
