@@ -76,6 +76,15 @@ def lab_assign_all(*, lab: Lab, teacher) -> Lab:
     return lab
 
 
+def lab_share(*, lab: Lab, teacher, shared: bool) -> Lab:
+    """Let other teachers see the lab, its students' instances and results (or stop)."""
+    if lab.owner_id != teacher.pk and not teacher.is_superuser:
+        raise PermissionDenied("Only the lab's owner may share it.")
+    Lab.objects.filter(pk=lab.pk).update(shared_with_teachers=shared)
+    lab.shared_with_teachers = shared
+    return lab
+
+
 def _launch(*, lab: Lab, student, purpose: str = "") -> Container:
     limits = lab.definition["limits"]
     return container_create(

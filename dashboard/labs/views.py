@@ -90,6 +90,16 @@ def lab_assign_all(request, lab_id):
 
 
 @login_required
+@require_POST
+def lab_share(request, lab_id):
+    lab = lab_get_for_user(user=request.user, lab_id=lab_id)
+    shared = request.POST.get("shared") == "yes"
+    services.lab_share(lab=lab, teacher=request.user, shared=shared)
+    messages.success(request, f"{lab.title} is {'shared with' if shared else 'no longer shared with'} other teachers.")
+    return redirect("labs:detail", lab_id=lab.pk)
+
+
+@login_required
 @require_GET
 def instance_detail(request, instance_id):
     instance = lab_instance_get_for_user(user=request.user, instance_id=instance_id)

@@ -205,3 +205,21 @@ def test_hints_unlock_after_failed_checks_or_time(client_for, teacher, owner, im
     assert step()["hints"] == ["<p>Try <strong>echo</strong>.</p>\n"]
     LabInstance.objects.filter(pk=instance.pk).update(ready_at=timezone.now() - timedelta(seconds=601))
     assert step()["hints"][1] == "<p>Later.</p>\n" and step()["next_hint_at"] is None
+
+
+def test_a_lab_shared_with_teachers_is_seen_by_another_teacher(client_for, teacher, django_user_model, image):
+    from django.contrib.auth.models import Group
+
+    from dashboard.accounts.roles import TEACHERS_GROUP
+
+    colleague = django_user_model.objects.create_user(username="colleague", password="pw-colleague")
+    colleague.groups.add(Group.objects.get(name=TEACHERS_GROUP))
+    upload(client_for(teacher), LAB)
+    lab = Lab.objects.get()
+    assert client_for(colleague).get(reverse("labs:detail", args=[lab.pk])).status_code == 404
+    assert client_for(colleague).post(reverse("labs:share", args=[lab.pk]), {"shared": "yes"}).status_code == 404
+    client_for(teacher).post(reverse("labs:share", args=[lab.pk]), {"shared": "yes"})
+    page = client_for(colleague).get(reverse("labs:detail", args=[lab.pk])).content.decode()
+    assert "Assign to all students" in page and "Share with other teachers" not in page
+    assert client_for(colleague).post(reverse("labs:share", args=[lab.pk]), {"shared": "no"}).status_code == 403
+    assert Lab.objects.get().shared_with_teachers
