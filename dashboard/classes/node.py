@@ -1,11 +1,13 @@
 """Classes, the node half (the node's root runtime worker): enforce each
 class's limits on this node's running lab instances. Past its time limit an
 instance is stopped (its writable layer kept, a start brings it back); idle
-past the idle limit it is suspended with the cgroup freezer (the runtime's
+past the idle limit (no check asked for, no shell opened, cpu below
+CPU_ACTIVE_PERCENT) it is suspended with the cgroup freezer (the runtime's
 pause: memory and processes kept) and resumed on the student's return."""
 
 import logging
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.utils import timezone
 
@@ -16,10 +18,13 @@ from dashboard.containers.models import Container
 from dashboard.containers.node import claim, shared_runtime
 from dashboard.containers.services import container_stop
 from dashboard.labs.models import LabInstance
+from dashboard.monitoring.history import SECOND_KEEP, recent_samples
 from runtime import TerrariumError
 
 log = logging.getLogger(__name__)
 S = Container.Status
+# Of one core: a build or a test run the student left going is activity, an idle shell is not.
+CPU_ACTIVE_PERCENT = 5.0
 
 
 def _runtime():
@@ -53,15 +58,29 @@ def classes_limits_enforce_on_node(*, node_name: str, now=None) -> dict[int, str
             lab_id=klass.lab_id, student_id__in=list(enrolments), status=LabInstance.Status.READY,
             container__node__name=node_name, container__status=S.RUNNING).select_related("container"))
         active = last_activity(instances) if klass.idle_limit_seconds is not None else {}
+        idle = []
         for instance in instances:
             deadline = stop_at(klass=klass, enrolment=enrolments[instance.student_id], instance=instance)
             if deadline is not None and now >= deadline:
                 container_stop(container=instance.container)
                 acted[instance.pk] = "stopped"
-            elif (idle := suspend_at(klass=klass, last_active=active.get(instance.pk, now))) and now >= idle:
-                if _suspend(instance.container):
-                    acted[instance.pk] = "suspended"
+            elif (since := suspend_at(klass=klass, last_active=active.get(instance.pk, now))) and now >= since:
+                idle.append(instance)
+        busy = _cpu_busy([i.container_id for i in idle], klass.idle_limit_seconds, now) if idle else set()
+        for instance in idle:
+            if instance.container_id not in busy and _suspend(instance.container):
+                acted[instance.pk] = "suspended"
     return acted
+
+
+def _cpu_busy(container_ids: list[int], seconds: int, now) -> set[int]:
+    """The containers whose cpu went above CPU_ACTIVE_PERCENT in the last `seconds`
+    (at most the hour of 1-second samples kept): busy, so not idle. Read only for
+    instances idle by every other sign, so the pass stays cheap."""
+    window = min(seconds, SECOND_KEEP)
+    samples = async_to_sync(recent_samples)(container_ids, window, now=now.timestamp())
+    return {pk for pk, rows in samples.items()
+            if any((row.get("cpu_percent") or 0) >= CPU_ACTIVE_PERCENT and row["t"] <= now.timestamp() for row in rows)}
 
 
 def class_instance_resume_on_node(*, instance_id: int) -> None:

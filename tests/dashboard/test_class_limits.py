@@ -1,6 +1,7 @@
 """A class's limits on the real stack (real worker, real runtime, cgroup
-freezer): an instance idle past the idle limit is suspended (the runtime's
-pause: same processes, files kept) and resumed when the student comes back;
+freezer, the real sample history): an instance idle past the idle limit (no
+check, no shell, cpu low) is suspended (the runtime's pause: same processes,
+files kept) and resumed when the student comes back;
 one past its time limit is stopped with its files kept, and a start brings
 them back; Extend moves the limit (the student a set number of times).
 Time is passed to the node half's pass, not waited for."""
@@ -8,6 +9,7 @@ Time is passed to the node half's pass, not waited for."""
 from datetime import timedelta
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -21,6 +23,7 @@ from dashboard.containers.models import Container
 from dashboard.containers.services import container_delete
 from dashboard.labs.models import CheckRun, LabInstance
 from dashboard.labs.services import lab_import, lab_instance_start
+from dashboard.monitoring.history import samples_add
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -97,6 +100,39 @@ def test_a_check_counts_as_activity(klass, instance):
                             requested_at=timezone.now() + timedelta(seconds=300))
     assert enforce(timezone.now() + timedelta(seconds=601)) == {}
     assert status(instance) == "running"
+
+
+@pytest.fixture
+def cpu_samples(instance):
+    """add(at, percent): a 1-second sample of the instance's container in the real history; gone at the end."""
+    r = redis.Redis.from_url(settings.REDIS_URL)
+
+    def add(at, percent):
+        pipe = r.pipeline()
+        samples_add(pipe, [(instance.container_id, {"t": at.timestamp(), "cpu_percent": percent})], [])
+        pipe.execute()
+
+    yield add
+    r.delete(f"terrarium:stats:c:{instance.container_id}:s")
+    r.close()
+
+
+def test_cpu_above_the_threshold_within_the_idle_limit_counts_as_activity(klass, instance, cpu_samples):
+    klass.idle_limit_seconds = 600
+    klass.save()
+    later = timezone.now() + timedelta(seconds=601)
+    cpu_samples(later - timedelta(seconds=100), 90.0)
+    assert enforce(later) == {}
+    assert status(instance) == "running"
+
+
+def test_a_quiet_or_older_cpu_is_no_activity(klass, instance, cpu_samples):
+    klass.idle_limit_seconds = 600
+    klass.save()
+    later = timezone.now() + timedelta(seconds=601)
+    cpu_samples(later - timedelta(seconds=700), 90.0)
+    cpu_samples(later - timedelta(seconds=100), 1.0)
+    assert enforce(later) == {instance.pk: "suspended"}
 
 
 def test_the_time_limit_stops_the_instance_keeping_its_files_and_extend_moves_it(client_for, owner, teacher, klass,
