@@ -5,6 +5,8 @@ extensions) and when it is suspended (idle since its last activity)."""
 from datetime import timedelta
 
 EXTEND_SECONDS = 15 * 60
+# How long a class's instances (and their files) are kept once it has ended.
+RETENTION = timedelta(days=14)
 
 
 def stop_at(*, klass, enrolment, instance):

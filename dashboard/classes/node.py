@@ -3,7 +3,8 @@ class's limits on this node's running lab instances. Past its time limit an
 instance is stopped (its writable layer kept, a start brings it back); idle
 past the idle limit (no check asked for, no shell opened, cpu below
 CPU_ACTIVE_PERCENT) it is suspended with the cgroup freezer (the runtime's
-pause: memory and processes kept) and resumed on the student's return."""
+pause: memory and processes kept) and resumed on the student's return.
+RETENTION after a class ends its instances are deleted."""
 
 import logging
 
@@ -12,11 +13,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from dashboard.classes.grid import last_activity
-from dashboard.classes.limits import stop_at, suspend_at
-from dashboard.classes.models import Class
+from dashboard.classes.limits import RETENTION, stop_at, suspend_at
+from dashboard.classes.models import Class, Enrolment
+from dashboard.classes.push import class_changed
 from dashboard.containers.models import Container
 from dashboard.containers.node import claim, shared_runtime
-from dashboard.containers.services import container_stop
+from dashboard.containers.services import container_delete, container_stop
 from dashboard.labs.models import LabInstance
 from dashboard.monitoring.history import SECOND_KEEP, recent_samples
 from runtime import TerrariumError
@@ -47,29 +49,59 @@ def _suspend(container: Container) -> bool:
 
 
 def classes_limits_enforce_on_node(*, node_name: str, now=None) -> dict[int, str]:
-    """One pass over this node's running instances in classes with limits ->
-    {instance id: "stopped" | "suspended"} for those it acted on."""
+    """One pass over this node's instances in classes with limits or past their
+    end -> {instance id: "stopped" | "suspended" | "deleted"} for those it acted on."""
     now = now or timezone.now()
     acted = {}
-    classes = Class.objects.exclude(time_limit_seconds=None, idle_limit_seconds=None).select_related("lab")
-    for klass in classes:
-        enrolments = {e.student_id: e for e in klass.enrolments.all()}
-        instances = list(LabInstance.objects.filter(
-            lab_id=klass.lab_id, student_id__in=list(enrolments), status=LabInstance.Status.READY,
-            container__node__name=node_name, container__status=S.RUNNING).select_related("container"))
-        active = last_activity(instances) if klass.idle_limit_seconds is not None else {}
-        idle = []
-        for instance in instances:
-            deadline = stop_at(klass=klass, enrolment=enrolments[instance.student_id], instance=instance)
-            if deadline is not None and now >= deadline:
-                container_stop(container=instance.container)
-                acted[instance.pk] = "stopped"
-            elif (since := suspend_at(klass=klass, last_active=active.get(instance.pk, now))) and now >= since:
-                idle.append(instance)
-        busy = _cpu_busy([i.container_id for i in idle], klass.idle_limit_seconds, now) if idle else set()
-        for instance in idle:
-            if instance.container_id not in busy and _suspend(instance.container):
-                acted[instance.pk] = "suspended"
+    limited = Class.objects.exclude(time_limit_seconds=None, idle_limit_seconds=None).select_related("lab")
+    for klass in limited:
+        done = _enforce_class(klass, node_name, now)
+        if done:
+            acted.update(done)
+            class_changed(class_id=klass.pk)
+    acted.update(_retire_ended(node_name, now))
+    return acted
+
+
+def _enforce_class(klass: Class, node_name: str, now) -> dict[int, str]:
+    acted = {}
+    enrolments = {e.student_id: e for e in klass.enrolments.all()}
+    instances = list(LabInstance.objects.filter(
+        lab_id=klass.lab_id, student_id__in=list(enrolments), status=LabInstance.Status.READY,
+        container__node__name=node_name, container__status=S.RUNNING).select_related("container"))
+    active = last_activity(instances) if klass.idle_limit_seconds is not None else {}
+    idle = []
+    for instance in instances:
+        deadline = stop_at(klass=klass, enrolment=enrolments[instance.student_id], instance=instance)
+        if deadline is not None and now >= deadline:
+            container_stop(container=instance.container)
+            acted[instance.pk] = "stopped"
+        elif (since := suspend_at(klass=klass, last_active=active.get(instance.pk, now))) and now >= since:
+            idle.append(instance)
+    busy = _cpu_busy([i.container_id for i in idle], klass.idle_limit_seconds, now) if idle else set()
+    for instance in idle:
+        if instance.container_id not in busy and _suspend(instance.container):
+            acted[instance.pk] = "suspended"
+    return acted
+
+
+def _retire_ended(node_name: str, now) -> dict[int, str]:
+    """Instances of classes that ended more than RETENTION ago are deleted (until
+    then a stopped one is kept, and a start restores it); not while the student
+    is in another class of the same lab that has not ended so long ago."""
+    acted = {}
+    cutoff = now - RETENTION
+    for klass in Class.objects.filter(ends_at__lte=cutoff):
+        still_needed = Enrolment.objects.filter(klass__lab_id=klass.lab_id).exclude(
+            klass__ends_at__lte=cutoff).values("student_id")
+        instances = LabInstance.objects.filter(
+            lab_id=klass.lab_id, student__enrolments__klass=klass, container__node__name=node_name,
+        ).exclude(container__status__in=[S.DELETING, S.DELETED]).exclude(student__in=still_needed)
+        for instance in instances.select_related("container"):
+            container_delete(container=instance.container)
+            acted[instance.pk] = "deleted"
+        if acted:
+            class_changed(class_id=klass.pk)
     return acted
 
 

@@ -3,7 +3,8 @@ freezer, the real sample history): an instance idle past the idle limit (no
 check, no shell, cpu low) is suspended (the runtime's pause: same processes,
 files kept) and resumed when the student comes back;
 one past its time limit is stopped with its files kept, and a start brings
-them back; Extend moves the limit (the student a set number of times).
+them back; Extend moves the limit (the student a set number of times);
+instances are deleted only a retention period after the class ends.
 Time is passed to the node half's pass, not waited for."""
 
 from datetime import timedelta
@@ -17,6 +18,7 @@ from django.utils import timezone
 from runtime import Runtime
 
 from class_helpers import make_class
+from dashboard.classes.limits import RETENTION
 from dashboard.classes.models import Enrolment
 from dashboard.classes.node import classes_limits_enforce_on_node
 from dashboard.containers.models import Container
@@ -157,3 +159,17 @@ def test_the_time_limit_stops_the_instance_keeping_its_files_and_extend_moves_it
     assert enforce(over) == {}
     assert enforce(instance.ready_at + timedelta(seconds=3600 + 30 * 60 + 1)) == {instance.pk: "stopped"}
     wait_until(lambda: status(instance) == "exited")
+
+
+def test_instances_are_kept_until_the_retention_after_the_class_ends_then_deleted(klass, instance, teacher, owner,
+                                                                                  wait_until):
+    klass.ends_at = timezone.now() - timedelta(days=1)
+    klass.save()
+    ended = klass.ends_at
+    assert enforce(ended + RETENTION - timedelta(seconds=1)) == {}
+    other = make_class(teacher=teacher, lab=klass.lab, name="Still on", ends_at=ended + timedelta(days=30))
+    Enrolment.objects.create(klass=other, student=owner)
+    assert enforce(ended + RETENTION + timedelta(seconds=1)) == {}
+    other.delete()
+    assert enforce(ended + RETENTION + timedelta(seconds=1)) == {instance.pk: "deleted"}
+    wait_until(lambda: status(instance) == "deleted")
