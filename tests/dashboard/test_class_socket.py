@@ -2,21 +2,28 @@
 accept); the grid first, then again when a student's check result is stored
 (the labs' node half announces it on the instance's group), when a student
 joins or starts the lab; a burst of results makes at most one message per
-second: the first at once, the rest of that second in one more."""
+second: the first at once, the rest of that second in one more. An
+assistant taken off the class loses the open socket."""
+
+import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, Group
+from django.test import Client
 
 from class_helpers import check, enrol_with_instance, make_class, make_lab
 from dashboard.accounts.roles import TEACHERS_GROUP
+from dashboard.asgi import application
 from dashboard.classes.models import Enrolment
 from dashboard.classes.routing import websocket_urlpatterns
 from dashboard.classes.services import class_join
 from dashboard.labs.models import LabInstance
 from dashboard.labs.push import instance_changed
+from dashboard.revocation import CLOSE_REVOKED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 APP = URLRouter(websocket_urlpatterns)
@@ -108,3 +115,19 @@ async def test_a_burst_of_results_makes_one_message_then_one_more(klass, teacher
     last = next(c for c in messages[-1]["rows"][0]["cells"] if c["step"] == "make")
     assert last["failures"] == 30 and last["message"] == "try 29"
     await communicator.disconnect()
+
+
+async def test_an_assistant_taken_off_the_class_loses_the_open_socket(klass, assistant):
+    client = Client()
+    await sync_to_async(client.force_login)(assistant)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"),
+               (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]
+    communicator = WebsocketCommunicator(application, f"/ws/classes/{klass.pk}/", headers=headers)
+    assert (await communicator.connect(timeout=10))[0]
+    await communicator.receive_json_from(timeout=5)
+    await sync_to_async(klass.assistants.remove)(assistant)
+    async with asyncio.timeout(5):
+        while (message := await communicator.receive_output(5))["type"] != "websocket.close":
+            pass
+    assert message["code"] == CLOSE_REVOKED
