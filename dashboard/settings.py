@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "dashboard.monitoring",
     "dashboard.shell",
     "dashboard.labs",
+    "dashboard.classes",
 ]
 
 MIDDLEWARE = [

@@ -17,4 +17,5 @@ urlpatterns = [
     path("quotas/", include("dashboard.accounts.urls")),
     path("labs/", include("dashboard.labs.urls")),
     path("api/", include("dashboard.labs.api_urls")),
+    path("", include("dashboard.classes.urls")),
 ]
