@@ -24,9 +24,10 @@ def labs_visible_to(*, user):
         return qs.none()
     if is_admin(user):
         return qs
+    enrolled = Q(classes__enrolments__student=user)
     if is_teacher(user):
-        return qs.filter(Q(owner=user) | Q(shared_with_teachers=True) | Q(assigned_to_all=True))
-    return qs.filter(assigned_to_all=True)
+        return qs.filter(Q(owner=user) | Q(shared_with_teachers=True) | Q(assigned_to_all=True) | enrolled).distinct()
+    return qs.filter(Q(assigned_to_all=True) | enrolled).distinct()
 
 
 def lab_get_for_user(*, user, lab_id) -> Lab:

@@ -104,7 +104,8 @@ def _launch(*, lab: Lab, student, purpose: str = "") -> Container:
 def lab_instance_start(*, lab: Lab, student) -> LabInstance:
     """The student's instance of the lab, started: made (container, then setup
     on its node) the first time or after a failure, started again if stopped."""
-    if not (lab.assigned_to_all or lab_managed_by(lab=lab, user=student)):
+    if not (lab.assigned_to_all or lab_managed_by(lab=lab, user=student)
+            or lab.classes.filter(enrolments__student=student).exists()):
         raise PermissionDenied("This lab is not assigned to you.")
     instance, created = LabInstance.objects.select_for_update().get_or_create(lab=lab, student=student)
     if not created and not instance.needs_new_container:
