@@ -16,6 +16,7 @@ _LAZY = {
     "ImportLimits": "runtime.image.store",
     "ResourceLimits": "runtime.resources",
     "check_name": "runtime.config",
+    "parse_reference": "runtime.image.registry.reference",
     "parse_limits": "runtime.resources",
     "parse_size": "runtime.resources",
 }
@@ -34,6 +35,7 @@ __all__ = [
     "TerrariumError",
     "check_name",
     "parse_limits",
+    "parse_reference",
     "parse_size",
 ]
 

@@ -240,10 +240,11 @@ class Registry:
 class Proxy:
     """An HTTP proxy on 127.0.0.1 for plain-HTTP targets: records each request
     line it forwards; with cut_blobs, sends only half of each blob body (with
-    the full Content-Length) and closes the connection."""
+    the full Content-Length) and closes the connection; with refuse (a status),
+    answers every request so itself, as a registry over its rate limit does."""
 
-    def __init__(self, cut_blobs: bool = False):
-        self.requests, self.cut_blobs = [], cut_blobs
+    def __init__(self, cut_blobs: bool = False, refuse: int | None = None):
+        self.requests, self.cut_blobs, self.refuse = [], cut_blobs, refuse
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -254,6 +255,14 @@ class Proxy:
 
             def do_GET(self):
                 proxy.requests.append(self.path)
+                if proxy.refuse:
+                    data = json.dumps({"errors": [{"code": "TOOMANYREQUESTS"}]}).encode()
+                    self.send_response(proxy.refuse)
+                    self.send_header("Retry-After", "7")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 target = urllib.parse.urlsplit(self.path)
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection")}

@@ -201,6 +201,8 @@ class _BlobReader:
             raise ImportFailed(f"layer {self.desc.digest}: the download failed after {self.done} of "
                                f"{self.desc.size} bytes: {reason(exc)}") from None
         if not data:
+            # read1 does not release a response read to its length; read() does, for the next request.
+            self.resp.read()
             if self.done < self.desc.size:
                 raise ImportFailed(f"layer {self.desc.digest}: the connection closed after {self.done} of "
                                    f"{self.desc.size} bytes")
