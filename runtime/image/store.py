@@ -172,6 +172,7 @@ class ImageStore:
 
     def pull(self, reference: str, name: str | None = None, **options) -> ImageInfo:
         """Pull an image from a registry (options: runtime.image.registry.pull.pull's)."""
+        # Here: the client's imports (http.client, ssl) are for pulls, not for every store a start makes.
         from runtime.image.registry.pull import pull
 
         return pull(self, reference, name=name, **options)
@@ -300,6 +301,7 @@ class ImageStore:
     def _prune_layers(self) -> None:
         """Drop cached registry layers no image lists any more."""
         if os.path.isdir(f"{self.images}/.layers"):
+            # Here, and only when there is a cache: most stores never pulled.
             from runtime.image.registry.layer_cache import LayerCache
 
             LayerCache(self.images).prune({d for i in self.list() for d in i.layers})

@@ -8,6 +8,7 @@ from there; the same name pulled again at the same digest is a no-op.
 """
 
 import http.client
+import json
 import os
 
 from runtime.errors import Conflict, ImportFailed, NotFound
@@ -92,8 +93,6 @@ def _manifest(transport: Transport, target: str, digest: str | None, what: str) 
 
 
 def _config(transport: Transport, desc: manifests.Descriptor, what: str) -> dict:
-    import json
-
     if desc.size > MAX_JSON:
         raise ImportFailed(f"{what}: the image config is larger than {MAX_JSON} bytes")
     resp = transport.get(f"/v2/{transport.repository}/blobs/{desc.digest}", what=f"config blob {desc.digest}")
