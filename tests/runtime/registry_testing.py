@@ -12,8 +12,10 @@ import http.server
 import json
 import os
 import shutil
+import select
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -129,18 +131,24 @@ class TokenServer:
 class Registry:
     """docker-registry on 127.0.0.1:<free port>, its storage and log in a private directory."""
 
-    def __init__(self, token_server: TokenServer | None = None):
+    def __init__(self, token_server: TokenServer | None = None, tls: bool = False):
         self.dir = Path(tempfile.mkdtemp(prefix="terrarium-registry-"))
         self.port = free_port()
         self.netloc = f"127.0.0.1:{self.port}"
         self.token_server = token_server
-        auth = ""
+        self.cert = self.dir / "tls.pem" if tls else None
+        auth = tls_config = ""
+        if tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                            "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                            str(self.dir / "tls.key"), "-out", str(self.cert)], check=True, capture_output=True)
+            tls_config = f"  tls:\n    certificate: {self.cert}\n    key: {self.dir / 'tls.key'}\n"
         if token_server is not None:
             auth = (f"auth:\n  token:\n    realm: {token_server.realm}\n    service: {SERVICE}\n"
                     f"    issuer: {ISSUER}\n    rootcertbundle: {token_server.issuer.cert}\n")
         (self.dir / "config.yml").write_text(
             f"version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
-            f"    rootdirectory: {self.dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{self.port}\n{auth}")
+            f"    rootdirectory: {self.dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{self.port}\n{tls_config}{auth}")
         self.log = open(self.dir / "registry.log", "wb")
         self.process = subprocess.Popen(["docker-registry", "serve", str(self.dir / "config.yml")],
                                         stdout=self.log, stderr=subprocess.STDOUT)
@@ -171,7 +179,11 @@ class Registry:
         if self.token_server is not None and repository is not None:
             headers = {**headers, "Authorization": "Bearer " + self.token_server.issuer.mint(
                 "pusher", repository, ["pull", "push"])}
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        if self.cert is not None:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=30,
+                                               context=ssl.create_default_context(cafile=self.cert))
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
@@ -238,7 +250,7 @@ class Registry:
 
 
 class Proxy:
-    """An HTTP proxy on 127.0.0.1 for plain-HTTP targets: records each request
+    """An HTTP proxy on 127.0.0.1 (plain-HTTP requests and CONNECT tunnels): records each request
     line it forwards; with cut_blobs, sends only half of each blob body (with
     the full Content-Length) and closes the connection; with refuse (a status),
     answers every request so itself, as a registry over its rate limit does."""
@@ -252,6 +264,27 @@ class Proxy:
 
             def log_message(self, *args):
                 pass
+
+            def do_CONNECT(self):
+                proxy.requests.append(f"CONNECT {self.path}")
+                host, _, port = self.path.rpartition(":")
+                upstream = socket.create_connection((host, int(port)), timeout=30)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.close_connection = True
+                ends = [self.connection, upstream]
+                try:
+                    while True:
+                        ready, _, _ = select.select(ends, [], [], 30)
+                        if not ready:
+                            return
+                        for end in ready:
+                            data = end.recv(1 << 16)
+                            if not data:
+                                return
+                            (upstream if end is self.connection else self.connection).sendall(data)
+                finally:
+                    upstream.close()
 
             def do_GET(self):
                 proxy.requests.append(self.path)

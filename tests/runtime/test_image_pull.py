@@ -307,9 +307,38 @@ def test_cli_pull_prints_progress_per_layer_and_the_image_id(registry, state_roo
 
 def test_plain_http_only_for_loopback_and_insecure_registries(monkeypatch):
     monkeypatch.delenv("TERRARIUM_INSECURE_REGISTRIES", raising=False)
-    assert Transport("127.0.0.1:5000", "lab/web").scheme == "http"
-    assert Transport("localhost:5000", "lab/web").scheme == "http"
-    assert Transport("registry.school.example:5000", "lab/web").scheme == "https"
+    assert Transport("127.0.0.1:5000", "lab/web").may_fall_back
+    assert Transport("localhost:5000", "lab/web").may_fall_back
+    assert not Transport("registry.school.example:5000", "lab/web").may_fall_back
     monkeypatch.setenv("TERRARIUM_INSECURE_REGISTRIES", "registry.school.example:5000")
-    assert Transport("registry.school.example:5000", "lab/web").scheme == "http"
-    assert Transport("registry.school.example", "lab/web").scheme == "https"
+    assert Transport("registry.school.example:5000", "lab/web").may_fall_back
+    assert not Transport("registry.school.example", "lab/web").may_fall_back
+
+
+@pytest.fixture
+def tls_registry(monkeypatch):
+    started = Registry(tls=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(started.cert))
+    yield started
+    started.stop()
+
+
+def test_tls_registry_is_pulled_over_https(tls_registry, store):
+    tls_registry.push_image("lab/web", "1", [layer(E("f", data=b"over tls"))])
+
+    info = store.pull(f"{tls_registry.netloc}/lab/web:1", name="web")
+
+    assert tree(info.rootfs)[b"f"][-1] == b"over tls"
+
+
+def test_pull_tunnels_through_https_proxy(tls_registry, store, monkeypatch):
+    tunnel = _proxy(monkeypatch)
+    monkeypatch.delenv("HTTP_PROXY")
+    monkeypatch.setenv("HTTPS_PROXY", tunnel.url)
+    try:
+        tls_registry.push_image("lab/web", "1", [layer(E("f", data=b"tunnelled"))])
+        info = store.pull(f"{tls_registry.netloc}/lab/web:1", name="web")
+    finally:
+        tunnel.stop()
+    assert tree(info.rootfs)[b"f"][-1] == b"tunnelled"
+    assert tunnel.requests and set(tunnel.requests) == {f"CONNECT {tls_registry.netloc}"}

@@ -3,10 +3,10 @@ NO_PROXY, the token dance of `WWW-Authenticate: Bearer realm=,service=,
 scope=` (anonymous, or Basic credentials to the token service), redirects
 to blob storage, and one TerrariumError per failure.
 
-Plain HTTP goes only to registries on the loopback or in the admin's
-insecure list (TERRARIUM_INSECURE_REGISTRIES, comma-separated host[:port]),
-as Docker's `insecure-registries`; credentials are never sent in the clear
-elsewhere.
+HTTPS first; plain HTTP only to registries on the loopback or in the
+admin's insecure list (TERRARIUM_INSECURE_REGISTRIES, comma-separated
+host[:port]) that do not speak TLS, as Docker's `insecure-registries`;
+credentials are never sent in the clear elsewhere.
 """
 
 import base64
@@ -76,7 +76,10 @@ class Transport:
         self.netloc = netloc
         self.repository = repository
         self.insecure = insecure_registries() if insecure is None else tuple(h.lower() for h in insecure)
-        self.scheme = "http" if plain_http_allowed(netloc, self.insecure) else "https"
+        self.scheme = "https"
+        # As Docker: a registry on the loopback or in the insecure list that
+        # does not answer in TLS at first contact is asked again in plain HTTP.
+        self.may_fall_back = plain_http_allowed(netloc, self.insecure)
         self.credentials = credentials
         self.timeout = timeout
         self._auth = None
@@ -186,7 +189,16 @@ class Transport:
         for _ in range(MAX_REDIRECTS + 1):
             own = urllib.parse.urlsplit(url).netloc == self.netloc
             sent = {**headers, **({"Authorization": self._auth} if own and self._auth else {})}
-            resp = self._send("GET", url, sent)
+            try:
+                resp = self._send("GET", url, sent)
+            except ImportFailed:
+                if not (own and self.may_fall_back):
+                    raise
+                self.may_fall_back = False
+                self.scheme = "http"
+                url = self.url(path)
+                resp = self._send("GET", url, sent)
+            self.may_fall_back = False
             if resp.status == 200:
                 return resp
             body = self._read_small(resp, MAX_ERROR_BODY, parts_of(url))
