@@ -84,6 +84,8 @@ def _flock(fd: int) -> bool:
 
 
 class ImageStore:
+    check_name = staticmethod(_check_name)
+
     def __init__(self, root=None):
         self.root = settings.state_root(root)
         self.images = f"{self.root}/images"

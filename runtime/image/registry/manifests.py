@@ -69,7 +69,10 @@ def load(data: bytes, media_type: str, digest: str | None, what: str) -> dict:
         raise ImportFailed(f"{what} is not a JSON object")
     if doc.get("schemaVersion") == 1:
         raise ImportFailed(f"{what} is a Docker schema 1 manifest, which is no longer supported")
-    doc.setdefault("mediaType", media_type.split(";")[0].strip())
+    # OCI documents may leave mediaType out; the response's Content-Type then says which it is.
+    media_type = media_type.split(";")[0].strip()
+    if media_type in (*INDEXES, DOCKER_MANIFEST, OCI_MANIFEST):
+        doc.setdefault("mediaType", media_type)
     return doc
 
 

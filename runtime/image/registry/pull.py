@@ -11,7 +11,7 @@ import http.client
 import json
 import os
 
-from runtime.errors import Conflict, ImportFailed, NotFound
+from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound
 from runtime.image import archive, tarstream
 from runtime.image.extract import Extractor
 from runtime.image.import_limits import ImportLimits
@@ -36,7 +36,13 @@ def pull(store, reference: str, *, name: str | None = None, platform: str | None
     as each layer's bytes arrive (status "fetching", "cached" or "done").
     """
     ref = parse_reference(reference)
-    name = reference.strip() if name is None else name
+    if name is None:
+        name = reference.strip()
+        try:
+            store.check_name(name)
+        except InvalidArgument:
+            raise InvalidArgument(f"{name!r} is too long or odd for an image name; choose a name (--name)") from None
+    store.check_name(name)
     wanted = manifests.parse_platform(platform)
     plat = "/".join(filter(None, wanted))
     limits = ImportLimits() if limits is None else limits
