@@ -191,27 +191,28 @@ def _apply(extractor: Extractor, src, limits: ImportLimits, desc, diff_id: str, 
 
 
 class _BlobReader:
-    """A blob's response body as the decoder reads it: copied to the scratch
-    file, counted against the descriptor's size, progress reported; a
-    connection that ends early or fails is an ImportFailed naming the layer."""
+    """A blob's response body as the decoder reads it: fetched a chunk at a
+    time (gzip asks for 8 KiB per read), each chunk copied to the scratch
+    file, counted against the descriptor's size and reported; a connection
+    that ends early or fails is an ImportFailed naming the layer."""
 
     def __init__(self, resp: http.client.HTTPResponse, desc, sink: int, report):
         self.resp, self.desc, self.sink, self.report = resp, desc, sink, report
         self.done = 0
+        self.chunk, self.pos = memoryview(b""), 0
 
-    def read(self, n: int = -1) -> bytes:
+    def _fetch(self) -> None:
         try:
-            data = self.resp.read1(n if n and n > 0 else CHUNK)
+            # read, not read1: read1 hands over the socket buffer's 8 KiB at a time.
+            data = self.resp.read(min(CHUNK, self.desc.size - self.done) or 1)
         except (OSError, http.client.HTTPException) as exc:
             raise ImportFailed(f"layer {self.desc.digest}: the download failed after {self.done} of "
                                f"{self.desc.size} bytes: {reason(exc)}") from None
         if not data:
-            # read1 does not release a response read to its length; read() does, for the next request.
-            self.resp.read()
             if self.done < self.desc.size:
                 raise ImportFailed(f"layer {self.desc.digest}: the connection closed after {self.done} of "
                                    f"{self.desc.size} bytes")
-            return data
+            return
         self.done += len(data)
         if self.done > self.desc.size:
             raise ImportFailed(f"layer {self.desc.digest}: the registry sent more than the {self.desc.size} "
@@ -219,7 +220,15 @@ class _BlobReader:
         view = memoryview(data)
         while view:
             view = view[os.write(self.sink, view):]
+        self.chunk, self.pos = memoryview(data), 0
         self.report(self.done)
+
+    def read(self, n: int = -1) -> bytes:
+        if self.pos == len(self.chunk):
+            self._fetch()
+        n = len(self.chunk) - self.pos if n is None or n < 0 else n
+        data = self.chunk[self.pos:self.pos + n].tobytes()
+        self.pos += len(data)
         return data
 
     def readable(self) -> bool:
