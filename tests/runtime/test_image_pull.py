@@ -204,6 +204,21 @@ def test_interrupted_pull_leaves_nothing(registry, store, monkeypatch):
     assert store.list() == [] and leftovers(store) == []
 
 
+def test_registry_killed_mid_blob_leaves_nothing(registry, store):
+    registry.push_image("lab/web", "1", [layer(E("big", data=os.urandom(32 << 20)), compress=False)])
+
+    def kill_at_first_bytes(event):
+        if event["status"] == "fetching" and registry.process.poll() is None:
+            registry.process.kill()
+            registry.process.wait()
+
+    with pytest.raises(ImportFailed, match=r"layer sha256:[0-9a-f]{64}: the (connection closed|download failed) "
+                                           r"after \d+ of \d+ bytes"):
+        store.pull(f"{registry.netloc}/lab/web:1", name="web", progress=kill_at_first_bytes)
+
+    assert store.list() == [] and leftovers(store) == []
+
+
 def test_registry_gone_is_a_network_error(registry, store):
     registry.push_image("lab/web", "1", [layer(E("f", data=b"x"))])
     ref = f"{registry.netloc}/lab/web:1"
