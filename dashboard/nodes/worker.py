@@ -21,6 +21,8 @@ def _beat(node_name: str, *, worker_restarted: bool) -> None:
     try:
         node_worker_seen(name=node_name)
         containers_reconcile_node(node_name=node_name, worker_restarted=worker_restarted)
+        if worker_restarted:
+            log.info("node %s: work in flight at the last stop reconciled", node_name)
     except Exception:
         # A busy database or a runtime hiccup must not end the heartbeat for good.
         log.exception("worker heartbeat of node %s failed", node_name)

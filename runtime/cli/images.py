@@ -1,6 +1,7 @@
-"""`python -m runtime images ...`: import, list, inspect and remove images."""
+"""`python -m runtime images ...`: import, list, inspect, export and remove images."""
 
 import json
+import os
 import sys
 
 from runtime.errors import InvalidArgument
@@ -70,6 +71,31 @@ def _rm(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    # Imported here: only an export writes tar.
+    from runtime.image.export import export_image
+
+    chunks = export_image(ImageStore(args.root), args.image, args.format)
+    if args.output == "-":
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+        return 0
+    # Under a temporary name, renamed once whole: FILE is the archive or is not there.
+    tmp = f"{args.output}.tmp-{os.urandom(4).hex()}"
+    try:
+        with open(tmp, "xb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        os.rename(tmp, args.output)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return 0
+
+
 def register(subparsers) -> None:
     images = subparsers.add_parser("images", help="manage images")
     commands = images.add_subparsers(dest="images_command", required=True, metavar="COMMAND")
@@ -97,6 +123,12 @@ def register(subparsers) -> None:
     p = commands.add_parser("inspect", help="show an image as JSON")
     p.add_argument("image", metavar="NAME")
     p.set_defaults(func=_inspect)
+
+    p = commands.add_parser("export", help="write an image as a docker save archive or an OCI layout")
+    p.add_argument("image", metavar="NAME")
+    p.add_argument("-o", "--output", required=True, metavar="FILE|-")
+    p.add_argument("--format", choices=("docker", "oci"), default="docker")
+    p.set_defaults(func=_export)
 
     p = commands.add_parser("rm", help="remove an image no container uses")
     p.add_argument("image", metavar="NAME")
