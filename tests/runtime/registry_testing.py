@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import warnings
 from pathlib import Path
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -43,6 +44,14 @@ def sha(data: bytes) -> str:
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _bcrypt(password: str) -> str:
+    """The only hash docker-registry's htpasswd takes, from libxcrypt through crypt (deprecated, not gone, in 3.11)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
 
 
 class TokenIssuer:
@@ -131,7 +140,7 @@ class TokenServer:
 class Registry:
     """docker-registry on 127.0.0.1:<free port>, its storage and log in a private directory."""
 
-    def __init__(self, token_server: TokenServer | None = None, tls: bool = False):
+    def __init__(self, token_server: TokenServer | None = None, tls: bool = False, basic_user=None):
         self.dir = Path(tempfile.mkdtemp(prefix="terrarium-registry-"))
         self.port = free_port()
         self.netloc = f"127.0.0.1:{self.port}"
@@ -143,6 +152,10 @@ class Registry:
                             "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
                             str(self.dir / "tls.key"), "-out", str(self.cert)], check=True, capture_output=True)
             tls_config = f"  tls:\n    certificate: {self.cert}\n    key: {self.dir / 'tls.key'}\n"
+        self.basic_user = basic_user
+        if basic_user is not None:
+            (self.dir / "htpasswd").write_text(f"{basic_user[0]}:{_bcrypt(basic_user[1])}\n")
+            auth = f"auth:\n  htpasswd:\n    realm: terrarium-test\n    path: {self.dir / 'htpasswd'}\n"
         if token_server is not None:
             auth = (f"auth:\n  token:\n    realm: {token_server.realm}\n    service: {SERVICE}\n"
                     f"    issuer: {ISSUER}\n    rootcertbundle: {token_server.issuer.cert}\n")
@@ -176,6 +189,9 @@ class Registry:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _request(self, method, path, body, headers, repository=None):
+        if self.basic_user is not None and repository is not None:
+            secret = base64.b64encode(":".join(self.basic_user).encode()).decode()
+            headers = {**headers, "Authorization": "Basic " + secret}
         if self.token_server is not None and repository is not None:
             headers = {**headers, "Authorization": "Bearer " + self.token_server.issuer.mint(
                 "pusher", repository, ["pull", "push"])}

@@ -170,6 +170,21 @@ def test_token_auth_private_repository_needs_the_right_credentials(token_registr
     assert auth.startswith("Basic ") and query["scope"] == ["repository:private/web:pull"]
 
 
+def test_basic_auth_registry_needs_the_right_credentials(store):
+    basic = Registry(basic_user=TEACHER)
+    try:
+        basic.push_image("lab/web", "1", [layer(E("f", data=b"behind basic auth"))])
+        ref = f"{basic.netloc}/lab/web:1"
+        with pytest.raises(NotPermitted, match=f"registry {basic.netloc}: pull of 'lab/web' needs credentials"):
+            store.pull(ref, name="web")
+        with pytest.raises(NotPermitted, match="pull of 'lab/web' denied with these credentials"):
+            store.pull(ref, name="web", credentials=(TEACHER[0], "wrong"))
+        info = store.pull(ref, name="web", credentials=TEACHER)
+    finally:
+        basic.stop()
+    assert tree(info.rootfs)[b"f"][-1] == b"behind basic auth"
+
+
 def _same_size_other_bytes(blob: bytes) -> bytes:
     """The blob with its gzip header's mtime changed: the same layer once unpacked, another digest."""
     return blob[:4] + b"\x01" + blob[5:]
