@@ -361,6 +361,16 @@ def test_tls_registry_is_pulled_over_https(tls_registry, store):
     assert tree(info.rootfs)[b"f"][-1] == b"over tls"
 
 
+def test_tls_registry_with_an_untrusted_certificate_is_refused(tls_registry, store, monkeypatch):
+    tls_registry.push_image("lab/web", "1", [layer(E("f", data=b"over tls"))])
+    monkeypatch.delenv("SSL_CERT_FILE")
+
+    with pytest.raises(ImportFailed, match=f"cannot reach registry {tls_registry.netloc}: TLS certificate not trusted"):
+        store.pull(f"{tls_registry.netloc}/lab/web:1", name="web")
+
+    assert store.list() == [] and leftovers(store) == []
+
+
 def test_pull_tunnels_through_https_proxy(tls_registry, store, monkeypatch):
     tunnel = _proxy(monkeypatch)
     monkeypatch.delenv("HTTP_PROXY")

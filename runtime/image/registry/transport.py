@@ -127,32 +127,26 @@ class Transport:
         self._connections[key] = conn
         return conn
 
-    def _send(self, method: str, url: str, headers: dict) -> http.client.HTTPResponse:
+    def _send(self, method: str, url: str, headers: dict, retry: bool = True) -> http.client.HTTPResponse:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme == "http" and not plain_http_allowed(parts.netloc, self.insecure):
             raise NotPermitted(f"registry {self.netloc} sent us to {parts.netloc} over plain HTTP, "
                                "which is allowed only on the loopback or for insecure registries")
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        for attempt in (1, 2):
-            conn = self._connection(parts.scheme, parts.netloc)
-            sent = dict(headers)
-            if getattr(conn, "via_proxy", False):
-                path_or_url = f"{parts.scheme}://{parts.netloc}{path}"
-                sent.update(conn.proxy_headers)
-            else:
-                path_or_url = path
-            try:
-                conn.request(method, path_or_url, headers=sent)
-                return conn.getresponse()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
-                # A kept-alive connection the server closed meanwhile: one more try on a new one.
-                self._drop(parts.scheme, parts.netloc)
-                if attempt == 2:
-                    raise ImportFailed(f"cannot reach registry {parts.netloc}: {reason(exc)}") from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop(parts.scheme, parts.netloc)
-                raise ImportFailed(f"cannot reach registry {parts.netloc}: {reason(exc)}") from None
-        raise AssertionError("unreachable")
+        conn = self._connection(parts.scheme, parts.netloc)
+        sent = dict(headers)
+        if getattr(conn, "via_proxy", False):
+            path = f"{parts.scheme}://{parts.netloc}{path}"
+            sent.update(conn.proxy_headers)
+        try:
+            conn.request(method, path, headers=sent)
+            return conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop(parts.scheme, parts.netloc)
+            # A kept-alive connection the server closed meanwhile: one more try on a new one.
+            if retry and isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+                return self._send(method, url, headers, retry=False)
+            raise ImportFailed(f"cannot reach registry {parts.netloc}: {reason(exc)}") from None
 
     def _drop(self, scheme: str, netloc: str) -> None:
         conn = self._connections.pop((scheme, netloc), None)
@@ -191,13 +185,20 @@ class Transport:
             sent = {**headers, **({"Authorization": self._auth} if own and self._auth else {})}
             try:
                 resp = self._send("GET", url, sent)
-            except ImportFailed:
+            except ImportFailed as tls_failure:
                 if not (own and self.may_fall_back):
                     raise
                 self.may_fall_back = False
                 self.scheme = "http"
                 url = self.url(path)
-                resp = self._send("GET", url, sent)
+                try:
+                    resp = self._send("GET", url, sent)
+                except ImportFailed:
+                    raise tls_failure from None
+                if resp.status == 400:
+                    # A TLS server's answer to plain HTTP: what failed is the TLS (an untrusted certificate).
+                    self.close()
+                    raise tls_failure from None
             self.may_fall_back = False
             if resp.status == 200:
                 return resp
