@@ -15,8 +15,9 @@ import pytest
 
 from image_archives import E, tar_bytes, tree
 from registry_testing import Proxy, Registry, TokenIssuer, TokenServer, sha
+from runtime import parse_reference
 from runtime.config import ContainerConfig
-from runtime.errors import Conflict, ImportFailed, NotFound, NotPermitted
+from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound, NotPermitted
 from runtime.image.registry.transport import Transport
 from runtime.image.store import ImageStore
 
@@ -382,3 +383,30 @@ def test_pull_tunnels_through_https_proxy(tls_registry, store, monkeypatch):
         tunnel.stop()
     assert tree(info.rootfs)[b"f"][-1] == b"tunnelled"
     assert tunnel.requests and set(tunnel.requests) == {f"CONNECT {tls_registry.netloc}"}
+
+
+@pytest.mark.parametrize("text, full, api_host", [
+    ("debian:12", "docker.io/library/debian:12", "registry-1.docker.io"),
+    ("python", "docker.io/library/python:latest", "registry-1.docker.io"),
+    ("docker.io/library/python:3.12-slim", "docker.io/library/python:3.12-slim", "registry-1.docker.io"),
+    ("teacher/lab", "docker.io/teacher/lab:latest", "registry-1.docker.io"),
+    ("registry.school.example:5000/lab/web:1", "registry.school.example:5000/lab/web:1",
+     "registry.school.example:5000"),
+    ("localhost/web", "localhost/web:latest", "localhost"),
+    ("ghcr.io/org/img@sha256:" + "a" * 64, "ghcr.io/org/img@sha256:" + "a" * 64, "ghcr.io"),
+])
+def test_reference_is_read_as_docker_reads_it(text, full, api_host):
+    ref = parse_reference(text)
+
+    assert (str(ref), ref.api_host) == (full, api_host)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Debian:12", "must be lowercase"),
+    ("debian@sha256:abc", "the digest must be sha256: and 64 lowercase hex digits"),
+    ("host:5000/web:bad tag", "is not a valid tag"),
+    ("", "must be a non-empty string"),
+])
+def test_malformed_reference_is_refused_naming_what_is_wrong(text, message):
+    with pytest.raises(InvalidArgument, match=message):
+        parse_reference(text)
