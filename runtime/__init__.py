@@ -18,6 +18,7 @@ _LAZY = {
     "ResourceLimits": "runtime.resources",
     "check_name": "runtime.config",
     "export_image": "runtime.image.export",
+    "parse_reference": "runtime.image.registry.reference",
     "parse_limits": "runtime.resources",
     "parse_size": "runtime.resources",
 }
@@ -38,6 +39,7 @@ __all__ = [
     "check_name",
     "export_image",
     "parse_limits",
+    "parse_reference",
     "parse_size",
 ]
 

@@ -37,13 +37,14 @@ class ImageInfo(Record):
     """What image.json records, plus where the image lies in this store."""
 
     __slots__ = ("id", "name", "sha256", "format", "compression", "layers", "size_bytes", "file_count",
-                 "devices_skipped", "defaults", "created_at", "parent", "path", "rootfs")
+                 "devices_skipped", "defaults", "created_at", "parent", "source", "path", "rootfs")
     # The same image seen through two spellings of the store's root is still the same image.
     _COMPARED = __slots__[:-2]
 
     def __init__(self, id: str, name: str, sha256: str, format: str, compression: str, layers: list[str],
                  size_bytes: int, file_count: int, devices_skipped: int, defaults: dict, created_at: str,
-                 parent: str | None = None, path: str | None = None, rootfs: str | None = None):
+                 parent: str | None = None, source: dict | None = None, path: str | None = None,
+                 rootfs: str | None = None):
         self.id = id
         self.name = name
         self.sha256 = sha256
@@ -59,6 +60,8 @@ class ImageInfo(Record):
         # are 0/0 character devices, opaque directories carry
         # trusted.overlay.opaque) on top of the image whose id this is.
         self.parent = parent
+        # A pulled image's origin: reference, digest (what it resolved to), manifest, platform.
+        self.source = source
         self.path = path
         self.rootfs = rootfs
 
@@ -88,6 +91,8 @@ def _flock(fd: int) -> bool:
 
 
 class ImageStore:
+    check_name = staticmethod(_check_name)
+
     def __init__(self, root=None):
         self.root = settings.state_root(root)
         self.images = f"{self.root}/images"
@@ -174,7 +179,14 @@ class ImageStore:
             if opened is not None:
                 opened.close()
 
-    def _import(self, src, name: str, limits: ImportLimits) -> ImageInfo:
+    def pull(self, reference: str, name: str | None = None, **options) -> ImageInfo:
+        """Pull an image from a registry (options: runtime.image.registry.pull.pull's)."""
+        # Here: the client's imports (http.client, ssl) are for pulls, not for every store a start makes.
+        from runtime.image.registry.pull import pull
+
+        return pull(self, reference, name=name, **options)
+
+    def _import(self, src, name: str, limits: ImportLimits, fill=None, source: dict | None = None) -> ImageInfo:
         # Here, not at the top: the unpackers' imports (zstandard, tarfile,
         # decimal, threads) would cost every `python -m runtime run` ~30 ms,
         # and datetime another 1 ms.
@@ -192,7 +204,7 @@ class ImageStore:
             rootfs_fd = os.open(f"{tmp}/rootfs", treeops.DIR_FLAGS)
             spool_fd = os.open(f"{tmp}/spool", treeops.DIR_FLAGS)
             try:
-                result = unpack(src, rootfs_fd, spool_fd, limits)
+                result = (fill or _unpacker(unpack, src))(rootfs_fd, spool_fd, limits)
             finally:
                 os.close(rootfs_fd)
                 os.close(spool_fd)
@@ -203,7 +215,7 @@ class ImageStore:
                 compression=result.compression, layers=result.layers,
                 size_bytes=result.report.bytes, file_count=result.report.files,
                 devices_skipped=result.report.devices_skipped, defaults=result.defaults,
-                created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), source=source,
                 path=f"{self.images}/{image_id}", rootfs=f"{self.images}/{image_id}/rootfs")
             record = {k: v for k, v in info.to_dict().items() if k not in ("path", "rootfs")}
             with open(os.open(f"{tmp}/image.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "w") as f:
@@ -350,7 +362,16 @@ class ImageStore:
             self._discard(doomed)
         finally:
             os.close(fd)
+        self._prune_layers()
         return info
+
+    def _prune_layers(self) -> None:
+        """Drop cached registry layers no image lists any more."""
+        if os.path.isdir(f"{self.images}/.layers"):
+            # Here, and only when there is a cache: most stores never pulled.
+            from runtime.image.registry.layer_cache import LayerCache
+
+            LayerCache(self.images).prune({d for i in self.list() for d in i.layers})
 
 
 def _sha256(data: bytes) -> str:
@@ -358,6 +379,10 @@ def _sha256(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+def _unpacker(unpack, src):
+    return lambda rootfs_fd, spool_fd, limits: unpack(src, rootfs_fd, spool_fd, limits)
 
 
 def _open_source(path):
