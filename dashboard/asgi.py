@@ -16,12 +16,13 @@ from dashboard.labs.routing import websocket_urlpatterns as labs_ws  # noqa: E40
 from dashboard.classes.routing import websocket_urlpatterns as classes_ws  # noqa: E402
 from dashboard.monitoring.routing import websocket_urlpatterns as monitoring_ws  # noqa: E402
 from dashboard.shell.routing import websocket_urlpatterns as shell_ws  # noqa: E402
+from dashboard.images.routing import websocket_urlpatterns as images_ws  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": SameOriginValidator(
-            AuthMiddlewareStack(URLRouter([*monitoring_ws, *shell_ws, *labs_ws, *classes_ws]))
+            AuthMiddlewareStack(URLRouter([*monitoring_ws, *shell_ws, *labs_ws, *classes_ws, *images_ws]))
         ),
     }
 )

@@ -20,6 +20,7 @@ _LAZY = {
     "export_image": "runtime.image.export",
     "parse_reference": "runtime.image.registry.reference",
     "parse_limits": "runtime.resources",
+    "parse_platform": "runtime.image.registry.manifests",
     "parse_size": "runtime.resources",
 }
 
@@ -39,6 +40,7 @@ __all__ = [
     "check_name",
     "export_image",
     "parse_limits",
+    "parse_platform",
     "parse_reference",
     "parse_size",
 ]

@@ -68,3 +68,21 @@ class ImageCommitForm(forms.Form):
 
     def clean_name(self):
         return _clean_name(self.cleaned_data["name"], self.owner)
+
+
+class ImagePullForm(forms.Form):
+    reference = forms.CharField(label="Reference", max_length=300,
+                                widget=forms.TextInput(attrs={"placeholder": "debian:12"}))
+    name = forms.CharField(label="Image name", max_length=100, required=False,
+                           help_text="Default: the reference's last part and tag.")
+    platform = forms.CharField(label="Platform", max_length=40, required=False,
+                               widget=forms.TextInput(attrs={"placeholder": "linux/amd64"}))
+
+    def __init__(self, *args, owner, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        return _clean_name(name, self.owner) if name else ""

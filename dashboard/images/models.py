@@ -41,6 +41,11 @@ class Image(models.Model):
     # A committed image ("Save as image") is its base's layers and one more on
     # the same node: the base cannot go while it is there.
     base = models.ForeignKey("self", on_delete=models.PROTECT, related_name="derived", null=True, blank=True)
+    # A pulled image (format "registry"): the reference as the runtime reads it, the
+    # platform asked for, and the digest it resolved to, by which another node pulls it again.
+    reference = models.CharField(max_length=300, blank=True)
+    platform = models.CharField(max_length=40, blank=True)
+    pulled_digest = models.CharField(max_length=80, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -49,3 +54,22 @@ class Image(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class RegistryAccess(models.Model):
+    """What the admin says about one registry (host[:port] as references name it): the
+    credentials pulls from it use, sealed (registry_secrets.py), and whether plain HTTP is allowed."""
+
+    host = models.CharField(max_length=255, unique=True)
+    username = models.CharField(max_length=255, blank=True)
+    # Fernet token of the password or token; never the clear text.
+    sealed_secret = models.TextField(blank=True)
+    insecure = models.BooleanField(default=False, help_text="Allow plain HTTP to this registry.")
+
+    class Meta:
+        ordering = ["host"]
+        verbose_name = "registry"
+        verbose_name_plural = "registries"
+
+    def __str__(self):
+        return self.host

@@ -15,9 +15,11 @@ from dashboard.accounts.roles import is_teacher
 from dashboard.accounts.selectors import quota_for
 from dashboard.containers.models import Container
 from dashboard.images import export_stream
-from dashboard.images.models import Image
+from dashboard.images.models import Image, RegistryAccess
+from dashboard.images.push import PullProgress, image_changed
+from dashboard.images.registry_secrets import unseal
 from dashboard.images.upload_files import UploadRefused, upload_open, upload_remove
-from runtime import ImageStore, ImportFailed, NotFound, Runtime, TerrariumError, export_image
+from runtime import ImageStore, ImportFailed, InvalidArgument, NotFound, Runtime, TerrariumError, export_image, parse_reference
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +77,81 @@ def image_import_on_node(*, image_id: int) -> None:
     )
 
 
+def _registry_options(reference) -> dict:
+    """The pull's credentials (unsealed here, on the node) and insecure registries, as the admin stored them."""
+    access = RegistryAccess.objects.filter(host=reference.domain).first()
+    credentials = None
+    if access is not None and access.username and access.sealed_secret:
+        secret = unseal(access.sealed_secret)
+        if secret is None:
+            raise ImportFailed(f"the stored credentials for {reference.domain} cannot be read: enter them again")
+        credentials = (access.username, secret)
+    insecure = list(RegistryAccess.objects.filter(insecure=True).values_list("host", flat=True))
+    return {"credentials": credentials, "insecure": insecure}
+
+
+def _pull(image: Image, reference: str, progress=None):
+    """Pull reference into this node's store as the image's store name (a re-pull of
+    the same digest is the runtime's no-op)."""
+    store_name = _checked_store_name(image)
+    try:
+        parsed = parse_reference(reference)
+    except InvalidArgument as exc:
+        raise UploadRefused(f"reference {reference!r} is not one the dashboard accepts ({exc})") from None
+    return _store().pull(str(parsed), name=store_name, platform=image.platform or None, progress=progress,
+                         **_registry_options(parsed))
+
+
+def _fail(image_id: int, error: str) -> None:
+    Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=error[:2000])
+    image_changed(image_id=image_id, status=Image.Status.FAILED, error=error[:2000])
+
+
+def image_pull_on_node(*, image_id: int) -> None:
+    """Pull a pending image of this node from its registry, then make it ready (or failed with the runtime's error)."""
+    if not Image.objects.filter(id=image_id, status=Image.Status.PENDING).update(status=Image.Status.IMPORTING):
+        return
+    image = Image.objects.select_related("owner", "node").get(id=image_id)
+    image_changed(image_id=image_id, status=Image.Status.IMPORTING)
+    if image.format != "registry" or image.node is None or image.node.name != settings.NODE_NAME \
+            or not image.owner.is_active:
+        logger.warning("pull of image %s refused: not a pull for an active owner on this node", image_id)
+        _fail(image_id, "Refused: the image is not a pull for an active owner on this node.")
+        return
+    try:
+        info = _pull(image, image.reference, PullProgress(image_id))
+    except UploadRefused as exc:
+        _refuse(image_id, exc)
+        image_changed(image_id=image_id, status=Image.Status.FAILED, error=f"Refused: {exc}.")
+        return
+    except (TerrariumError, OSError) as exc:
+        _fail(image_id, str(exc))
+        return
+    over = _over_quota(image, info.size_bytes, "the pulled image")
+    if over is not None:
+        _store().remove(image.store_name)
+        _fail(image_id, over)
+        return
+    fields = {**image_fields_from(info), "format": "registry"}
+    Image.objects.filter(id=image_id, status=Image.Status.IMPORTING).update(
+        status=Image.Status.READY, pulled_digest=info.source["digest"], platform=info.source["platform"], **fields)
+    image_changed(image_id=image_id, status=Image.Status.READY, error="", size_bytes=info.size_bytes,
+                  file_count=info.file_count, format="registry")
+
+
 def image_ensure_in_store(*, image: Image) -> None:
-    """Import the image on this node from its kept upload if this node lacks it."""
+    """Import the image on this node from its kept upload, or pull it again by its
+    digest, if this node lacks it."""
     store = _store()
     try:
         store_name = _checked_store_name(image)
         try:
             store.get(store_name)
         except NotFound:
+            if image.reference and image.pulled_digest:
+                parsed = parse_reference(image.reference)
+                _pull(image, f"{parsed.domain}/{parsed.repository}@{image.pulled_digest}")
+                return
             if not image.upload_name:
                 raise ImportFailed(f"image {image.name} is not on this node and its upload is gone") from None
             with upload_open(image.upload_name) as src:
@@ -125,7 +194,7 @@ def _commit_refusal(image: Image, container) -> str | None:
     return None
 
 
-def _over_quota(image: Image, size_bytes: int) -> str | None:
+def _over_quota(image: Image, size_bytes: int, what: str = "the saved layer") -> str | None:
     quota = quota_for(user=image.owner)
     if quota is None:
         return None
@@ -133,7 +202,7 @@ def _over_quota(image: Image, size_bytes: int) -> str | None:
     sizes = held.aggregate(files=Sum("size_bytes"), uploads=Sum("upload_bytes"))
     used = (sizes["files"] or 0) + (sizes["uploads"] or 0)
     if used + size_bytes > quota.max_image_bytes:
-        return f"Image quota exceeded: the saved layer is {size_bytes} bytes and {max(quota.max_image_bytes - used, 0)} are left."
+        return f"Image quota exceeded: {what} is {size_bytes} bytes and {max(quota.max_image_bytes - used, 0)} are left."
     return None
 
 

@@ -17,8 +17,11 @@ from dashboard.accounts.roles import is_teacher
 from dashboard.accounts.selectors import quota_for
 from dashboard.images import export_stream
 from dashboard.images.models import Image
-from dashboard.images.tasks import image_commit as image_commit_task, image_export, image_import, image_remove
+from dashboard.images.tasks import (
+    image_commit as image_commit_task, image_export, image_import, image_pull as image_pull_task, image_remove,
+)
 from dashboard.nodes.selectors import node_pick_for_launch
+from runtime import InvalidArgument, parse_platform, parse_reference
 
 
 def image_store_name(name: str) -> str:
@@ -65,6 +68,46 @@ def image_create(
         # Another upload of the same name by the same owner won the race since the check above.
         raise ValidationError({"name": f"An image named {name} already exists."}) from None
     transaction.on_commit(lambda: image_import.apply_async(args=[image.id], queue=node.queue))
+    return image
+
+
+@transaction.atomic
+def image_pull_name(reference) -> str:
+    """What a pulled image is called when its owner names it not: the repository's
+    last part and its tag, or the start of its digest (debian:12, web:1, alpine:sha256-0123abcd)."""
+    last = reference.repository.rsplit("/", 1)[-1]
+    if reference.digest:
+        return f"{last}:{reference.digest.replace(':', '-')[:15]}"
+    return f"{last}:{reference.tag}"[:100]
+
+
+@transaction.atomic
+def image_pull(*, owner, reference: str, name: str = "", platform: str = "") -> Image:
+    """Record a pending pull of reference (as `name`, for `platform`, both optional)
+    and queue it on a live node, whose worker pulls it with the registry's stored credentials."""
+    try:
+        parsed = parse_reference(reference)
+        if platform:
+            parse_platform(platform)
+    except InvalidArgument as exc:
+        message = str(exc)
+        raise ValidationError({"reference": message[:1].upper() + message[1:] + "."}) from None
+    name = name or image_pull_name(parsed)
+    if Image.objects.filter(owner=owner, name=name).exists():
+        raise ValidationError({"name": f"An image named {name} already exists."})
+    _check_quota(owner=owner, upload_bytes=0)
+    node = node_pick_for_launch()
+    if node is None:
+        raise ValidationError("No node is registered yet: start a runtime worker first.")
+    try:
+        with transaction.atomic():
+            image = Image.objects.create(
+                owner=owner, name=name, node=node, format="registry", reference=str(parsed),
+                platform=platform, store_name=image_store_name(name),
+            )
+    except IntegrityError:
+        raise ValidationError({"name": f"An image named {name} already exists."}) from None
+    transaction.on_commit(lambda: image_pull_task.apply_async(args=[image.id], queue=node.queue))
     return image
 
 

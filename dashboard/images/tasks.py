@@ -15,6 +15,11 @@ def image_import(image_id: int) -> None:
 
 
 @shared_task(**RETRY)
+def image_pull(image_id: int) -> None:
+    node.image_pull_on_node(image_id=image_id)
+
+
+@shared_task(**RETRY)
 def image_remove(image_id: int) -> None:
     node.image_remove_on_node(image_id=image_id)
 

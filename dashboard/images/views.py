@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.containers.selectors import container_get_for_user
 from dashboard.images import services
-from dashboard.images.forms import ImageCommitForm, ImageImportForm
+from dashboard.images.forms import ImageCommitForm, ImageImportForm, ImagePullForm
 from dashboard.images.selectors import image_get_manageable, image_get_visible, image_statuses, images_listed_for
 from dashboard.images.uploads import (
     LimitedUploadHandler,
@@ -25,8 +25,28 @@ from dashboard.images.uploads import (
 @login_required
 @require_GET
 def image_list(request):
+    return _render_list(request, ImagePullForm(owner=request.user))
+
+
+def _render_list(request, pull_form):
     own, others = images_listed_for(user=request.user)
-    return render(request, "images/list.html", {"own": own, "others": others})
+    context = {"own": own, "others": others, "pull_form": pull_form}
+    return render(request, "images/list.html", context, status=400 if pull_form.errors else 200)
+
+
+@login_required
+@require_POST
+def image_pull(request):
+    form = ImagePullForm(request.POST, owner=request.user)
+    if form.is_valid():
+        try:
+            image = services.image_pull(owner=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Pulling {image.reference} as image {image.name}.")
+            return redirect("images:list")
+    return _render_list(request, form)
 
 
 @login_required
