@@ -1,7 +1,7 @@
 """Pull speed: `python -m runtime images pull` from a registry on 127.0.0.1
 against `skopeo copy docker://... dir:...` of the same image.
 
-Starts docker-registry on the loopback (tests/runtime/registry_testing.py),
+Starts docker-registry on the loopback (tests/registry_testing.py),
 pushes an image of gzip layers built here (the busybox rootfs, then this
 machine's /usr/lib/python3.11 and /usr/include: tens of MB, thousands of
 files), then times the pulls into empty directories, rotating which goes
@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "runtime"))
+sys.path.insert(0, str(REPO / "tests"))
 
 from registry_testing import Registry, sha  # noqa: E402
 from runtime.image import busybox  # noqa: E402
