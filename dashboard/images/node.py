@@ -37,9 +37,21 @@ def _checked_store_name(image: Image) -> str:
     return image.store_name
 
 
+def _pushed(image_id: int) -> None:
+    """Tell the images pages the row's status as it now is (push.py)."""
+    row = Image.objects.filter(id=image_id).values("status", "error", "size_bytes", "file_count", "format").first()
+    if row is not None:
+        image_changed(image_id=image_id, **row)
+
+
+def _fail(image_id: int, error: str) -> None:
+    Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=error[:2000])
+    _pushed(image_id)
+
+
 def _refuse(image_id: int, exc: UploadRefused) -> None:
     logger.warning("image %s refused: %s", image_id, exc)
-    Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=f"Refused: {exc}.")
+    _fail(image_id, f"Refused: {exc}.")
 
 
 def image_fields_from(info) -> dict:
@@ -57,6 +69,7 @@ def image_fields_from(info) -> dict:
 def image_import_on_node(*, image_id: int) -> None:
     if not Image.objects.filter(id=image_id, status=Image.Status.PENDING).update(status=Image.Status.IMPORTING):
         return
+    _pushed(image_id)
     image = Image.objects.get(id=image_id)
     try:
         store_name = _checked_store_name(image)
@@ -70,11 +83,13 @@ def image_import_on_node(*, image_id: int) -> None:
         Image.objects.filter(id=image_id).update(
             status=Image.Status.FAILED, error=str(exc)[:2000], upload_name="", upload_bytes=0
         )
+        _pushed(image_id)
         return
     Image.objects.filter(id=image_id, status=Image.Status.IMPORTING).update(
         status=Image.Status.READY,
         **image_fields_from(info),
     )
+    _pushed(image_id)
 
 
 def _registry_options(reference) -> dict:
@@ -102,17 +117,12 @@ def _pull(image: Image, reference: str, progress=None):
                          **_registry_options(parsed))
 
 
-def _fail(image_id: int, error: str) -> None:
-    Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=error[:2000])
-    image_changed(image_id=image_id, status=Image.Status.FAILED, error=error[:2000])
-
-
 def image_pull_on_node(*, image_id: int) -> None:
     """Pull a pending image of this node from its registry, then make it ready (or failed with the runtime's error)."""
     if not Image.objects.filter(id=image_id, status=Image.Status.PENDING).update(status=Image.Status.IMPORTING):
         return
     image = Image.objects.select_related("owner", "node").get(id=image_id)
-    image_changed(image_id=image_id, status=Image.Status.IMPORTING)
+    _pushed(image_id)
     if image.format != "registry" or image.node is None or image.node.name != settings.NODE_NAME \
             or not image.owner.is_active:
         logger.warning("pull of image %s refused: not a pull for an active owner on this node", image_id)
@@ -122,7 +132,6 @@ def image_pull_on_node(*, image_id: int) -> None:
         info = _pull(image, image.reference, PullProgress(image_id))
     except UploadRefused as exc:
         _refuse(image_id, exc)
-        image_changed(image_id=image_id, status=Image.Status.FAILED, error=f"Refused: {exc}.")
         return
     except (TerrariumError, OSError) as exc:
         _fail(image_id, str(exc))
@@ -135,8 +144,7 @@ def image_pull_on_node(*, image_id: int) -> None:
     fields = {**image_fields_from(info), "format": "registry"}
     Image.objects.filter(id=image_id, status=Image.Status.IMPORTING).update(
         status=Image.Status.READY, pulled_digest=info.source["digest"], platform=info.source["platform"], **fields)
-    image_changed(image_id=image_id, status=Image.Status.READY, error="", size_bytes=info.size_bytes,
-                  file_count=info.file_count, format="registry")
+    _pushed(image_id)
 
 
 def image_ensure_in_store(*, image: Image) -> None:
@@ -211,6 +219,7 @@ def image_commit_on_node(*, image_id: int, container_id: int) -> None:
     commit, then the row made ready (or failed with why)."""
     if not Image.objects.filter(id=image_id, status=Image.Status.PENDING).update(status=Image.Status.IMPORTING):
         return
+    _pushed(image_id)
     image = Image.objects.select_related("owner", "node").get(id=image_id)
     container = Container.objects.filter(id=container_id).first()
     try:
@@ -221,20 +230,21 @@ def image_commit_on_node(*, image_id: int, container_id: int) -> None:
     refusal = _commit_refusal(image, container)
     if refusal is not None:
         logger.warning("commit of container %s as image %s refused: %s", container_id, image_id, refusal)
-        Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=f"Refused: {refusal}.")
+        _fail(image_id, f"Refused: {refusal}.")
         return
     try:
         info = Runtime(root=settings.TERRARIUM_ROOT).commit(container.runtime_name, store_name)
     except TerrariumError as exc:
-        Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=str(exc)[:2000])
+        _fail(image_id, str(exc))
         return
     over = _over_quota(image, info.size_bytes)
     if over is not None:
         _store().remove(store_name)
-        Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=over)
+        _fail(image_id, over)
         return
     Image.objects.filter(id=image_id, status=Image.Status.IMPORTING).update(
         status=Image.Status.READY, **image_fields_from(info))
+    _pushed(image_id)
 
 
 def image_export_on_node(*, image_id: int, key: str) -> None:

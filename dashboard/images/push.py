@@ -3,10 +3,14 @@ bytes per layer. The message carries the image's id and what changed; each
 page's socket (consumers.py) forwards it only if its user may see that image.
 A pull's progress is sent at most twice a second per image."""
 
+import logging
 import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 LAYER = "default"
 GROUP = "images"
@@ -14,7 +18,11 @@ MIN_INTERVAL = 0.5
 
 
 def image_changed(*, image_id: int, **fields) -> None:
-    async_to_sync(get_channel_layer(LAYER).group_send)(GROUP, {"type": "image.changed", "id": image_id, **fields})
+    # The row holds the truth: a page that misses this reads it when its socket reconnects.
+    try:
+        async_to_sync(get_channel_layer(LAYER).group_send)(GROUP, {"type": "image.changed", "id": image_id, **fields})
+    except (OSError, RedisError) as exc:
+        logger.warning("image %s: change not pushed: %s", image_id, exc)
 
 
 class PullProgress:
