@@ -52,9 +52,12 @@
   function connect(delay) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${location.host}${table.dataset.socketPath}`);
-    socket.addEventListener("open", () => { delay = 1000; refresh(); });
+    socket.addEventListener("open", () => { delay = 1000; table.dataset.live = "true"; refresh(); });
     socket.addEventListener("message", (event) => show(JSON.parse(event.data)));
-    socket.addEventListener("close", () => setTimeout(() => connect(Math.min(delay * 2, 30000)), delay));
+    socket.addEventListener("close", () => {
+      delete table.dataset.live;
+      setTimeout(() => connect(Math.min(delay * 2, 30000)), delay);
+    });
   }
   connect(1000);
 })();
