@@ -3,6 +3,9 @@ from django.contrib import admin
 
 from dashboard.images.models import Image, RegistryAccess
 from dashboard.images.registry_secrets import seal
+from runtime import InvalidArgument, parse_reference
+
+DOCKER_HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
 
 @admin.register(Image)
@@ -23,6 +26,17 @@ class RegistryAccessForm(forms.ModelForm):
         model = RegistryAccess
         fields = ["host", "username", "insecure"]
         help_texts = {"host": "As references name it: registry.example.org or 127.0.0.1:5000 (docker.io for Docker Hub)."}
+
+    def clean_host(self):
+        host = self.cleaned_data["host"].strip()
+        try:
+            domain = parse_reference(f"{host}/probe").domain
+        except InvalidArgument:
+            domain = None
+        # "myregistry/probe" parses too, as Docker Hub's: only a host that names itself (or an alias of the Hub) is one.
+        if domain is None or (domain != host and host not in DOCKER_HUB_NAMES):
+            raise forms.ValidationError("Write the registry as references name it: host or host:port.")
+        return domain
 
     def save(self, commit=True):
         access = super().save(commit=False)

@@ -102,7 +102,8 @@ def _registry_options(reference) -> dict:
             raise ImportFailed(f"the stored credentials for {reference.domain} cannot be read: enter them again")
         credentials = (access.username, secret)
     insecure = list(RegistryAccess.objects.filter(insecure=True).values_list("host", flat=True))
-    return {"credentials": credentials, "insecure": insecure}
+    # None, not []: with no host stored here, the node's TERRARIUM_INSECURE_REGISTRIES applies.
+    return {"credentials": credentials, "insecure": insecure or None}
 
 
 def _pull(image: Image, reference: str, progress=None):

@@ -171,6 +171,14 @@ def test_the_stored_password_is_sealed_and_never_shown_back(client_for, admin_us
     assert TEACHER[1] not in page.content.decode() and access.sealed_secret not in page.content.decode()
 
 
+def test_a_registry_is_stored_as_references_name_it(client_for, admin_user):
+    for host in ("myregistry", "https://registry.school.example", "registry.school.example/lab"):
+        response = client_for(admin_user).post(reverse("admin:images_registryaccess_add"), {"host": host})
+        assert response.status_code == 200 and "as references name it: host or host:port" in response.content.decode()
+    store_credentials(client_for, admin_user, "index.docker.io", "teacher", "")
+    assert list(RegistryAccess.objects.values_list("host", "sealed_secret")) == [("docker.io", "")]
+
+
 def test_a_student_cannot_reach_the_registry_settings(client_for, owner):
     response = client_for(owner).get(reverse("admin:images_registryaccess_add"))
     assert response.status_code == 302 and "/login/" in response["Location"]
