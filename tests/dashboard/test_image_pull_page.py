@@ -19,7 +19,7 @@ from dashboard.containers.models import Container
 from dashboard.images.models import Image, RegistryAccess
 from dashboard.images.node import image_ensure_in_store
 from dashboard.images.routing import websocket_urlpatterns
-from registry_testing import Registry
+from registry_testing import Registry, TokenIssuer, TokenServer
 from runtime import ImageStore
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,11 +34,15 @@ def registry():
     started.stop()
 
 
-@pytest.fixture
-def basic_registry():
-    started = Registry(basic_user=TEACHER)
+@pytest.fixture(params=["htpasswd", "token"])
+def private_registry(request, tmp_path):
+    """A registry that lets only TEACHER pull: by Basic auth itself, or by the tokens of its token service."""
+    tokens = TokenServer(TokenIssuer(tmp_path), {TEACHER[0]: TEACHER[1]}) if request.param == "token" else None
+    started = Registry(tokens) if tokens else Registry(basic_user=TEACHER)
     yield started
     started.stop()
+    if tokens:
+        tokens.stop()
 
 
 @pytest.fixture
@@ -146,15 +150,15 @@ def store_credentials(client_for, admin_user, host, username, secret):
 
 @pytest.mark.slow
 def test_a_registry_behind_auth_pulls_only_with_the_stored_credentials(
-        client_for, owner, admin_user, worker, basic_registry, busybox_layer, wait_until):
-    basic_registry.push_image("lab/busybox", "1", [busybox_layer])
+        client_for, owner, admin_user, worker, private_registry, busybox_layer, wait_until):
+    private_registry.push_image("private/busybox", "1", [busybox_layer])
     client = client_for(owner)
-    pull(client, f"{basic_registry.netloc}/lab/busybox:1", name="without")
+    pull(client, f"{private_registry.netloc}/private/busybox:1", name="without")
     refused = settled(wait_until, "without")
-    assert refused.status == "failed" and "needs credentials" in refused.error
+    assert refused.status == "failed" and "private/busybox" in refused.error
 
-    store_credentials(client_for, admin_user, basic_registry.netloc, TEACHER[0], TEACHER[1])
-    pull(client, f"{basic_registry.netloc}/lab/busybox:1", name="with")
+    store_credentials(client_for, admin_user, private_registry.netloc, TEACHER[0], TEACHER[1])
+    pull(client, f"{private_registry.netloc}/private/busybox:1", name="with")
     image = settled(wait_until, "with")
     assert image.status == "ready", image.error
     remove_pulled(client, image, wait_until)
