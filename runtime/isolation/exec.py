@@ -126,6 +126,10 @@ def spawn(driver, state, argv, *, tty, env, cwd, user, rows, cols, cgroup=None,
 
 def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes, cgroup) -> None:
     try:
+        # It lives as long as the command: a copy of the launcher's other
+        # descriptors (another exec's pipes, a worker's sockets) would keep
+        # them open that long, and another exec's reader from its end.
+        sc.close_all_except(sock.fileno(), *(fd for pair in pipes for fd in pair))
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         # Before anything of the container's is joined: this process and the

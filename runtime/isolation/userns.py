@@ -41,8 +41,10 @@ class Ahead:
         self._pid = os.fork()
         if self._pid == 0:
             try:
-                os.close(ready_r)
-                os.close(self._hold_w)
+                # First of all: a launcher's threads fork holders side by side,
+                # and a holder that kept a copy of another's hold pipe would wait
+                # for that one's end while it waits for this one's.
+                sc.close_all_except(ready_w, hold_r)
                 sc.unshare(sc.CLONE_NEWUSER)
                 sc.unshare(sc.CLONE_NEWNET | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC)
                 # Its pid in the host's /proc, which this mount namespace still
@@ -159,8 +161,8 @@ def _scratch_userns() -> int:
     pid = os.fork()
     if pid == 0:
         try:
-            os.close(ready_r)
-            os.close(hold_w)
+            # As Ahead's holder: no copy of another thread's hold pipe.
+            sc.close_all_except(ready_w, hold_r)
             try:
                 sc.unshare(sc.CLONE_NEWUSER)
                 os.write(ready_w, b"ok")
