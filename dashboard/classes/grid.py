@@ -4,11 +4,13 @@ message, error), the instance's state and idle time at the row's end, and
 per step the share passed and the median time. A few queries whatever the
 class's size; check outputs are read one at a time (cell_output)."""
 
+from datetime import timedelta
 from statistics import median
 
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
+from dashboard.classes.activity import KEY_TTL as INPUT_KEY_TTL, last_inputs
 from dashboard.classes.models import Class
 from dashboard.containers.models import Container
 from dashboard.labs.models import CheckRun, LabInstance
@@ -52,13 +54,21 @@ def _cell(step_id: str, runs: list[dict], started_at) -> dict:
 
 
 def last_activity(instances) -> dict[int, object]:
-    """Per instance: its newest of made, ready, a check asked for, a shell opened (two queries)."""
+    """Per instance: its newest of made, ready, a check asked for, a shell
+    opened, input typed in a shell (three queries and one Redis read)."""
     container_ids = [i.container_id for i in instances if i.container_id]
     shells = dict(ShellSession.objects.filter(container_id__in=container_ids).values("container_id")
                   .annotate(last=Max("opened_at")).values_list("container_id", "last"))
+    recent = timezone.now() - timedelta(seconds=INPUT_KEY_TTL)
+    containers = dict(ShellSession.objects.filter(Q(closed_at__isnull=True) | Q(closed_at__gte=recent),
+                                                  container_id__in=container_ids).values_list("key", "container_id"))
+    typed: dict[int, object] = {}
+    for key, at in last_inputs(list(containers)).items():
+        typed[containers[key]] = max(at, typed.get(containers[key], at))
     checks = dict(CheckRun.objects.filter(instance__in=instances).values("instance_id")
                   .annotate(last=Max("requested_at")).values_list("instance_id", "last"))
-    return {i.pk: max(t for t in (i.created_at, i.ready_at, shells.get(i.container_id), checks.get(i.pk)) if t)
+    return {i.pk: max(t for t in (i.created_at, i.ready_at, shells.get(i.container_id), typed.get(i.container_id),
+                                  checks.get(i.pk)) if t)
             for i in instances}
 
 
