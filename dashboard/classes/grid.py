@@ -7,11 +7,11 @@ class's size; check outputs are read one at a time (cell_output)."""
 from datetime import timedelta
 from statistics import median
 
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from dashboard.classes.activity import KEY_TTL as INPUT_KEY_TTL, last_inputs
-from dashboard.classes.models import Class
+from dashboard.classes.models import Class, HintSeen
 from dashboard.containers.models import Container
 from dashboard.labs.models import CheckRun, LabInstance
 from dashboard.shell.models import ShellSession
@@ -81,6 +81,8 @@ def class_grid(*, klass: Class) -> dict:
     for run in (CheckRun.objects.filter(instance_id__in=[i.pk for i in instances.values()], state__in=CheckRun.FINISHED)
                 .order_by("requested_at", "id").values("instance_id", "step_id", "state", "requested_at", "message")):
         runs_by_instance.setdefault(run["instance_id"], []).append(run)
+    hints = {(row["instance_id"], row["step_id"]): row["n"] for row in HintSeen.objects.filter(
+        instance_id__in=[i.pk for i in instances.values()]).values("instance_id", "step_id").annotate(n=Count("id"))}
     activity = last_activity(list(instances.values()))
     now = timezone.now()
     rows = []
@@ -104,7 +106,8 @@ def class_grid(*, klass: Class) -> dict:
             "instance_state": state,
             "idle_seconds": idle,
             "hand_raised": enrolment.hand_raised_at is not None,
-            "cells": [_cell(step["id"], by_step.get(step["id"], []), started_at) for step in steps],
+            "cells": [{**_cell(step["id"], by_step.get(step["id"], []), started_at),
+                       "hints": hints.get((instance.pk, step["id"]), 0) if instance else 0} for step in steps],
         })
     columns = []
     for index, step in enumerate(steps):
