@@ -1,6 +1,7 @@
 """The teacher's grid of a class: a row per enrolled student, a cell per step
 (pending, passed with time and attempts, failed with the count and the last
-message, error), the instance's state and idle time at the row's end, and
+message, error), the instance's state, idle time and memory and cpu
+sparklines (dashboard.classes.sparklines) at the row's end, and
 per step the share passed and the median time. A few queries whatever the
 class's size; check outputs are read one at a time (cell_output)."""
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from dashboard.classes.activity import KEY_TTL as INPUT_KEY_TTL, last_inputs
 from dashboard.classes.models import Class, HintSeen
+from dashboard.classes.sparklines import sparklines
 from dashboard.containers.models import Container
 from dashboard.labs.models import CheckRun, LabInstance
 from dashboard.shell.models import ShellSession
@@ -85,6 +87,8 @@ def class_grid(*, klass: Class) -> dict:
         instance_id__in=[i.pk for i in instances.values()]).values("instance_id", "step_id").annotate(n=Count("id"))}
     activity = last_activity(list(instances.values()))
     now = timezone.now()
+    lines = sparklines([i.container_id for i in instances.values()
+                        if i.container_id and instance_state(i) in ("running", "suspended")], now.timestamp())
     rows = []
     for enrolment in enrolments:
         instance = instances.get(enrolment.student_id)
@@ -105,6 +109,7 @@ def class_grid(*, klass: Class) -> dict:
             "instance_id": instance.pk if instance else None,
             "instance_state": state,
             "idle_seconds": idle,
+            "spark": lines.get(instance.container_id) if instance else None,
             "hand_raised": enrolment.hand_raised_at is not None,
             "cells": [{**_cell(step["id"], by_step.get(step["id"], []), started_at),
                        "hints": hints.get((instance.pk, step["id"]), 0) if instance else 0} for step in steps],
