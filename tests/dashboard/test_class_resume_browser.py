@@ -79,11 +79,11 @@ def test_the_student_opens_the_suspended_labs_page_and_it_resumes_with_a_working
     klass.save()
 
     page.goto(f"/labs/{instance.lab_id}/")
-    expect(page.locator(".shell-tab .shell-status")).to_have_text("connected")
+    expect(page.locator(".shell-tab .shell-status")).to_have_text("connected", timeout=WAIT_MS)
     assert Container.objects.get(pk=instance.container_id).status == "running"
     state = runtime.get(instance.container.runtime_name)
     assert state.status == "running" and state.pid == pid
     page.locator(".shell-pane:not([hidden]) .xterm").click()
     page.keyboard.type("cat /root/work; echo $((6*7))")
     page.keyboard.press("Enter")
-    expect(page.locator(".shell-pane:not([hidden]) .xterm-rows")).to_contain_text(re.compile(r"kept\s*42"))
+    expect(page.locator(".shell-pane:not([hidden]) .xterm-rows")).to_contain_text(re.compile(r"kept\s*42"), timeout=WAIT_MS)
