@@ -10,8 +10,8 @@ import time
 from datetime import datetime, timezone
 
 import redis
-from django.conf import settings
 
+from dashboard.classes.redis_client import client
 from dashboard.monitoring.history import client as async_client
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,6 @@ KEY_TTL = 2 * 86400
 
 _noted: dict[str, float] = {}
 _writes: set[asyncio.Task] = set()
-_reader = None
 
 
 def _key(session_key: str) -> str:
@@ -52,10 +51,7 @@ async def _record(session_key: str, at: float) -> None:
 
 def last_inputs(session_keys: list[str]) -> dict[str, datetime]:
     """The last recorded input of each of these shells that had any."""
-    global _reader
     if not session_keys:
         return {}
-    if _reader is None:
-        _reader = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
-    values = _reader.mget([_key(k) for k in session_keys])
+    values = client().mget([_key(k) for k in session_keys])
     return {k: datetime.fromtimestamp(float(v), tz=timezone.utc) for k, v in zip(session_keys, values) if v}

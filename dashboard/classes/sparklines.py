@@ -7,9 +7,7 @@ the page more than the rest of the grid."""
 
 import json
 
-import redis
-from django.conf import settings
-
+from dashboard.classes.redis_client import client
 from dashboard.monitoring.history import _key
 from dashboard.monitoring.samples import FIELDS
 
@@ -45,7 +43,6 @@ for k = 1, #KEYS do
 end
 return out
 """
-_client = None
 
 
 def _points(values: list[float | None], top: float) -> str:
@@ -63,12 +60,9 @@ def _size(n: float) -> str:
 
 def sparklines(container_ids: list[int], now: float) -> dict[int, dict]:
     """container id -> {"cpu", "memory": polyline points; "cpu_label", "memory_label"} for those with samples."""
-    global _client
     if not container_ids:
         return {}
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
-    found = _client.eval(_BUCKETS, len(container_ids), *(_key(pk, "s") for pk in container_ids),
+    found = client().eval(_BUCKETS, len(container_ids), *(_key(pk, "s") for pk in container_ids),
                          now - SPARK_SECONDS, BUCKET_SECONDS, BUCKETS,
                          *(FIELDS.index(f) + 1 for f in ("t", "cpu_percent", "memory_bytes", "memory_limit_bytes")))
     lines = {}
