@@ -3,7 +3,9 @@ and assistants (checked before accept). The socket listens on the class's
 group (enrolments, raised hands, resets, new instances) and on each
 student's instance group (check results and instance states, from the labs'
 node half); whatever arrives, it sends the grid at most once a second: the
-first change at once, the rest of that second in one message after it."""
+first change at once, the rest of that second in one message after it.
+Every SPARK_REFRESH_SECONDS the grid counts as changed too: its rows' cpu
+and memory sparklines follow the monitoring's samples."""
 
 import asyncio
 import json
@@ -23,11 +25,13 @@ from dashboard.revocation import Revalidating
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 MIN_INTERVAL = 1.0
+SPARK_REFRESH_SECONDS = 5.0
 
 
 class ClassGridConsumer(Revalidating, AsyncJsonWebsocketConsumer):
     channel_layer_alias = LAYER
     klass = None
+    refresh_task = None
 
     async def connect(self):
         user = self.scope["user"]
@@ -48,6 +52,12 @@ class ClassGridConsumer(Revalidating, AsyncJsonWebsocketConsumer):
         await self.accept()
         self.watch_access()
         await self._send_grid()
+        self.refresh_task = asyncio.create_task(self._refresh())
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(SPARK_REFRESH_SECONDS)
+            self._changed()
 
     async def _join(self, group: str) -> None:
         if group not in self.groups_joined:
@@ -98,7 +108,8 @@ class ClassGridConsumer(Revalidating, AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code):
         self.stop_watching()
-        if self.flush_task is not None:
-            self.flush_task.cancel()
+        for task in (getattr(self, "flush_task", None), self.refresh_task):
+            if task is not None:
+                task.cancel()
         for group in getattr(self, "groups_joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)

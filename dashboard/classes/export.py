@@ -1,6 +1,7 @@
 """A class's results for a gradebook: a row per student, a column per step
-(its state: passed, failed, pending or error), points, attempts and the time
-of each step's first pass, as CSV or JSON, from the same reads as the grid."""
+(its state: passed, failed, pending or error), points (and the lab's
+total), attempts, the time of each step's first pass and the hints the
+student was shown in each step, as CSV or JSON, from the same reads as the grid."""
 
 import csv
 import io
@@ -15,11 +16,13 @@ def export_records(grid: dict) -> list[dict]:
     records = []
     for row in grid["rows"]:
         steps = {cell["step"]: {"state": cell["state"], "attempts": cell["attempts"],
-                                "first_pass": _iso(cell["passed_at"])} for cell in row["cells"]}
+                                "first_pass": _iso(cell["passed_at"]), "hints": cell["hints"]} for cell in row["cells"]}
         records.append({
             "username": row["username"], "name": row["name"], "email": row["email"], "steps": steps,
             "points": sum(points[step] for step, cell in steps.items() if cell["state"] == "passed"),
+            "total_points": sum(points.values()),
             "attempts": sum(cell["attempts"] for cell in steps.values()),
+            "hints": sum(cell["hints"] for cell in steps.values()),
         })
     return records
 
@@ -43,10 +46,11 @@ def passwords_csv(made: list[dict]) -> str:
 
 def export_csv(grid: dict) -> str:
     step_ids = [column["step"] for column in grid["columns"]]
-    rows = [["username", "name", "email", *step_ids, "points", "attempts",
-             *(f"{step} first pass" for step in step_ids)]]
+    rows = [["username", "name", "email", *step_ids, "points", "total points", "attempts", "hints",
+             *(f"{step} first pass" for step in step_ids), *(f"{step} hints" for step in step_ids)]]
     for record in export_records(grid):
         steps = record["steps"]
         rows.append([record["username"], record["name"], record["email"], *(steps[s]["state"] for s in step_ids),
-                     record["points"], record["attempts"], *(steps[s]["first_pass"] for s in step_ids)])
+                     record["points"], record["total_points"], record["attempts"], record["hints"],
+                     *(steps[s]["first_pass"] for s in step_ids), *(steps[s]["hints"] for s in step_ids)])
     return _csv(rows)

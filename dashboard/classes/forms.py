@@ -22,7 +22,7 @@ class SettingsForm(forms.Form):
     time_limit_minutes = forms.IntegerField(label="Time limit (minutes)", min_value=1, max_value=10080, required=False,
                                             help_text="From a student's first start; then stopped, files kept.")
     idle_limit_minutes = forms.IntegerField(label="Idle limit (minutes)", min_value=1, max_value=1440, required=False,
-                                            help_text="Without checks or a new shell; then suspended, memory kept.")
+                                            help_text="Without checks, a new shell or typing in one; then suspended, memory kept.")
     student_extensions = forms.IntegerField(label="Extensions a student may take (15 minutes each)", min_value=0,
                                             max_value=20)
 

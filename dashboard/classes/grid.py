@@ -1,15 +1,19 @@
 """The teacher's grid of a class: a row per enrolled student, a cell per step
 (pending, passed with time and attempts, failed with the count and the last
-message, error), the instance's state and idle time at the row's end, and
+message, error), the instance's state, idle time and memory and cpu
+sparklines (dashboard.classes.sparklines) at the row's end, and
 per step the share passed and the median time. A few queries whatever the
 class's size; check outputs are read one at a time (cell_output)."""
 
+from datetime import timedelta
 from statistics import median
 
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from dashboard.classes.models import Class
+from dashboard.classes.activity import KEY_TTL as INPUT_KEY_TTL, last_inputs
+from dashboard.classes.models import Class, HintSeen
+from dashboard.classes.sparklines import sparklines
 from dashboard.containers.models import Container
 from dashboard.labs.models import CheckRun, LabInstance
 from dashboard.shell.models import ShellSession
@@ -52,13 +56,21 @@ def _cell(step_id: str, runs: list[dict], started_at) -> dict:
 
 
 def last_activity(instances) -> dict[int, object]:
-    """Per instance: its newest of made, ready, a check asked for, a shell opened (two queries)."""
+    """Per instance: its newest of made, ready, a check asked for, a shell
+    opened, input typed in a shell (three queries and one Redis read)."""
     container_ids = [i.container_id for i in instances if i.container_id]
     shells = dict(ShellSession.objects.filter(container_id__in=container_ids).values("container_id")
                   .annotate(last=Max("opened_at")).values_list("container_id", "last"))
+    recent = timezone.now() - timedelta(seconds=INPUT_KEY_TTL)
+    containers = dict(ShellSession.objects.filter(Q(closed_at__isnull=True) | Q(closed_at__gte=recent),
+                                                  container_id__in=container_ids).values_list("key", "container_id"))
+    typed: dict[int, object] = {}
+    for key, at in last_inputs(list(containers)).items():
+        typed[containers[key]] = max(at, typed.get(containers[key], at))
     checks = dict(CheckRun.objects.filter(instance__in=instances).values("instance_id")
                   .annotate(last=Max("requested_at")).values_list("instance_id", "last"))
-    return {i.pk: max(t for t in (i.created_at, i.ready_at, shells.get(i.container_id), checks.get(i.pk)) if t)
+    return {i.pk: max(t for t in (i.created_at, i.ready_at, shells.get(i.container_id), typed.get(i.container_id),
+                                  checks.get(i.pk)) if t)
             for i in instances}
 
 
@@ -71,8 +83,12 @@ def class_grid(*, klass: Class) -> dict:
     for run in (CheckRun.objects.filter(instance_id__in=[i.pk for i in instances.values()], state__in=CheckRun.FINISHED)
                 .order_by("requested_at", "id").values("instance_id", "step_id", "state", "requested_at", "message")):
         runs_by_instance.setdefault(run["instance_id"], []).append(run)
+    hints = {(row["instance_id"], row["step_id"]): row["n"] for row in HintSeen.objects.filter(
+        instance_id__in=[i.pk for i in instances.values()]).values("instance_id", "step_id").annotate(n=Count("id"))}
     activity = last_activity(list(instances.values()))
     now = timezone.now()
+    lines = sparklines([i.container_id for i in instances.values()
+                        if i.container_id and instance_state(i) in ("running", "suspended")], now.timestamp())
     rows = []
     for enrolment in enrolments:
         instance = instances.get(enrolment.student_id)
@@ -93,8 +109,10 @@ def class_grid(*, klass: Class) -> dict:
             "instance_id": instance.pk if instance else None,
             "instance_state": state,
             "idle_seconds": idle,
+            "spark": lines.get(instance.container_id) if instance else None,
             "hand_raised": enrolment.hand_raised_at is not None,
-            "cells": [_cell(step["id"], by_step.get(step["id"], []), started_at) for step in steps],
+            "cells": [{**_cell(step["id"], by_step.get(step["id"], []), started_at),
+                       "hints": hints.get((instance.pk, step["id"]), 0) if instance else 0} for step in steps],
         })
     columns = []
     for index, step in enumerate(steps):

@@ -4,6 +4,8 @@ extensions) and when it is suspended (idle since its last activity)."""
 
 from datetime import timedelta
 
+from django.conf import settings
+
 EXTEND_SECONDS = 15 * 60
 # How long a class's instances (and their files) are kept once it has ended.
 RETENTION = timedelta(days=14)
@@ -21,3 +23,8 @@ def suspend_at(*, klass, last_active):
     if klass.idle_limit_seconds is None:
         return None
     return last_active + timedelta(seconds=klass.idle_limit_seconds)
+
+
+def warning_seconds() -> int:
+    """How long before a stop or a suspension the student's page warns (CLASS_WARNING_SECONDS, 5 min by default)."""
+    return int(getattr(settings, "CLASS_WARNING_SECONDS", 300))

@@ -66,3 +66,17 @@ class JoinAttempt(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["key", "at"])]
+
+
+class HintSeen(models.Model):
+    """The `number`-th hint of a step was on the student's page (it had
+    unlocked: after some time or some failed checks), first seen at `seen_at`.
+    Kept for a student in a class of the instance's lab, for the export."""
+
+    instance = models.ForeignKey("labs.LabInstance", on_delete=models.CASCADE, related_name="hints_seen")
+    step_id = models.CharField(max_length=40)
+    number = models.PositiveSmallIntegerField()
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["instance", "step_id", "number"], name="hint_seen_once")]

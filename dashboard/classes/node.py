@@ -8,7 +8,6 @@ RETENTION after a class ends its instances are deleted."""
 
 import logging
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.utils import timezone
 
@@ -16,11 +15,13 @@ from dashboard.classes.grid import last_activity
 from dashboard.classes.limits import RETENTION, stop_at, suspend_at
 from dashboard.classes.models import Class, Enrolment
 from dashboard.classes.push import class_changed
+from dashboard.classes.redis_client import client as redis_client
 from dashboard.containers.models import Container
 from dashboard.containers.node import claim, shared_runtime
 from dashboard.containers.services import container_delete, container_stop
 from dashboard.labs.models import LabInstance
-from dashboard.monitoring.history import SECOND_KEEP, recent_samples
+from dashboard.monitoring.history import SECOND_KEEP, _key as sample_key
+from dashboard.monitoring.samples import FIELDS
 from runtime import TerrariumError
 
 log = logging.getLogger(__name__)
@@ -105,14 +106,40 @@ def _retire_ended(node_name: str, now) -> dict[int, str]:
     return acted
 
 
+# KEYS: the containers' 1-second sample sets; ARGV: from, to (epoch seconds),
+# the threshold, the positions of t and cpu in a sample. Newest first, a page
+# at a time, stopping at the first busy sample: a container at work now costs
+# one sample, an idle one its window once (then it is suspended).
+_ANY_BUSY = """
+local from, to, threshold = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local CPU = tonumber(ARGV[4])
+local busy = {}
+for k = 1, #KEYS do
+  busy[k] = 0
+  local offset = 0
+  while busy[k] == 0 do
+    local rows = redis.call('ZREVRANGEBYSCORE', KEYS[k], to, from, 'LIMIT', offset, 60)
+    for _, member in ipairs(rows) do
+      local cpu = cjson.decode(member)[CPU]
+      if type(cpu) == 'number' and cpu >= threshold then busy[k] = 1; break end
+    end
+    if #rows < 60 then break end
+    offset = offset + 60
+  end
+end
+return busy
+"""
+
+
 def _cpu_busy(container_ids: list[int], seconds: int, now) -> set[int]:
     """The containers whose cpu went above CPU_ACTIVE_PERCENT in the last `seconds`
     (at most the hour of 1-second samples kept): busy, so not idle. Read only for
-    instances idle by every other sign, so the pass stays cheap."""
+    instances idle by every other sign, and folded in Redis, so the pass stays cheap."""
     window = min(seconds, SECOND_KEEP)
-    samples = async_to_sync(recent_samples)(container_ids, window, now=now.timestamp())
-    return {pk for pk, rows in samples.items()
-            if any((row.get("cpu_percent") or 0) >= CPU_ACTIVE_PERCENT and row["t"] <= now.timestamp() for row in rows)}
+    to = now.timestamp()
+    busy = redis_client().eval(_ANY_BUSY, len(container_ids), *(sample_key(pk, "s") for pk in container_ids),
+                               to - window, to, CPU_ACTIVE_PERCENT, FIELDS.index("cpu_percent") + 1)
+    return {pk for pk, flag in zip(container_ids, busy) if flag}
 
 
 def class_instance_resume_on_node(*, instance_id: int) -> None:

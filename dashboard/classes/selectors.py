@@ -2,11 +2,15 @@
 teacher (the owner), its assistants and admins; anyone else gets a 404.
 A student sees their own enrolments."""
 
+from datetime import timedelta
+
 from django.db.models import Q
 from django.http import Http404
+from django.utils import timezone
 
 from dashboard.accounts.roles import is_admin, is_teacher
-from dashboard.classes.limits import stop_at
+from dashboard.classes.grid import last_activity
+from dashboard.classes.limits import stop_at, suspend_at, warning_seconds
 from dashboard.classes.models import Class, Enrolment
 from dashboard.containers.models import Container
 from dashboard.labs.models import Lab, LabInstance
@@ -61,17 +65,30 @@ def enrolment_for_lab(*, student, lab_id: int) -> Enrolment | None:
     return enrolments_of(student=student).filter(klass__lab_id=lab_id).first()
 
 
-def enrolment_limits_view(*, enrolment: Enrolment) -> dict:
+def enrolment_limits_view(*, enrolment: Enrolment, now=None) -> dict:
     """What the student's controls show: whether their instance is suspended,
-    when it stops, the idle limit, the extensions left."""
+    when it stops and when it is suspended if nothing happens, whether
+    either is within the warning time, the idle limit, the extensions left."""
+    now = now or timezone.now()
     klass = enrolment.klass
     instance = LabInstance.objects.select_related("container").filter(
         lab_id=klass.lab_id, student_id=enrolment.student_id).first()
     container = instance and instance.container
+    running = bool(container and container.status == Container.Status.RUNNING)
+    stops = instance and stop_at(klass=klass, enrolment=enrolment, instance=instance)
+    suspends = None
+    if running and klass.idle_limit_seconds is not None:
+        suspends = suspend_at(klass=klass, last_active=last_activity([instance])[instance.pk])
+    warning = timedelta(seconds=warning_seconds())
     return {
         "suspended": bool(container and container.status == Container.Status.PAUSED),
-        "stop_at": instance and stop_at(klass=klass, enrolment=enrolment, instance=instance),
+        "stop_at": stops,
+        "suspend_at": suspends,
+        "warning_seconds": warning_seconds(),
+        "time_warning": bool(stops and running and now >= stops - warning),
+        "idle_warning": bool(suspends and now >= suspends - warning),
         "time_limited": klass.time_limit_seconds is not None,
+        "idle_limit_seconds": klass.idle_limit_seconds,
         "idle_minutes": klass.idle_limit_seconds and max(1, klass.idle_limit_seconds // 60),
         "extensions_left": max(0, klass.student_extensions - enrolment.extensions_used),
     }

@@ -229,15 +229,24 @@ def class_reset(*, klass: Class, by, student_ids: list[int] | None) -> dict[str,
 
 
 def enrolment_resume(*, enrolment: Enrolment) -> None:
-    """The student is back: their suspended instance is thawed on its node."""
+    """The student's "Resume lab": their suspended instance is thawed on its node."""
+    if not enrolment_returned(enrolment=enrolment):
+        raise ValidationError("Your lab is not suspended.")
+
+
+def enrolment_returned(*, enrolment: Enrolment) -> bool:
+    """The student is back (their lab's page asked): a suspended instance of
+    theirs is thawed on its node -> whether one was. Only the enrolment's own
+    student's instance: the caller fetched the enrolment as that student."""
     instance = LabInstance.objects.select_related("container", "container__node").filter(
         lab_id=enrolment.klass.lab_id, student_id=enrolment.student_id).first()
     container = instance and instance.container
-    if container is None or container.status != Container.Status.PAUSED:
-        raise ValidationError("Your lab is not suspended.")
+    if container is None or container.status != Container.Status.PAUSED or container.owner_id != enrolment.student_id:
+        return False
     queue = container.node.queue
     transaction.on_commit(lambda: tasks.class_instance_resume.apply_async(args=[instance.pk], queue=queue))
     class_changed(class_id=enrolment.klass_id)
+    return True
 
 
 @transaction.atomic

@@ -21,5 +21,7 @@ urlpatterns = [
     path("classes/<int:class_id>/reset/", views.class_reset, name="reset"),
     path("classes/<int:class_id>/extend/", views.class_extend, name="extend"),
     path("classes/<int:class_id>/mine/resume/", views.student_resume, name="resume"),
+    path("classes/<int:class_id>/mine/back/", views.student_back, name="back"),
+    path("classes/<int:class_id>/mine/limits.json", views.student_limits, name="limits"),
     path("classes/<int:class_id>/mine/extend/", views.student_extend, name="student-extend"),
 ]

@@ -20,6 +20,7 @@ from dashboard.classes.selectors import (
     class_owned_by,
     classes_for_staff,
     enrolment_get_for_student,
+    enrolment_limits_view,
     teacher_labs,
 )
 
@@ -262,6 +263,24 @@ def student_resume(request, class_id):
     except ValidationError as exc:
         messages.error(request, _refusal(exc))
     return redirect(_back(request, enrolment))
+
+
+@login_required
+@require_POST
+def student_back(request, class_id):
+    """The lab page's script on opening: a suspended lab resumes by itself."""
+    enrolment = enrolment_get_for_student(student=request.user, class_id=class_id)
+    return JsonResponse({"resuming": services.enrolment_returned(enrolment=enrolment)})
+
+
+@login_required
+@require_GET
+def student_limits(request, class_id):
+    """Where the student's lab stands against the class's limits, for their page's warnings."""
+    enrolment = enrolment_get_for_student(student=request.user, class_id=class_id)
+    limits = enrolment_limits_view(enrolment=enrolment)
+    return JsonResponse({key: limits[key] for key in ("suspended", "stop_at", "suspend_at", "time_warning",
+                                                       "idle_warning", "extensions_left")})
 
 
 @login_required

@@ -5,6 +5,7 @@ labs and only their own instances: another student's is a 404."""
 from datetime import timedelta
 
 from django.db.models import Count, Max, Q
+from django.dispatch import Signal
 from django.http import Http404
 from django.utils import timezone
 
@@ -16,6 +17,8 @@ from dashboard.labs.substitute import substitute
 
 STUDENT_ERROR = "The check is broken: your teacher can see why."
 PENDING, PASSED = "pending", "passed"
+# Sent with instance= and shown= {step id: hints on the page} when a view is made for the instance's student.
+hints_shown = Signal()
 
 
 def labs_visible_to(*, user):
@@ -148,6 +151,8 @@ def lab_instance_view(*, instance: LabInstance, user, step_id: str | None = None
     }
     if manager:
         view["setup_output"] = instance.setup_output
+    if instance.student_id == user.pk:
+        hints_shown.send(sender=LabInstance, instance=instance, shown={v["id"]: len(v["hints"]) for v in view["steps"]})
     return view
 
 

@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from dashboard.classes.activity import note_input
 from dashboard.shell import agent_checks, logrelay, services
 from dashboard.shell.session import PtySession
 from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, node_channel
@@ -174,6 +175,7 @@ class ShellAgent:
         session = self.sessions.get(m["session"])
         if session is not None and session.can_write(m["reply"]):
             session.write(m["data"])
+            note_input(m["session"])
 
     async def on_resize(self, m) -> None:
         session = self.sessions.get(m["session"])

@@ -1,5 +1,6 @@
 // The teacher's grid of a class, kept live by /ws/classes/<id>/: the server
-// sends the whole grid at most once a second; each cell is updated in place.
+// sends the whole grid at most once a second (and every few seconds for the
+// rows' cpu and memory sparklines); each cell is updated in place.
 (function () {
   "use strict";
   const table = document.querySelector("[data-class-grid]");
@@ -7,6 +8,7 @@
   const classId = table.dataset.classGrid;
   const status = document.querySelector("[data-grid-status]");
   const dialog = document.querySelector("[data-cell-output]");
+  const SVG = "http://www.w3.org/2000/svg";
 
   function duration(seconds) {
     if (seconds === null || seconds === undefined) return "";
@@ -69,7 +71,24 @@
     state.dataset.instanceState = "";
     const idle = document.createElement("td");
     idle.dataset.idle = "";
-    tr.append(state, idle);
+    const sparks = document.createElement("td");
+    sparks.className = "sparks";
+    sparks.dataset.sparks = "";
+    for (const kind of ["cpu", "memory"]) {
+      const svg = document.createElementNS(SVG, "svg");
+      svg.setAttribute("viewBox", "0 0 48 16");
+      svg.setAttribute("width", "48");
+      svg.setAttribute("height", "16");
+      svg.setAttribute("role", "img");
+      svg.setAttribute("aria-label", kind);
+      const line = document.createElementNS(SVG, "polyline");
+      line.dataset.sparkLine = kind;
+      svg.append(line);
+      const label = document.createElement("small");
+      label.dataset.sparkLabel = kind;
+      sparks.append(svg, label);
+    }
+    tr.append(state, idle, sparks);
     return tr;
   }
 
@@ -102,6 +121,10 @@
       const idle = tr.querySelector("[data-idle]");
       idle.dataset.idle = row.idle_seconds ?? "";
       idle.textContent = duration(row.idle_seconds);
+      for (const kind of ["cpu", "memory"]) {
+        tr.querySelector(`[data-spark-line="${kind}"]`).setAttribute("points", row.spark ? row.spark[kind] : "");
+        tr.querySelector(`[data-spark-label="${kind}"]`).textContent = row.spark ? row.spark[`${kind}_label`] : "";
+      }
     }
     body.querySelectorAll("tr[data-student]").forEach((tr) => {
       if (!seen.has(tr.dataset.student)) tr.remove();

@@ -42,8 +42,9 @@ def test_the_json_says_the_same(client_for, teacher, klass, results):
     data = client_for(teacher).get(f"/classes/{klass.pk}/export.json").json()
     mine = next(s for s in data["students"] if s["username"] == "owner")
     assert mine["points"] == 2 and mine["attempts"] == 3
-    assert mine["steps"]["make"] == {"state": "passed", "attempts": 2, "first_pass": results.requested_at.isoformat()}
-    assert mine["steps"]["fill"] == {"state": "failed", "attempts": 1, "first_pass": ""}
+    assert mine["steps"]["make"] == {"state": "passed", "attempts": 2, "first_pass": results.requested_at.isoformat(),
+                                     "hints": 0}
+    assert mine["steps"]["fill"] == {"state": "failed", "attempts": 1, "first_pass": "", "hints": 0}
 
 
 def test_a_name_a_spreadsheet_would_run_as_a_formula_is_quoted(client_for, teacher, klass, django_user_model):

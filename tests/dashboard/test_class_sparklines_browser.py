@@ -1,0 +1,69 @@
+"""The grid's sparklines in Chromium against Daphne and Redis: samples the
+monitoring writes for a student's container reach their row's cpu and memory
+sparklines over the grid's socket within its periodic refresh, without a
+reload or a second socket."""
+
+import time
+
+import pytest
+import redis
+from django.conf import settings
+from playwright.sync_api import expect, sync_playwright
+
+from class_helpers import enrol_with_instance, make_class, make_lab
+from dashboard.monitoring.history import samples_add
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def instance(teacher, owner, node):
+    klass = make_class(teacher=teacher, lab=make_lab(teacher=teacher, node=node))
+    return enrol_with_instance(klass=klass, student=owner)
+
+
+@pytest.fixture
+def page(live_server, teacher, session_cookie_for, monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    cookie = session_cookie_for(teacher)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=live_server.url)
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+        context.set_default_timeout(WAIT_MS)
+        yield context.new_page()
+        browser.close()
+
+
+@pytest.fixture
+def history(instance):
+    """The instance's container's sample history in the real Redis; gone at the end."""
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    yield r
+    r.delete(f"terrarium:stats:c:{instance.container_id}:s")
+    r.close()
+
+
+def test_new_samples_reach_the_rows_sparklines_without_a_reload(instance, page, history):
+    page.goto(f"/classes/{instance.lab.classes.get().pk}/")
+    expect(page.locator("[data-grid-status]")).to_have_text("live")
+    row = page.locator(f'tr[data-student="{instance.student_id}"]')
+    expect(row.locator('[data-spark-line="cpu"]')).to_have_attribute("points", "")
+    page.evaluate("() => { window.beforeUpdate = true; }")
+
+    pipe = history.pipeline()
+    samples_add(pipe, [(instance.container_id, {"t": time.time() - ago, "cpu_percent": cpu, "memory_bytes": 24 << 20,
+                                                "memory_limit_bytes": 64 << 20}) for ago, cpu in ((20, 90.0), (1, 37.0))],
+                [])
+    pipe.execute()
+
+    expect(row.locator('[data-spark-label="cpu"]')).to_have_text("37 %", timeout=WAIT_MS)
+    expect(row.locator('[data-spark-label="memory"]')).to_have_text("24 MiB")
+    assert len(row.locator('[data-spark-line="memory"]').get_attribute("points").split()) == 24
+    assert page.evaluate("() => window.beforeUpdate") is True
+    expect(page.locator("[data-class-grid]")).to_have_attribute("data-connects", "1")
