@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dashboard_stack import PYTHON, REPO, Session, stack  # noqa: E402
 
+sys.path.insert(0, str(REPO))
 from runtime.image.busybox import BUSYBOX  # noqa: E402
 
 BUSY = int(os.environ.get("BENCH_BUSY_SHELLS", 20))
