@@ -161,12 +161,13 @@ async def keystrokes(sock: Socket) -> list[float]:
 
 
 async def bulk(sock: Socket) -> float:
-    sock.send_bytes(b"stty raw -echo; echo go; head -c %d /dev/zero; echo; echo bulk-done\n" % BULK_BYTES)
-    await sock.until(b"go")
+    # Markers the shell makes: the echo of the command line does not hold them.
+    sock.send_bytes(b"stty raw -echo; echo go-$((1+1)); head -c %d /dev/zero; echo; echo bulk-$((2+3))\n" % BULK_BYTES)
+    await sock.until(b"go-2")
     start = time.perf_counter()
     received = 0
     tail = b""
-    while b"bulk-done" not in tail:
+    while b"bulk-5" not in tail:
         binary, payload = await sock.frame()
         if binary:
             received += len(payload)
@@ -241,6 +242,13 @@ def bare_pty_floor() -> list[float]:
     return times
 
 
+async def phase(name: str, coro, seconds: float = 120):
+    try:
+        return await asyncio.wait_for(coro, seconds)
+    except TimeoutError:
+        raise SystemExit(f"{name}: no result within {seconds} s: the shell path is wedged") from None
+
+
 async def measure(port: int, container_id: int, cookie: str):
     path = f"/ws/containers/{container_id}/shell/?rows=40&cols=120"
     busy_sockets = [await Socket.open(port, path, cookie) for _ in range(BUSY)]
@@ -253,12 +261,12 @@ async def measure(port: int, container_id: int, cookie: str):
     rtt, lost = await keystrokes(typist)
     bulk_sock = await Socket.open(port, path, cookie)
     await bulk_sock.session()
-    rate = await asyncio.wait_for(bulk(bulk_sock), 120)
+    rate = await phase("bulk output", bulk(bulk_sock))
     bulk_sock.send_bytes(b"stty sane; seq 1 %d > /tmp/lines\n" % TEXT_LINES)
     await asyncio.sleep(1)
     ordinary = {}
     for name, command in COOKED.items():
-        ordinary[name] = await asyncio.wait_for(cooked(bulk_sock, command.format(text="/tmp/lines")), 120)
+        ordinary[name] = await phase(name, cooked(bulk_sock, command.format(text="/tmp/lines")))
     for task in busy_tasks:
         task.cancel()
     for sock in [*busy_sockets, typist, bulk_sock]:
