@@ -148,3 +148,27 @@ async def test_grace_period_ends_a_shell_nobody_attaches_to():
     session.detach("tab")
     await asyncio.wait_for(browser.ended.wait(), 10)
     assert browser.end_code != 0
+
+
+async def test_a_flood_of_short_lines_travels_in_few_frames():
+    # busybox's `yes | head` writes a few bytes at a time, as a container's
+    # would: read by read, that is about a thousand frames (900 to 2250 seen);
+    # coalesced, about 150. The bound sits between, far from both.
+    browser = Browser()
+    session = start(["/bin/sh"], browser)
+    session.attach("tab", readonly=False)
+    session.write(b"stty -echo; echo start-$((1+1))\n")
+    await browser.read_until("tab", b"start-2", session)
+    session.write(b"busybox yes | busybox head -c 300000; echo done-$((2+3))\n")
+    queue = browser.inbox["tab"]
+    frames, seen = 0, b""
+    while b"done-5" not in seen:
+        message = await asyncio.wait_for(queue.get(), 10)
+        frames += 1
+        seen = seen[-16:] + message["data"]
+        session.ack("tab", message["end"])
+    lines = 150_000
+    print(f"{lines} lines in {frames} frames")
+    assert frames <= lines // 300
+    session.terminate()
+    await asyncio.wait_for(browser.ended.wait(), 10)
