@@ -175,8 +175,9 @@ async def bulk(sock: Socket) -> float:
     return received / (time.perf_counter() - start) / 1e6
 
 
-async def cooked(sock: Socket, command: str) -> float:
-    """MB/s of a command's output in the terminal's default mode. The
+async def cooked(sock: Socket, command: str) -> tuple[float, int, float]:
+    """MB/s of a command's output in the terminal's default mode, the frames
+    it took and their median size. The
     markers are made by the shell, so the echo of the command line does not
     match them."""
     sock.send_bytes(b"echo start-$((1+1)); %s; echo done-$((2+3))\n" % command.encode())
@@ -184,12 +185,14 @@ async def cooked(sock: Socket, command: str) -> float:
     start = time.perf_counter()
     received = len(seen) - seen.index(b"start-2")
     tail = seen[-64:]
+    sizes = []
     while b"done-5" not in tail:
         binary, payload = await sock.frame()
         if binary:
             received += len(payload)
+            sizes.append(len(payload))
             tail = (tail + payload)[-64:]
-    return received / (time.perf_counter() - start) / 1e6
+    return received / (time.perf_counter() - start) / 1e6, len(sizes), statistics.median(sizes)
 
 
 async def busy(sock: Socket) -> None:
@@ -324,9 +327,9 @@ def main() -> None:
     print(f"  ratio       p50 {p50 / f50:7.1f} x    p99 {p99 / f99:7.1f} x")
     print(f"bulk output: {rate:.1f} MB/s over {BULK_BYTES >> 20} MiB   (target 20 MB/s)")
     print("cooked-mode output, MB/s shown (target >= 0.5x the bare PTY running the same busybox):")
-    for name, value in ordinary.items():
+    for name, (value, frames, median) in ordinary.items():
         print(f"  {name:20s} full path {value:6.2f}   bare PTY {bare[name]:6.2f}   ratio {value / bare[name]:5.2f} x"
-              f"   (host's own tools on a bare PTY {host[name]:6.2f})")
+              f"   (host's own tools on a bare PTY {host[name]:6.2f}); {frames} frames, median {median:.0f} bytes")
 
 
 if __name__ == "__main__":
