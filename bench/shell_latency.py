@@ -121,12 +121,18 @@ class Socket:
                 return False, json.loads(payload)
 
     async def until(self, needle: bytes) -> bytes:
+        """The stream from needle on, to the end of the frame holding it."""
         seen = b""
-        while needle not in seen:
+        while True:
             binary, payload = await self.frame()
             if binary:
-                seen = (seen + payload)[-4096:]
-        return seen
+                # Searched before anything is dropped: a frame may hold the
+                # needle and then a quarter MiB more.
+                seen += payload
+                at = seen.find(needle)
+                if at >= 0:
+                    return seen[at:]
+                seen = seen[-(len(needle) - 1) :] if len(needle) > 1 else b""
 
     async def session(self) -> str:
         while True:
@@ -163,10 +169,10 @@ async def keystrokes(sock: Socket) -> list[float]:
 async def bulk(sock: Socket) -> float:
     # Markers the shell makes: the echo of the command line does not hold them.
     sock.send_bytes(b"stty raw -echo; echo go-$((1+1)); head -c %d /dev/zero; echo; echo bulk-$((2+3))\n" % BULK_BYTES)
-    await sock.until(b"go-2")
+    rest = await sock.until(b"go-2")
     start = time.perf_counter()
-    received = 0
-    tail = b""
+    received = len(rest)
+    tail = rest[-64:]
     while b"bulk-5" not in tail:
         binary, payload = await sock.frame()
         if binary:
@@ -181,10 +187,10 @@ async def cooked(sock: Socket, command: str) -> tuple[float, int, float]:
     markers are made by the shell, so the echo of the command line does not
     match them."""
     sock.send_bytes(b"echo start-$((1+1)); %s; echo done-$((2+3))\n" % command.encode())
-    seen = await sock.until(b"start-2")
+    rest = await sock.until(b"start-2")
     start = time.perf_counter()
-    received = len(seen) - seen.index(b"start-2")
-    tail = seen[-64:]
+    received = len(rest)
+    tail = rest[-64:]
     sizes = []
     while b"done-5" not in tail:
         binary, payload = await sock.frame()
