@@ -104,14 +104,17 @@ class PtySession:
         viewer = self.viewers.get(channel)
         if viewer is None:
             return
-        viewer.acked(upto)
+        progressed = viewer.acked(upto)
         if received is not None:
             lost = viewer.probed is not None and received < viewer.probed
             viewer.probed = None
             if lost:
                 self.resync(channel)
                 return
-        if viewer.behind and viewer.unacked + len(RESET) + len(self._ring) <= WINDOW_BYTES:
+        # Only a viewer that shows it is reading again gets the replay: the
+        # answers of a frozen tab to every probe would each earn another one.
+        room = viewer.unacked + len(RESET) + len(self._ring) <= WINDOW_BYTES
+        if viewer.behind and progressed and room:
             self._resync(channel, viewer)
         self._update_reading()
 
