@@ -32,9 +32,14 @@ STALL_SECONDS = 10.0
 # still printing: it waits until this long after its first byte (or a full
 # frame) for more, so a flood of short lines travels in a few messages
 # instead of one per line. Output after a pause (an echo, a prompt) goes
-# out at once. Measured with bench/shell_latency.py: 2 ms takes yes's
-# frames from a median of a few bytes to a few KiB; keystrokes unchanged.
+# out at once. Measured with bench/shell_latency.py: 2 ms takes busybox
+# yes's frames from a median of 90-300 bytes to 2-3 KiB.
 COALESCE_SECONDS = 0.002
+# Reads this large mean bulk output, however far apart a busy agent reads
+# them: it waits up to BULK_SECONDS for a full frame, as fewer, larger
+# messages are what raw output's MB/s needs.
+STREAMING_READ_BYTES = 2048
+BULK_SECONDS = 0.005
 
 
 class PtySession:
@@ -59,6 +64,7 @@ class PtySession:
         self._pending_at = 0
         self._produced = 0
         self._last_read_at = 0.0
+        self._last_read = 0
         self._streaming = False
         self._pending_since = 0.0
         self._control = deque()
@@ -193,7 +199,7 @@ class PtySession:
 
     def _readable(self) -> None:
         now = time.monotonic()
-        self._streaming = now - self._last_read_at < COALESCE_SECONDS
+        recent = now - self._last_read_at < COALESCE_SECONDS
         self._last_read_at = now
         # Everything the PTY holds now, up to a frame: one wake-up of the
         # sender for it rather than one per line the program wrote.
@@ -208,9 +214,11 @@ class PtySession:
                 # EIO: every slave fd is closed; the waiter thread reports the exit.
                 self._eof = True
                 break
+            self._last_read = len(data)
             self._output(data, now)
             if not self.viewers:
                 break
+        self._streaming = recent or self._last_read >= STREAMING_READ_BYTES
         self._update_reading()
 
     def _output(self, data: bytes, now: float) -> None:
@@ -301,7 +309,8 @@ class PtySession:
     async def _batch(self) -> None:
         if not self._streaming or len(self._pending) >= FRAME_BYTES or not self._reading:
             return
-        delay = self._pending_since + COALESCE_SECONDS - time.monotonic()
+        wait = BULK_SECONDS if self._last_read >= STREAMING_READ_BYTES else COALESCE_SECONDS
+        delay = self._pending_since + wait - time.monotonic()
         if delay <= 0:
             return
         self._batch_ready.clear()
