@@ -151,11 +151,16 @@ def stack(*, worker: bool = True, web: bool = True):
 
 
 def _cleanup_runtime() -> None:
+    from dashboard.containers.node import _shared_runtime
     from runtime.lifecycle import Runtime
 
     rt = Runtime(root=os.environ["TERRARIUM_ROOT"], cgroup_parent=os.environ["TERRARIUM_CGROUP_PARENT"])
     for state in rt.list(all=True):
         rt.delete(state.id, force=True)
+    # The forker of this process's launches keeps its spares' cgroups under
+    # the parent: it goes first, or the parent is left behind (empty).
+    _shared_runtime(os.environ["TERRARIUM_ROOT"], os.environ["TERRARIUM_CGROUP_PARENT"]).close()
+    _shared_runtime.cache_clear()
 
 
 def _remove_cgroup_parent(parent: str) -> None:

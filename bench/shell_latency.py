@@ -3,11 +3,15 @@
 
 - keystroke round trip (one byte to `cat` under `stty raw -echo` and back),
   p50 and p99, while BUSY other shells each print a line every 50 ms;
-- bulk output: MB/s of 64 MiB printed by the container, read by a client
-  that acknowledges as it goes;
-- the floor: the same keystroke round trip on a bare host PTY, same run.
+- bulk output: MB/s of 64 MiB printed by the container under `stty raw`,
+  read by a client that acknowledges as it goes;
+- ordinary output in the default (cooked) terminal mode: `yes | head -c 5M`
+  and `cat` of a 5 MB text file, MB/s of what the terminal shows;
+- the floor: the same keystroke round trip and the same cooked-mode
+  commands on a bare host PTY, same run.
 
-Targets: p50 <= 5 ms, p99 <= 25 ms with 20 busy shells, bulk >= 20 MB/s.
+Targets: p50 <= 5 ms, p99 <= 25 ms with 20 busy shells, bulk >= 20 MB/s,
+cooked output >= 0.5x the bare PTY's.
 Needs root; everything is removed at the end (bench/dashboard_stack.py)."""
 
 import asyncio
@@ -16,9 +20,11 @@ import json
 import os
 import pty
 import select
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tty
 from pathlib import Path
@@ -27,9 +33,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dashboard_stack import PYTHON, REPO, Session, stack  # noqa: E402
 
+sys.path.insert(0, str(REPO))
+from runtime.image.busybox import BUSYBOX  # noqa: E402
+
 BUSY = int(os.environ.get("BENCH_BUSY_SHELLS", 20))
 KEYSTROKES = int(os.environ.get("BENCH_KEYSTROKES", 400))
 BULK_BYTES = 64 << 20
+COOKED_BYTES = 5 << 20
+# `seq 1 N` prints about COOKED_BYTES of short lines.
+TEXT_LINES = 780_000
+COOKED = {
+    "yes | head -c 5M": f"yes | head -c {COOKED_BYTES}",
+    "cat of a text file": "cat {text}",
+}
 # Bounds on a wedged path, so the run always ends by itself.
 MAX_LOST = 10
 MEASURE_SECONDS = 300
@@ -105,12 +121,18 @@ class Socket:
                 return False, json.loads(payload)
 
     async def until(self, needle: bytes) -> bytes:
+        """The stream from needle on, to the end of the frame holding it."""
         seen = b""
-        while needle not in seen:
+        while True:
             binary, payload = await self.frame()
             if binary:
-                seen = (seen + payload)[-4096:]
-        return seen
+                # Searched before anything is dropped: a frame may hold the
+                # needle and then a quarter MiB more.
+                seen += payload
+                at = seen.find(needle)
+                if at >= 0:
+                    return seen[at:]
+                seen = seen[-(len(needle) - 1) :] if len(needle) > 1 else b""
 
     async def session(self) -> str:
         while True:
@@ -145,12 +167,13 @@ async def keystrokes(sock: Socket) -> list[float]:
 
 
 async def bulk(sock: Socket) -> float:
-    sock.send_bytes(b"stty raw -echo; echo go; head -c %d /dev/zero; echo; echo bulk-done\n" % BULK_BYTES)
-    await sock.until(b"go")
+    # Markers the shell makes: the echo of the command line does not hold them.
+    sock.send_bytes(b"stty raw -echo; echo go-$((1+1)); head -c %d /dev/zero; echo; echo bulk-$((2+3))\n" % BULK_BYTES)
+    rest = await sock.until(b"go-2")
     start = time.perf_counter()
-    received = 0
-    tail = b""
-    while b"bulk-done" not in tail:
+    received = len(rest)
+    tail = rest[-64:]
+    while b"bulk-5" not in tail:
         binary, payload = await sock.frame()
         if binary:
             received += len(payload)
@@ -158,10 +181,51 @@ async def bulk(sock: Socket) -> float:
     return received / (time.perf_counter() - start) / 1e6
 
 
+async def cooked(sock: Socket, command: str) -> tuple[float, int, float]:
+    """MB/s of a command's output in the terminal's default mode, the frames
+    it took and their median size. The
+    markers are made by the shell, so the echo of the command line does not
+    match them."""
+    sock.send_bytes(b"echo start-$((1+1)); %s; echo done-$((2+3))\n" % command.encode())
+    rest = await sock.until(b"start-2")
+    start = time.perf_counter()
+    received = len(rest)
+    tail = rest[-64:]
+    sizes = []
+    while b"done-5" not in tail:
+        binary, payload = await sock.frame()
+        if binary:
+            received += len(payload)
+            sizes.append(len(payload))
+            tail = (tail + payload)[-64:]
+    return received / (time.perf_counter() - start) / 1e6, len(sizes), statistics.median(sizes)
+
+
 async def busy(sock: Socket) -> None:
     sock.send_bytes(b"while true; do date; usleep 50000; done\n")
     while True:
         await sock.frame()
+
+
+def bare_pty_cooked(shell: list[str], command: str) -> float:
+    """The command on a bare host PTY (cooked, as a login's): MB/s read from its master."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(shell[0], [*shell, "-c", command])
+    start = time.perf_counter()
+    received = 0
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        received += len(data)
+    elapsed = time.perf_counter() - start
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return received / elapsed / 1e6
 
 
 def bare_pty_floor() -> list[float]:
@@ -187,6 +251,13 @@ def bare_pty_floor() -> list[float]:
     return times
 
 
+async def phase(name: str, coro, seconds: float = 120):
+    try:
+        return await asyncio.wait_for(coro, seconds)
+    except TimeoutError:
+        raise SystemExit(f"{name}: no result within {seconds} s: the shell path is wedged") from None
+
+
 async def measure(port: int, container_id: int, cookie: str):
     path = f"/ws/containers/{container_id}/shell/?rows=40&cols=120"
     busy_sockets = [await Socket.open(port, path, cookie) for _ in range(BUSY)]
@@ -199,16 +270,32 @@ async def measure(port: int, container_id: int, cookie: str):
     rtt, lost = await keystrokes(typist)
     bulk_sock = await Socket.open(port, path, cookie)
     await bulk_sock.session()
-    rate = await asyncio.wait_for(bulk(bulk_sock), 120)
+    rate = await phase("bulk output", bulk(bulk_sock))
+    bulk_sock.send_bytes(b"stty sane; seq 1 %d > /tmp/lines\n" % TEXT_LINES)
+    await asyncio.sleep(1)
+    ordinary = {}
+    for name, command in COOKED.items():
+        ordinary[name] = await phase(name, cooked(bulk_sock, command.format(text="/tmp/lines")))
     for task in busy_tasks:
         task.cancel()
     for sock in [*busy_sockets, typist, bulk_sock]:
         sock.writer.close()
-    return rtt, lost, rate
+    return rtt, lost, rate, ordinary
 
 
 def main() -> None:
+    # The bench's teacher opens BUSY + 2 shells: more than a teacher's default.
+    os.environ["SHELL_MAX_PER_USER"] = str(BUSY + 2)
     floor = bare_pty_floor()
+    text = Path(tempfile.mkdtemp(prefix="shellbench-")) / "lines"
+    text.write_bytes(subprocess.run(["seq", "1", str(TEXT_LINES)], capture_output=True, check=True).stdout)
+    try:
+        # The container's programs are the image's busybox (runtime.image.busybox):
+        # the same binary on the bare PTY is the floor; the host's own tools for scale.
+        bare = {name: bare_pty_cooked([BUSYBOX, "sh"], command.format(text=text)) for name, command in COOKED.items()}
+        host = {name: bare_pty_cooked(["sh"], command.format(text=text)) for name, command in COOKED.items()}
+    finally:
+        shutil.rmtree(text.parent)
     with stack(worker=False) as s:
         from django.conf import settings
 
@@ -228,7 +315,7 @@ def main() -> None:
             cookie = next(c.value for c in web.jar if c.name == "sessionid")
             port = int(s.url.rsplit(":", 1)[1])
             try:
-                rtt, lost, rate = asyncio.run(asyncio.wait_for(measure(port, container.id, cookie), MEASURE_SECONDS))
+                rtt, lost, rate, ordinary = asyncio.run(asyncio.wait_for(measure(port, container.id, cookie), MEASURE_SECONDS))
             except TimeoutError:
                 raise SystemExit(f"no result within {MEASURE_SECONDS} s: the shell path is wedged") from None
         finally:
@@ -245,6 +332,10 @@ def main() -> None:
     print(f"  bare PTY    p50 {f50:7.3f} ms   p99 {f99:7.3f} ms   (floor)")
     print(f"  ratio       p50 {p50 / f50:7.1f} x    p99 {p99 / f99:7.1f} x")
     print(f"bulk output: {rate:.1f} MB/s over {BULK_BYTES >> 20} MiB   (target 20 MB/s)")
+    print("cooked-mode output, MB/s shown (target >= 0.5x the bare PTY running the same busybox):")
+    for name, (value, frames, median) in ordinary.items():
+        print(f"  {name:20s} full path {value:6.2f}   bare PTY {bare[name]:6.2f}   ratio {value / bare[name]:5.2f} x"
+              f"   (host's own tools on a bare PTY {host[name]:6.2f}); {frames} frames, median {median:.0f} bytes")
 
 
 if __name__ == "__main__":

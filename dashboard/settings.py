@@ -168,7 +168,7 @@ CHANNEL_LAYERS = {
     # costs every receiving process four round trips per message. A sample
     # nobody is subscribed to is dropped, which live graphs can afford.
     "stats": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": "dashboard.shell.pubsub.QuietPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL]},
     },
     # Browser shells and logs (dashboard.shell.wire.LAYER): one hop each way,
@@ -176,7 +176,7 @@ CHANNEL_LAYERS = {
     # in the default layer held a keystroke behind every busy shell's
     # output. Delivery is at most once; the shell's offsets repair losses.
     "shell": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": "dashboard.shell.pubsub.QuietPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL]},
     },
 }

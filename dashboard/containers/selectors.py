@@ -58,6 +58,7 @@ def container_status(*, container: Container) -> dict:
         "exit_code": container.exit_code,
         "oom_killed": container.oom_killed,
         "actions": container.lifecycle_actions,
+        "shell": container.can("shell"),
     }
 
 

@@ -168,6 +168,12 @@ class ShellConsumer(_AgentRelay):
 
     async def shell_attached(self, event):
         if self.attached:
+            # A retry of the request crossed the first reply: the agent counted
+            # this replay in our stream too. Unaccounted, it would make the next
+            # output look lost (a screen reset) and leave acks short of it.
+            upto = self.ledger.skipped(len(event["replay"]), event["end"])
+            if upto is not None:
+                await self.to_shell({"type": "ack", "upto": upto})
             return
         self._watchdog.cancel()
         self.attached = True

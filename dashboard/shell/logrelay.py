@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 STREAMS = {"stdout": 1, "stderr": 2}
 HANDOFF_ENTRIES = 256
 IDLE = "idle"
+# As a shell's output (session.COALESCE_SECONDS): entries that follow the
+# previous batch this closely wait this long after their first for more,
+# so a chatty program's lines travel together; a line after a pause does not wait.
+COALESCE_SECONDS = 0.002
+NOTHING = object()
 
 
 def encode(entries) -> bytes:
@@ -45,6 +50,7 @@ class LogFollower:
         self.viewers: dict[str, Viewer] = {}
         self._skipped: dict[str, int] = {}
         self._start_reader()
+        self._last_batch_at = 0.0
         self._task = asyncio.create_task(self._pump())
 
     async def subscribe(self, channel: str) -> None:
@@ -109,28 +115,45 @@ class LogFollower:
                 return False
 
     async def _pump(self) -> None:
+        held = NOTHING
         while True:
-            entry = await self._handoff.get()
+            entry = await self._handoff.get() if held is NOTHING else held
             if entry == IDLE and self.viewers:
                 self._start_reader()
+                held = NOTHING
                 continue
             if entry is None or entry == IDLE:
                 break
-            batch = [entry]
-            size = len(entry["data"])
-            while size < READ_BYTES and not self._handoff.empty():
-                more = self._handoff.get_nowait()
-                if more is None or more == IDLE:
-                    self._handoff.put_nowait(more)
-                    break
-                batch.append(more)
-                size += len(more["data"])
+            batch, held = await self._gather(entry)
             self._remember(batch)
             await self._deliver(encode(batch))
+            self._last_batch_at = self._loop.time()
         self.ended = True
         for channel in list(self.viewers):
             await self._send(channel, {"type": "logs.end"})
         self._on_done(self._ref)
+
+    async def _gather(self, entry):
+        """The batch that starts with entry, and the end marker that stopped it (or NOTHING)."""
+        batch, size = [entry], len(entry["data"])
+        first_at = self._loop.time()
+        streaming = first_at - self._last_batch_at < COALESCE_SECONDS
+        while size < READ_BYTES:
+            if not self._handoff.empty():
+                more = self._handoff.get_nowait()
+            else:
+                remaining = first_at + COALESCE_SECONDS - self._loop.time()
+                if not streaming or remaining <= 0:
+                    break
+                try:
+                    more = await asyncio.wait_for(self._handoff.get(), remaining)
+                except TimeoutError:
+                    break
+            if more is None or more == IDLE:
+                return batch, more
+            batch.append(more)
+            size += len(more["data"])
+        return batch, NOTHING
 
     def _remember(self, batch) -> None:
         self._last_t = batch[-1]["t"]

@@ -41,11 +41,14 @@ class Viewer:
         self.sent_total += nbytes
         return self.sent_total
 
-    def acked(self, upto: int) -> None:
+    def acked(self, upto: int) -> bool:
+        """Whether upto acknowledges anything new."""
         upto = min(upto, self.sent_total)
-        if upto > self.acked_total:
-            self.acked_total = upto
-            self.progress = time.monotonic()
+        if upto <= self.acked_total:
+            return False
+        self.acked_total = upto
+        self.progress = time.monotonic()
+        return True
 
     def forgive(self) -> None:
         """Stops waiting for acks of bytes that were lost on the way."""

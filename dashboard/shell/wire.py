@@ -53,6 +53,15 @@ class AckLedger:
         self._frames.append((self._shown, end))
         return contiguous
 
+    def skipped(self, size: int, end: int) -> int | None:
+        """A frame the agent counted in the stream that the browser will not
+        show (the replay of a repeated attach reply, when an attach retry
+        crossed the first reply). It is acknowledged as soon as everything
+        before it is: the offset to acknowledge now, if that is already so."""
+        self.received = end
+        self._frames.append((self._shown, end))
+        return self.acked(0)
+
     def acked(self, nbytes: int) -> int | None:
         self._acked += nbytes
         upto = None

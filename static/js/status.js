@@ -38,6 +38,12 @@
           for (const button of detail.querySelectorAll("button[data-action]")) {
             button.disabled = !data.actions.includes(button.dataset.action);
           }
+          // The shell panel's button is not a lifecycle action: it follows its own flag.
+          const openShell = document.querySelector("[data-open-shell]");
+          if (openShell) {
+            openShell.disabled = !data.shell;
+            openShell.title = data.shell ? "" : "The container is not running";
+          }
         } else {
           for (const state of data.containers) {
             const row = list.querySelector(`tr[data-container-id="${state.id}"]`);

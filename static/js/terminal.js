@@ -1,7 +1,10 @@
 "use strict";
 // One xterm.js terminal bound to one shell session. Output arrives as binary
 // frames and is written to xterm as bytes, so UTF-8 split across frames is
-// reassembled by xterm itself. Every byte is acknowledged once xterm has
+// reassembled by xterm itself. Frames are gathered and written once per
+// animation frame, so a flood costs xterm one write (and one parse pass
+// ahead of the next paint) per frame instead of one per message, and the
+// tab keeps handling keys. Every byte is acknowledged once xterm has
 // written it; the server stops reading the PTY while too much is not.
 (function () {
   // The server lets 1 MiB go unacknowledged: a flood is acknowledged in
@@ -10,6 +13,8 @@
   const ACK_BYTES = 128 * 1024;
   const ACK_DELAY_MS = 200;
   const MAX_BACKOFF_MS = 10000;
+  // Hidden tabs get no animation frames: their output is written on a timer.
+  const HIDDEN_WRITE_MS = 100;
   // Closes after which reconnecting cannot help: refused, or the shell ended.
   const FINAL = new Map([
     [4403, "not allowed"],
@@ -30,6 +35,8 @@
       this.attempt = 0;
       this.pendingAck = 0;
       this.ackTimer = null;
+      this.incoming = [];
+      this.drainScheduled = false;
       this.finished = false;
       this.term = new Terminal({
         cursorBlink: !this.readonly,
@@ -77,14 +84,17 @@
       ws.binaryType = "arraybuffer";
       this.ws = ws;
       this.pendingAck = 0;
+      this.incoming = [];
       ws.onmessage = (event) => {
         if (ws !== this.ws) return;
         if (typeof event.data === "string") {
+          // Control messages keep their place after the output before them.
+          this.drain();
           this.message(JSON.parse(event.data));
           return;
         }
-        const bytes = new Uint8Array(event.data);
-        this.term.write(bytes, () => this.written(ws, bytes.length));
+        this.incoming.push(new Uint8Array(event.data));
+        this.scheduleDrain();
       };
       ws.onclose = (event) => this.closed(ws, event);
     }
@@ -107,6 +117,34 @@
       } else if (msg.type === "error") {
         this.term.write(`\r\n\x1b[31m[${msg.message}]\x1b[0m\r\n`);
       }
+    }
+
+    scheduleDrain() {
+      if (this.drainScheduled) return;
+      this.drainScheduled = true;
+      const run = () => this.drain();
+      if (document.hidden) setTimeout(run, HIDDEN_WRITE_MS);
+      else requestAnimationFrame(run);
+    }
+
+    // Everything the current socket sent since the last frame, as one write
+    // (connect() empties the list, so it holds only this socket's bytes).
+    drain() {
+      this.drainScheduled = false;
+      const chunks = this.incoming;
+      if (chunks.length === 0) return;
+      const ws = this.ws;
+      this.incoming = [];
+      let bytes = chunks[0];
+      if (chunks.length > 1) {
+        bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+        let at = 0;
+        for (const c of chunks) {
+          bytes.set(c, at);
+          at += c.length;
+        }
+      }
+      this.term.write(bytes, () => this.written(ws, bytes.length));
     }
 
     written(ws, n) {
@@ -157,6 +195,7 @@
 
     dispose() {
       this.finished = true;
+      this.incoming = [];
       clearTimeout(this.retryTimer);
       clearTimeout(this.ackTimer);
       this.resizeObserver.disconnect();

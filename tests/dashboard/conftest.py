@@ -372,3 +372,28 @@ def agent_process(runtime_env, node, tmp_path):
     proc = start_node_agent(runtime_env, node.name, tmp_path / "agent.log")
     yield proc
     stop_group(proc)
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page(live_server, session_cookie_for, monkeypatch):
+    """browser_page(user) -> a headless Chromium page on the live server, logged in as user."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+
+        def login(user):
+            context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
+            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie_for(user),
+                                  "url": live_server.url}])
+            context.set_default_timeout(30_000)
+            return context.new_page()
+
+        yield login
+        browser.close()

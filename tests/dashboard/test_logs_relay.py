@@ -37,6 +37,24 @@ def runtime():
     return Runtime(root=settings.TERRARIUM_ROOT)
 
 
+# Waits for /tmp/go, then prints CHATTER_LINES short lines, one write each, as fast as it can.
+CHATTER_LINES = 5000
+CHATTER = ("while [ ! -e /tmp/go ]; do sleep 0.1; done; "
+           f"i=0; while [ $i -lt {CHATTER_LINES} ]; do echo line-$i; i=$((i+1)); done; echo chatter-done; sleep 3600")
+
+
+@pytest.fixture
+def chatter(busybox_image, owner, node):
+    container = Container.objects.create(
+        owner=owner, image=busybox_image, node=node, name="chatter", command=["sh", "-c", CHATTER]
+    )
+    container_launch_on_node(container_id=container.id)
+    container.refresh_from_db()
+    assert container.status == "running", container.status_detail
+    yield container
+    runtime().delete(container.runtime_name, force=True)
+
+
 @pytest.fixture
 def cookies(session_cookie_for, owner, other_student):
     return {user.username: session_cookie_for(user) for user in (owner, other_student)}
@@ -119,3 +137,18 @@ async def test_another_student_cannot_download_the_logs(shell_agent, talker, oth
     response = await browser.get(f"/containers/{talker.pk}/logs/download/")
     assert response.status_code == 404
 
+
+
+async def test_a_burst_of_short_lines_follows_in_few_frames(shell_agent, chatter, cookies):
+    # Batched only by what happened to be queued, the burst took about 370
+    # frames here; coalesced, about a dozen. The bound sits far from both.
+    client = await logs_socket(chatter, cookies["owner"])
+    await client.until(lambda: {"type": "start"} in client.controls)
+    go = await asyncio.to_thread(runtime().exec, chatter.runtime_name, ["touch", "/tmp/go"])
+    assert await asyncio.to_thread(go.wait) == 0
+    go.close()
+    reader = LogsReader(client)
+    await reader.until(lambda s: b"chatter-done\n" in s[1])
+    assert reader.streams[1].count(b"\n") == CHATTER_LINES + 1
+    print(f"{CHATTER_LINES} lines in {len(client.frames)} frames")
+    assert len(client.frames) <= CHATTER_LINES // 50

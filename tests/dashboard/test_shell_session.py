@@ -11,8 +11,9 @@ import struct
 import fcntl
 
 
+from dashboard.shell import session as session_module
 from dashboard.shell.session import PtySession
-from dashboard.shell.wire import REPLAY_BYTES, WINDOW_BYTES
+from dashboard.shell.wire import RESET, REPLAY_BYTES, WINDOW_BYTES
 
 
 class LocalShell:
@@ -148,3 +149,51 @@ async def test_grace_period_ends_a_shell_nobody_attaches_to():
     session.detach("tab")
     await asyncio.wait_for(browser.ended.wait(), 10)
     assert browser.end_code != 0
+
+
+async def test_a_flood_of_short_lines_travels_in_few_frames():
+    # busybox's `yes | head` writes a few bytes at a time, as a container's
+    # would: read by read, that is about a thousand frames (900 to 2250 seen);
+    # coalesced, about 150. The bound sits between, far from both.
+    browser = Browser()
+    session = start(["/bin/sh"], browser)
+    session.attach("tab", readonly=False)
+    session.write(b"stty -echo; echo start-$((1+1))\n")
+    await browser.read_until("tab", b"start-2", session)
+    session.write(b"busybox yes | busybox head -c 300000; echo done-$((2+3))\n")
+    queue = browser.inbox["tab"]
+    frames, seen = 0, b""
+    while b"done-5" not in seen:
+        message = await asyncio.wait_for(queue.get(), 10)
+        frames += 1
+        seen = seen[-16:] + message["data"]
+        session.ack("tab", message["end"])
+    lines = 150_000
+    print(f"{lines} lines in {frames} frames")
+    assert frames <= lines // 300
+    session.terminate()
+    await asyncio.wait_for(browser.ended.wait(), 10)
+
+
+async def test_a_frozen_writer_is_skipped_without_a_replay_at_every_probe(monkeypatch):
+    monkeypatch.setattr(session_module, "PROBE_SECONDS", 0.05)
+    monkeypatch.setattr(session_module, "STALL_SECONDS", 0.2)
+    browser = Browser()
+    session = start(["/bin/sh"], browser)
+    session.attach("frozen", readonly=False)
+    session.write(b"echo hello\n")
+    await browser.read_until("frozen", b"hello", ack=False)
+    await until(lambda: session.viewers["frozen"].behind)
+    queue = browser.inbox["frozen"]
+    probes = 0
+    while probes < 10:
+        message = await asyncio.wait_for(queue.get(), 10)
+        if message["type"] == "shell.probe":
+            probes += 1
+            # What the consumer answers for a tab that shows nothing new.
+            viewer = session.viewers["frozen"]
+            session.ack("frozen", viewer.acked_total, received=viewer.sent_total)
+        else:
+            assert not message.get("data", b"").startswith(RESET), "replayed to a frozen tab"
+    session.terminate()
+    await asyncio.wait_for(browser.ended.wait(), 10)

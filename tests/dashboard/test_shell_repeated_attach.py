@@ -1,0 +1,64 @@
+"""An open whose reply is slow crosses the consumer's retry: the node agent
+answers both, counting the second reply's replay in the socket's stream
+although the socket shows only the first. The socket accounts for the
+replay it drops; otherwise its next output looks like a loss, the agent
+resets the screen from its replay buffer and what was printed in between
+is gone (bench/shell_latency.py lost its markers so under load).
+
+The agent here is a stand-in on the node's channel that answers twice."""
+
+import asyncio
+
+import pytest
+from channels.layers import channel_layers, get_channel_layer
+from shell_helpers import ShellClient, shell_path
+
+from dashboard.containers.models import Container
+from dashboard.images.models import Image
+from dashboard.shell.wire import LAYER, node_channel
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def owner_cookie(session_cookie_for, owner):
+    return session_cookie_for(owner)
+
+
+@pytest.fixture
+def running_row(owner, node):
+    image = Image.objects.create(name="busybox", owner=owner, node=node, status="ready", store_name="x-1")
+    return Container.objects.create(owner=owner, image=image, node=node, name="web", status="running",
+                                    runtime_id="r1")
+
+
+@pytest.fixture
+async def layer():
+    channel_layers.backends.clear()
+    yield get_channel_layer(LAYER)
+    channel_layers.backends.clear()
+
+
+async def test_a_repeated_attach_reply_neither_resets_the_screen_nor_holds_acks_back(
+    layer, running_row, node, owner_cookie
+):
+    agent = node_channel(node.name)
+    # Subscribed before the socket opens, so its open request is heard.
+    first = asyncio.create_task(layer.receive(agent))
+    await asyncio.sleep(0.1)
+    client = await ShellClient(shell_path(running_row), owner_cookie).connect()
+    request = await asyncio.wait_for(first, 10)
+    assert request["type"] == "open"
+    reply, key = request["reply"], request["session"]
+    attached = {"type": "shell.attached", "session": key, "readonly": False}
+    await layer.send(reply, {**attached, "replay": b"$ ", "end": 2})
+    await layer.send(reply, {**attached, "replay": b"$ ", "end": 4})
+    await layer.send(reply, {"type": "shell.output", "data": b"hello", "end": 9})
+    await client.read_until(b"$ hello")
+
+    heard = []
+    while not any(m["type"] == "ack" and m["upto"] == 9 for m in heard):
+        heard.append(await asyncio.wait_for(layer.receive(agent), 10))
+    assert [m["type"] for m in heard if m["type"] not in ("ack", "open")] == []
+    assert client.screen == b"$ hello"
+    await client.disconnect()
