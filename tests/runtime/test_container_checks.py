@@ -81,6 +81,13 @@ def test_output_beyond_the_limit_is_dropped_and_marked_truncated(rt):
     assert (whole.truncated, whole.output) == (False, b"abcdefghi\n" * 100)
 
 
+def test_a_long_script_is_fed_while_its_output_is_read(rt):
+    start(rt)
+    script = b"yes | head -c 300000\n" + b"#" * 300000 + b"\nexit 7\n"
+    result = rt.check("student", script)
+    assert (result.exit_code, result.truncated, result.output) == (7, True, b"y\n" * 4096)
+
+
 @pytest.mark.parametrize("userns", ["auto", "host"])
 def test_at_the_timeout_every_process_of_the_check_is_killed_and_its_cgroup_removed(rt, userns):
     state = start(rt, userns=userns)
