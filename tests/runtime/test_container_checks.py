@@ -130,10 +130,13 @@ def test_the_check_gets_the_containers_environment_and_its_own(rt):
 def test_the_script_is_read_from_a_pipe_and_never_written_into_the_container(rt):
     state = start(rt)
     marker = uuid.uuid4().hex
-    # Split in the search, so that only a copy of the script itself matches.
-    search = f"grep -l {marker[:16]}''{marker[16:]} /* 2>/dev/null; grep -rl {marker[:16]}''{marker[16:]} /etc /home /root /run /tmp /var /dev/shm\n"
-    result = rt.check("student", f"# {marker}\nreadlink /proc/$$/fd/0\n{search}".encode())
-    assert result.exit_code == 1 and result.output.startswith(b"pipe:[") and result.output.count(b"\n") == 1, result.output
+    # Split with quotes: only a copy of the script itself matches the pattern.
+    pattern = f"{marker[:16]}''{marker[16:]}"
+    script = (f"# {marker}\nreadlink /proc/$$/fd/0\ngrep -l {pattern} /* 2>/dev/null\n"
+              f"grep -rl {pattern} /etc /home /root /run /tmp /var /dev/shm\n")
+    result = rt.check("student", script.encode())
+    # The last grep found nothing (exit 1), and neither did the first.
+    assert (result.exit_code, result.output[:6], result.output.count(b"\n")) == (1, b"pipe:[", 1), result.output
     for directory, _, names in os.walk(rt.store.path(state.id) + "/upper"):
         for name in names:
             path = os.path.join(directory, name)
