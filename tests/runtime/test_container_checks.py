@@ -183,6 +183,15 @@ def test_a_checks_own_memory_hog_is_killed_by_its_own_limit_and_the_container_is
     assert rt.check("student", b"dd if=/dev/zero of=/dev/null bs=8M count=1 2>/dev/null\n").exit_code == 0
 
 
+def test_a_fork_bomb_in_a_check_stops_at_its_own_pids_limit_and_the_container_is_untouched(rt):
+    state = start(rt, pids_limit=64)
+    script = b"i=0; while [ $i -lt 20 ]; do sleep 30 & i=$((i+1)); done; echo all started\n"
+    result = rt.check("student", script, pids=8)
+    assert result.exit_code not in (0, None) and b"all started" not in result.output
+    assert rt.stats(state.id)["pids"] == 1
+    assert rt.check("student", script, pids=32).output == b"all started\n"
+
+
 def test_a_check_whose_caller_died_is_killed_by_the_next_check_once_past_its_deadline(rt):
     state = start(rt)
     now = int(time.time())
