@@ -37,7 +37,7 @@ def cmd_check(args) -> int:
     sys.stdout.buffer.write(result.output)
     sys.stdout.flush()
     if result.truncated:
-        print(f"error: output cut at {len(result.output)} bytes", file=sys.stderr)
+        print(f"note: output cut at {len(result.output)} bytes", file=sys.stderr)
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
     if result.timed_out:

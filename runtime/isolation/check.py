@@ -155,15 +155,22 @@ def _follow(session, script: bytes, deadline: float, limit: int, kill_group) -> 
                 elif fd == session.stdin:
                     pending = _feed(session, poller, pending)
         kill_group()
-        drain_until = time.monotonic() + DRAIN_S
-        while (remaining := drain_until - time.monotonic()) > 0 and select.select([session.stdout], [], [], remaining)[0]:
-            data = os.read(session.stdout, _CHUNK)
-            if not data:
-                break
-            truncated |= _keep(kept, data, limit)
+        truncated |= _drain(session.stdout, kept, limit)
     finally:
         os.close(pidfd)
     return bytes(kept), truncated, timed_out
+
+
+def _drain(fd: int, kept: bytearray, limit: int) -> bool:
+    """Read what the killed group left in the pipe, up to its end or DRAIN_S."""
+    truncated = False
+    until = time.monotonic() + DRAIN_S
+    while (remaining := until - time.monotonic()) > 0 and select.select([fd], [], [], remaining)[0]:
+        data = os.read(fd, _CHUNK)
+        if not data:
+            break
+        truncated |= _keep(kept, data, limit)
+    return truncated
 
 
 def _keep(kept: bytearray, data: bytes, limit: int) -> bool:

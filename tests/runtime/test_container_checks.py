@@ -12,6 +12,7 @@ import pytest
 
 from container_testing import alive
 from runtime import CheckResult
+from runtime.cgroups import Limits
 from runtime.config import ContainerConfig
 from runtime.errors import Conflict, InvalidArgument, TerrariumError
 
@@ -80,6 +81,13 @@ def test_output_beyond_the_limit_is_dropped_and_marked_truncated(rt):
     assert (whole.truncated, whole.output) == (False, b"abcdefghi\n" * 100)
 
 
+def test_a_long_script_is_fed_while_its_output_is_read(rt):
+    start(rt)
+    script = b"yes | head -c 300000\n" + b"#" * 300000 + b"\nexit 7\n"
+    result = rt.check("student", script)
+    assert (result.exit_code, result.truncated, result.output) == (7, True, b"y\n" * 4096)
+
+
 @pytest.mark.parametrize("userns", ["auto", "host"])
 def test_at_the_timeout_every_process_of_the_check_is_killed_and_its_cgroup_removed(rt, userns):
     state = start(rt, userns=userns)
@@ -121,18 +129,20 @@ def test_the_check_gets_the_containers_environment_and_its_own(rt):
 
 def test_the_script_is_read_from_a_pipe_and_never_written_into_the_container(rt):
     state = start(rt)
-    marker = f"marker-{uuid.uuid4().hex}"
-    result = rt.check("student", f"# {marker}\nreadlink /proc/$$/fd/0\n".encode())
-    assert result.output.startswith(b"pipe:[")
-    upper = rt.store.path(state.id) + "/upper"
-    for directory, _, names in os.walk(upper):
+    marker = uuid.uuid4().hex
+    # Split with quotes: only a copy of the script itself matches the pattern.
+    pattern = f"{marker[:16]}''{marker[16:]}"
+    script = (f"# {marker}\nreadlink /proc/$$/fd/0\ngrep -l {pattern} /* 2>/dev/null\n"
+              f"grep -rl {pattern} /etc /home /root /run /tmp /var /dev/shm\n")
+    result = rt.check("student", script.encode())
+    # The last grep found nothing (exit 1), and neither did the first.
+    assert (result.exit_code, result.output[:6], result.output.count(b"\n")) == (1, b"pipe:[", 1), result.output
+    for directory, _, names in os.walk(rt.store.path(state.id) + "/upper"):
         for name in names:
             path = os.path.join(directory, name)
             if os.path.isfile(path) and not os.path.islink(path):
                 with open(path, "rb") as f:
                     assert marker.encode() not in f.read(), path
-    search = rt.check("student", f"grep -rl {marker} /tmp /dev/shm /run /root /etc || true\n".encode())
-    assert search.output == b""
 
 
 def test_a_check_passes_while_a_fork_bomb_holds_every_pid_of_the_container(rt):
@@ -171,6 +181,35 @@ def test_a_checks_own_memory_hog_is_killed_by_its_own_limit_and_the_container_is
     assert result.exit_code == 137 and "memory limit" in result.error
     assert rt.get(state.id).status == "running" and rt.stats(state.id)["oom_kills"] == 0
     assert rt.check("student", b"dd if=/dev/zero of=/dev/null bs=8M count=1 2>/dev/null\n").exit_code == 0
+
+
+def test_a_fork_bomb_in_a_check_stops_at_its_own_pids_limit_and_the_container_is_untouched(rt):
+    state = start(rt, pids_limit=64)
+    script = b"i=0; while [ $i -lt 20 ]; do sleep 30 & i=$((i+1)); done; echo all started\n"
+    result = rt.check("student", script, pids=8)
+    assert result.exit_code not in (0, None) and b"all started" not in result.output
+    assert rt.stats(state.id)["pids"] == 1
+    assert rt.check("student", script, pids=32).output == b"all started\n"
+
+
+def test_a_check_whose_caller_died_is_killed_by_the_next_check_once_past_its_deadline(rt):
+    state = start(rt)
+    now = int(time.time())
+    expired, running = f"check-{state.id}-{now - 60}-0000dead", f"check-{state.id}-{now + 600}-0000beef"
+    left = {}
+    for name in (expired, running):
+        rt.driver.create(name, Limits(pids_limit=8))
+        left[name] = subprocess.Popen(["sleep", "1000"])
+        rt.driver.attach(name, left[name].pid)
+    try:
+        assert rt.check("student", b"exit 0\n").exit_code == 0
+        assert left[expired].wait(timeout=10) == -9
+        assert check_cgroups(rt) == [running] and left[running].poll() is None
+    finally:
+        for proc in left.values():
+            proc.kill()
+            proc.wait()
+        rt.driver.destroy(running)
 
 
 def test_a_paused_or_stopped_container_is_refused_and_nothing_runs(rt):
