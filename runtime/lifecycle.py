@@ -113,6 +113,12 @@ class Runtime:
         os.makedirs(self.store.path(cid), mode=0o700)
         try:
             self.store.reserve_name(name, cid)
+            if cfg.network != "none":
+                # Imported only for a container on a network. Its address is
+                # leased now and kept until delete, so a restart keeps it.
+                from runtime.network import attach as network_attach
+
+                network_attach.lease(self.root, cfg, cid)
             if cfg.disk_bytes is None:
                 overlay.container_dirs(self.root, cid)
             else:
@@ -125,8 +131,15 @@ class Runtime:
             self.store.write(state, new=True)
         except BaseException:
             self.store.remove(ContainerState(id=cid, name=name, image="", image_id=""))
+            self._release_network(cfg, cid)
             raise
         return state, image
+
+    def _release_network(self, cfg: ContainerConfig, cid: str) -> None:
+        if cfg.ip is not None:
+            from runtime.network import attach as network_attach
+
+            network_attach.release(self.root, cfg, cid)
 
     def _plan(self, state: ContainerState, cfg: ContainerConfig, image) -> InitPlan:
         defaults = image.defaults or {}
@@ -143,15 +156,21 @@ class Runtime:
         env.update(cfg.env)
         user = parse_user(cfg.user or defaults.get("user"))
         directory = self.store.path(state.id)
+        network = nameservers = None
+        if cfg.network != "none":
+            from runtime.network import attach as network_attach
+
+            # Its bridge made again here if missing (after a reboot); pid 1 makes the veth.
+            network = network_attach.plan(self.root, cfg)
         return InitPlan(
             lower=[self._init_layer(), image.rootfs], upper=f"{directory}/upper", work=f"{directory}/work",
             hostname=env["HOSTNAME"], argv=argv, env=env,
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
             cgroup_files=self.driver.join_files(state.id),
-            nameservers=host_nameservers(), volatile=cfg.volatile,
+            nameservers=nameservers or host_nameservers(), volatile=cfg.volatile,
             disk=None if cfg.disk_bytes is None else layerdisk.image_path(directory),
-            uid_base=state.userns["uid_base"] if state.userns else None,
+            uid_base=state.userns["uid_base"] if state.userns else None, network=network,
         )
 
     def start(self, ref: str, attach: bool = False):
@@ -178,6 +197,7 @@ class Runtime:
                 self.store.remove(state)
                 if state.userns is not None:
                     id_ranges.release(self.root, state.id, state.userns["uid_base"])
+                self._release_network(cfg, state.id)
                 raise
 
     @contextmanager
@@ -323,6 +343,9 @@ class Runtime:
     def inspect(self, ref: str) -> dict:
         data = self.get(ref).to_dict()
         data["log_path"] = f"{self.store.path(data['id'])}/{logs.NAME}"
+        from runtime.network import attach as network_attach
+
+        data["network"] = network_attach.describe(ContainerConfig.from_dict(data["config"]))
         limit = data["config"].get("disk_bytes")
         if limit is not None:
             image = layerdisk.image_path(self.store.path(data["id"]))
@@ -519,6 +542,7 @@ class Runtime:
         self.store.remove(state, later=later)
         if state.userns is not None:
             id_ranges.release(self.root, state.id, state.userns["uid_base"])
+        self._release_network(ContainerConfig.from_dict(state.config), state.id)
         if later:
             self._forker.sweep_later()
 

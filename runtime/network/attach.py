@@ -1,0 +1,32 @@
+"""A container on a network, from the launcher's side: its lease at
+create, what its pid 1 is told at start, its record in `inspect`, and the
+lease given back at delete. pid 1 does the rest (runtime.network.inside)."""
+
+from runtime.network import addresses, networks
+from runtime.network.store import NetworkStore
+
+
+def lease(root: str, cfg, cid: str) -> None:
+    """cfg.ip from a lease of cfg.network (the default network made on first use)."""
+    network = networks.get(root, cfg.network)
+    cfg.ip = NetworkStore(root).lease(network, cid)
+
+
+def release(root: str, cfg, cid: str) -> None:
+    if cfg.ip is not None:
+        NetworkStore(root).release(cfg.network, cfg.ip, cid)
+
+
+def plan(root: str, cfg) -> dict:
+    """pid 1's part: the veth to make, on the network's bridge (made again if missing)."""
+    network = NetworkStore(root).get(cfg.network)
+    return {
+        "bridge": networks.ensure(root, network), "port": addresses.port_name(cfg.ip), "mtu": network.mtu,
+        "ip": cfg.ip, "prefix": network.prefix, "gateway": network.gateway, "mac": addresses.mac_for(cfg.ip),
+    }
+
+
+def describe(cfg) -> dict:
+    if cfg.network == "none":
+        return {"name": "none", "ip": None, "aliases": [], "ports": []}
+    return {"name": cfg.network, "ip": cfg.ip, "aliases": list(cfg.network_aliases), "ports": []}
