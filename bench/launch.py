@@ -29,7 +29,11 @@ fd handed to pid 1, which moves it into place.
 `--userns` compares a container's first start with a user namespace of its
 own (`--userns=auto`: the range claimed, the map written, the image
 idmapped, the namespace joined) and with the host's ids, from the worker's
-Runtime (whose spares made the namespaces ahead) and a plain one."""
+Runtime (whose spares made the namespaces ahead) and a plain one.
+
+`--network` compares a start with `--network bridge` (pid 1 makes the veth
+pair, puts the address and route on eth0; the lease is taken at create,
+untimed) and with `none`, from the worker's Runtime and a plain one."""
 
 import json
 import os
@@ -55,6 +59,7 @@ from runtime.image.store import ImageStore  # noqa: E402
 from runtime.isolation import layerdisk
 from runtime.lifecycle import Runtime  # noqa: E402
 from runtime.linux import syscalls
+from runtime.network import networks
 
 RUNS = 20
 ROUNDS = 5
@@ -113,12 +118,13 @@ def disk_option() -> int | None:
     return parse_size(sys.argv[sys.argv.index("--disk") + 1])
 
 
-def start_to_exit_ms(runtime, disk_bytes=None, userns="host") -> float:
+def start_to_exit_ms(runtime, disk_bytes=None, userns="host", network="none") -> float:
     """Median of RUNS starts to exit of `true` in containers created beforehand,
     untimed; with the host's ids unless told, as the disk figures were taken."""
     times = []
     for _ in range(RUNS):
-        state = runtime.create(ContainerConfig(image="busybox", command=["true"], disk_bytes=disk_bytes, userns=userns))
+        state = runtime.create(ContainerConfig(image="busybox", command=["true"], disk_bytes=disk_bytes, userns=userns,
+                                                     network=network))
         time.sleep(SETTLE_S)
         t = time.perf_counter()
         runtime.start(state.id)
@@ -232,6 +238,16 @@ def userns_main(rt, worker, bundle, counter) -> None:
           f"crun run (create, start, delete) {m['crun']:.2f} ms")
 
 
+def network_main(rt, worker, bundle, counter) -> None:
+    """Start to exit of `true` on the default network and with `lo` only."""
+    m, regime = in_turn(side_by_side(rt, worker, bundle, counter, {"bridge": {"network": "bridge"}, "none": {}}))
+    print(f"start-to-exit of true, --network bridge vs none, {regime}, median of {ROUNDS} rounds of {RUNS}: "
+          f"worker {m['worker, bridge']:.2f} vs {m['worker, none']:.2f} ms "
+          f"({m['worker, bridge'] - m['worker, none']:+.2f} ms); plain Runtime "
+          f"{m['plain, bridge']:.2f} vs {m['plain, none']:.2f} ms ({m['plain, bridge'] - m['plain, none']:+.2f} ms); "
+          f"crun run (create, start, delete) {m['crun']:.2f} ms")
+
+
 def main() -> None:
     mounted_hugetlb = not os.path.ismount(HUGETLB)
     if mounted_hugetlb:
@@ -263,6 +279,9 @@ def main() -> None:
             return
         if "--userns" in sys.argv:
             userns_main(rt, worker, bundle, counter)
+            return
+        if "--network" in sys.argv:
+            network_main(rt, worker, bundle, counter)
             return
         # Each back to back, RUNS times in a row (a run's leftovers, such as the forker
         # forking the next shim, are its own cost); the four blocks taken ROUNDS times
@@ -338,6 +357,8 @@ def main() -> None:
             if worker is not None:
                 worker.close()
             shared_forker.stop(str(root), parent)
+            # The default network a --network run made: its bridge and policy tables go with it.
+            networks.prune(str(root))
         remove_parent(parent)
         shutil.rmtree(tmp, ignore_errors=True)
         if mounted_hugetlb:

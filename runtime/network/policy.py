@@ -8,8 +8,8 @@ networks the tables are gone. No iptables.
 - `inet <table>`: a container reaches the host only at its network's DNS
   (its gateway, port 53); nothing enters a network but replies (traffic
   between networks, and from the outside, dropped); out of a network by
-  its egress: `open` anything, `internet` anything but private, link-local
-  and the host's own subnets (masqueraded), `none` nothing.
+  its egress: `open` anything, `internet` anything but private and
+  link-local addresses (both masqueraded), `none` nothing.
 - `bridge <table>`: a frame from a container's port (any name a network's
   addresses give, see runtime.network.addresses.port_name) passes only with that
   container's MAC and address (IPv4 and ARP; anything else is dropped,
@@ -58,15 +58,13 @@ def render(table: str, networks) -> str:
     if not networks:
         return "\n".join(lines) + "\n"
     bridges = [_q(n.bridge) for n in networks]
-    ours = {n.subnet for n in networks}
-    blocked = [*PRIVATE, *(str(r) for r in addresses.host_routes() if str(r) not in ours)]
     ports = {n.name: [(_q(addresses.port_name(a)), a) for a in addresses.hosts(n.subnet)] for n in networks}
     triples = [f"{port} . {addresses.mac_for(a)} . {a}" for n in networks for port, a in ports[n.name]]
     lines += [
         f"table inet {table} {{",
         _set("bridges", "ifname", bridges),
         _set("dns", "ifname . ipv4_addr", [f"{_q(n.bridge)} . {n.gateway}" for n in networks]),
-        _set("blocked", "ipv4_addr", blocked, "flags interval; auto-merge; "),
+        _set("blocked", "ipv4_addr", PRIVATE, "flags interval; auto-merge; "),
         _set("egress_open", "ifname", [_q(n.bridge) for n in networks if n.egress == "open"]),
         _set("egress_internet", "ifname", [_q(n.bridge) for n in networks if n.egress == "internet"]),
         "  chain input { type filter hook input priority filter; policy accept;",
