@@ -8,7 +8,7 @@ import os
 import subprocess
 import time
 
-from container_testing import run
+from container_testing import sh
 from runtime.config import ContainerConfig
 
 BUSYBOX = "/bin/busybox"
@@ -77,9 +77,15 @@ def serve_http(host: FakeHost, directory) -> None:
 
 
 def fetch(rt, url: str, network: str, **options) -> tuple[int, str]:
-    """wget from a new container on network: (exit code, output). Through
-    timeout: this busybox's own `wget -T` crashes."""
-    return run(rt, ["timeout", "3", "wget", "-q", "-O", "-", url], network=network, **options)
+    """wget from a new container on network: (exit code, output). See bounded."""
+    return sh(rt, bounded(f"wget -q -O - {url}"), network=network, **options)
+
+
+def bounded(command: str, seconds: int = 3) -> str:
+    """A shell line that ends command after seconds (this busybox's own
+    `wget -T` crashes). Not the last command of the script: sh would exec it
+    as pid 1, which ignores timeout's SIGTERM."""
+    return f"timeout {seconds} {command}; exit $?"
 
 
 def server(rt, network: str, name: str, **options):
