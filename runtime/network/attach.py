@@ -13,8 +13,15 @@ def lease(root: str, cfg, cid: str) -> None:
 
 
 def release(root: str, cfg, cid: str) -> None:
-    if cfg.ip is not None:
-        NetworkStore(root).release(cfg.network, cfg.ip, cid)
+    """The lease given back, and the veth gone with it: a container's
+    namespace, and with it its veth, outlives it while a socket of it
+    lingers (a connection whose FIN is never answered, egress cut)."""
+    if cfg.ip is None:
+        return
+    port = addresses.port_name(cfg.ip)
+    if networks.link_exists(port):
+        networks.delete_link(port)
+    NetworkStore(root).release(cfg.network, cfg.ip, cid)
 
 
 def plan(root: str, cfg) -> dict:

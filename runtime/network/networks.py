@@ -7,6 +7,7 @@ again by the first start that finds it missing (after a reboot); every
 change reloads the whole policy of the state root in one transaction.
 """
 
+import errno
 import socket
 
 from runtime.errors import Conflict, NotFound
@@ -29,6 +30,14 @@ def bridge_index(network: Network) -> int | None:
         return None
 
 
+def link_exists(name: str) -> bool:
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
+
+
 def make_bridge(network: Network) -> int:
     rtnl = netlink.Socket()
     try:
@@ -48,15 +57,20 @@ def make_bridge(network: Network) -> int:
     return index
 
 
-def delete_bridge(network: Network) -> None:
+def delete_link(name: str) -> None:
+    """Gone, also if it was not there."""
     rtnl = netlink.Socket()
     try:
-        rtnl.delete_link(network.bridge)
-    except (FileNotFoundError, OSError) as exc:
-        if getattr(exc, "errno", None) not in (19, 2):
+        rtnl.delete_link(name)
+    except OSError as exc:
+        if exc.errno != errno.ENODEV:
             raise
     finally:
         rtnl.close()
+
+
+def delete_bridge(network: Network) -> None:
+    delete_link(network.bridge)
 
 
 def apply_policy(root: str, store: NetworkStore) -> None:

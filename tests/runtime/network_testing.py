@@ -5,7 +5,9 @@ own addresses: never to an address beyond this machine. The fixtures are
 in conftest.py."""
 
 import os
+import socket
 import subprocess
+import threading
 import time
 
 from container_testing import sh
@@ -70,8 +72,8 @@ def serve_http(host: FakeHost, directory) -> None:
     """busybox httpd on port 80 of host, serving directory; returns once it listens."""
     host.spawn(BUSYBOX, "httpd", "-f", "-p", "80", "-h", str(directory))
     deadline = time.monotonic() + 10
-    while ":0050 " not in subprocess.run(["ip", "netns", "exec", host.name, "cat", "/proc/net/tcp"],
-                                         capture_output=True, text=True).stdout:
+    while ":0050 " not in subprocess.run(["ip", "netns", "exec", host.name, "cat", "/proc/net/tcp",
+                                          "/proc/net/tcp6"], capture_output=True, text=True).stdout:
         assert time.monotonic() < deadline, "httpd did not start"
         time.sleep(0.02)
 
@@ -97,3 +99,30 @@ def server(rt, network: str, name: str, **options):
 
 def address(rt, ref: str) -> str:
     return rt.inspect(ref)["network"]["ip"]
+
+
+class Banner:
+    """A service of the host on every address it has (port chosen by the
+    kernel) that greets each connection with `hello` and closes it."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("0.0.0.0", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"hello\n")
+
+    def close(self):
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join()
