@@ -162,6 +162,8 @@ class Runtime:
 
             # Its bridge made again here if missing (after a reboot); pid 1 makes the veth.
             network = network_attach.plan(self.root, cfg)
+            # The network's DNS service, on its gateway (runtime.network.dns).
+            nameservers = [network["gateway"]]
         return InitPlan(
             lower=[self._init_layer(), image.rootfs], upper=f"{directory}/upper", work=f"{directory}/work",
             hostname=env["HOSTNAME"], argv=argv, env=env,

@@ -2,7 +2,7 @@
 create, what its pid 1 is told at start, its record in `inspect`, and the
 lease given back at delete. pid 1 does the rest (runtime.network.inside)."""
 
-from runtime.network import addresses, networks
+from runtime.network import addresses, dns, networks
 from runtime.network.store import NetworkStore
 
 
@@ -25,8 +25,10 @@ def release(root: str, cfg, cid: str) -> None:
 
 
 def plan(root: str, cfg) -> dict:
-    """pid 1's part: the veth to make, on the network's bridge (made again if missing)."""
+    """pid 1's part: the veth to make, on the network's bridge (made again
+    if missing), and the network's DNS service, started if it is not running."""
     network = NetworkStore(root).get(cfg.network)
+    dns.ensure(root)
     return {
         "bridge": networks.ensure(root, network), "port": addresses.port_name(cfg.ip), "mtu": network.mtu,
         "ip": cfg.ip, "prefix": network.prefix, "gateway": network.gateway, "mac": addresses.mac_for(cfg.ip),

@@ -11,7 +11,7 @@ import errno
 import socket
 
 from runtime.errors import Conflict, NotFound
-from runtime.network import netlink, policy
+from runtime.network import dns, netlink, policy
 from runtime.network.store import DEFAULT_NETWORK, Network, NetworkStore, check_egress
 
 
@@ -92,6 +92,7 @@ def create(root: str, name: str, subnet: str | None = None, egress: str = "inter
             store.remove(name)
             delete_bridge(network)
             raise
+    dns.ensure(root)
     return network
 
 
