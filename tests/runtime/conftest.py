@@ -15,7 +15,7 @@ from network_testing import FakeHost, links, namespaces, nft_tables
 from runtime import cgroups
 from runtime.forker import shared as shared_forker
 from runtime.image.store import ImageStore
-from runtime.network import networks, policy
+from runtime.network import dns, networks, policy
 from runtime.network.store import NetworkStore
 
 
@@ -41,10 +41,13 @@ def cg(cgroup_parent):
 
 
 @pytest.fixture
-def net_root(rt, state_root):
-    """The state root, for tests that make networks. Afterwards every
-    container is deleted and every network pruned, and the test fails if
-    any network, lease, bridge, veth or nftables table of the root is left."""
+def net_root(rt, state_root, monkeypatch):
+    """The state root, for tests that make networks; names the networks'
+    DNS does not know go to TERRARIUM_DNS_UPSTREAM, by default nowhere
+    (the loopback). Afterwards every container is deleted and every network
+    pruned, and the test fails if any network, lease, bridge, veth or
+    nftables table of the root is left, or its DNS service still runs."""
+    monkeypatch.setenv("TERRARIUM_DNS_UPSTREAM", "127.0.0.1")
     before = links()
     root = str(state_root)
     yield root
@@ -58,6 +61,10 @@ def net_root(rt, state_root):
         time.sleep(0.05)
     assert not left, f"links left: {left}"
     assert policy.table_name(root) not in nft_tables(), "nftables tables left"
+    # It leaves within a second of its last network.
+    while dns.running(root) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    assert not dns.running(root), "the DNS service still runs"
 
 
 @pytest.fixture
