@@ -117,8 +117,9 @@ class NetworkStore:
                 chosen = ipaddress.IPv4Network(subnet)
             except ValueError:
                 raise InvalidArgument(f"invalid subnet {subnet!r}: use an IPv4 CIDR such as 10.89.0.0/24") from None
-            if not 16 <= chosen.prefixlen <= 29:
-                raise InvalidArgument(f"invalid subnet {subnet}: its prefix must be /16 to /29")
+            # At most 4094 addresses: the policy lists each one (runtime.network.policy).
+            if not 20 <= chosen.prefixlen <= 29:
+                raise InvalidArgument(f"invalid subnet {subnet}: its prefix must be /20 to /29")
             clash = next((n for n in self.list() if chosen.overlaps(ipaddress.IPv4Network(n.subnet))), None)
             if clash is not None:
                 raise Conflict(f"subnet {subnet} overlaps network {clash.name}'s {clash.subnet}")
