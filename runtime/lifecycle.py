@@ -137,6 +137,7 @@ class Runtime:
 
     def _release_network(self, cfg: ContainerConfig, cid: str) -> None:
         if cfg.ip is not None:
+            # As in _create: only for a container on a network.
             from runtime.network import attach as network_attach
 
             network_attach.release(self.root, cfg, cid)
@@ -158,6 +159,7 @@ class Runtime:
         directory = self.store.path(state.id)
         network = nameservers = None
         if cfg.network != "none":
+            # As in _create: only for a container on a network.
             from runtime.network import attach as network_attach
 
             # Its bridge made again here if missing (after a reboot); pid 1 makes the veth.
@@ -345,6 +347,7 @@ class Runtime:
     def inspect(self, ref: str) -> dict:
         data = self.get(ref).to_dict()
         data["log_path"] = f"{self.store.path(data['id'])}/{logs.NAME}"
+        # Here, not at the top: a start on no network needs none of runtime.network.
         from runtime.network import attach as network_attach
 
         data["network"] = network_attach.describe(ContainerConfig.from_dict(data["config"]))

@@ -3,6 +3,8 @@
 import json
 
 from runtime import settings
+from runtime.network import networks
+from runtime.network.store import NetworkStore
 
 
 def register(commands) -> None:
@@ -45,15 +47,11 @@ def _root(args) -> str:
 
 
 def cmd_create(args) -> None:
-    from runtime.network import networks
-
     network = networks.create(_root(args), args.name, args.subnet, args.egress, icc=not args.no_icc)
     print(network.id)
 
 
 def cmd_ls(args) -> None:
-    from runtime.network.store import NetworkStore
-
     found = NetworkStore(_root(args)).list()
     if args.json:
         print(json.dumps([n.to_dict() for n in found]))
@@ -64,20 +62,14 @@ def cmd_ls(args) -> None:
 
 
 def cmd_inspect(args) -> None:
-    from runtime.network import networks
-
     print(json.dumps(networks.inspect(_root(args), args.name), indent=2))
 
 
 def cmd_update(args) -> None:
-    from runtime.network import networks
-
     networks.update(_root(args), args.name, args.egress)
 
 
 def cmd_rm(args) -> None:
-    from runtime.network import networks
-
     root = _root(args)
     for name in args.names:
         networks.remove(root, name)
@@ -85,7 +77,5 @@ def cmd_rm(args) -> None:
 
 
 def cmd_prune(args) -> None:
-    from runtime.network import networks
-
     for name in networks.prune(_root(args)):
         print(name)
