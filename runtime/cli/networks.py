@@ -1,9 +1,9 @@
-"""`python -m runtime network ...`: create, ls, inspect, update, rm, prune."""
+"""`python -m runtime network ...`: create, ls, inspect, update, rm, prune, reconcile, doctor."""
 
 import json
 
 from runtime import settings
-from runtime.network import networks
+from runtime.network import doctor, networks
 from runtime.network.store import NetworkStore
 
 
@@ -38,6 +38,12 @@ def register(commands) -> None:
 
     p = sub.add_parser("prune", help="remove every network without containers")
     p.set_defaults(func=cmd_prune)
+
+    p = sub.add_parser("reconcile", help="after a crash or reboot: bridges, policy and DNS again, stale leases freed")
+    p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser("doctor", help="check what the networks need from the host")
+    p.set_defaults(func=cmd_doctor)
 
 
 def _root(args) -> str:
@@ -79,3 +85,15 @@ def cmd_rm(args) -> None:
 def cmd_prune(args) -> None:
     for name in networks.prune(_root(args)):
         print(name)
+
+
+def cmd_reconcile(args) -> None:
+    done = networks.reconcile(_root(args))
+    print(json.dumps(done))
+
+
+def cmd_doctor(args) -> int:
+    results = doctor.checks(_root(args))
+    for ok, text in results:
+        print(f"{'ok     ' if ok else 'PROBLEM'} {text}")
+    return 0 if all(ok for ok, _ in results) else 1

@@ -28,6 +28,7 @@ from runtime.network.store import NetworkStore
 PORT = 53
 TTL = 5
 FORWARD_TIMEOUT_S = 5
+START_TIMEOUT_S = 5
 IP_FREEBIND = 15
 _HEADER = struct.Struct("!HHHHHH")
 
@@ -46,13 +47,17 @@ def running(root: str) -> bool:
 
 
 def ensure(root: str) -> None:
-    """Start the service for root unless it runs (one read when it does)."""
+    """Start the service for root unless it runs (one read when it does);
+    returns once it runs, so a container's first lookup finds it."""
     if running(root):
         return
-    subprocess.Popen([sys.executable, "-m", "runtime.network.dns", root], stdin=subprocess.DEVNULL,
+    child = subprocess.Popen([sys.executable, "-m", "runtime.network.dns", root], stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                      cwd="/", env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(
                          os.path.abspath(__file__))))})
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not running(root) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def upstreams() -> list[str]:

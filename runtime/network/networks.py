@@ -8,10 +8,11 @@ change reloads the whole policy of the state root in one transaction.
 """
 
 import errno
+import os
 import socket
 
 from runtime.errors import Conflict, NotFound
-from runtime.network import dns, netlink, policy
+from runtime.network import addresses, dns, netlink, policy
 from runtime.network.store import DEFAULT_NETWORK, Network, NetworkStore, check_egress
 
 
@@ -173,3 +174,31 @@ def inspect(root: str, name: str) -> dict:
     data["bridge_up"] = bridge_index(network) is not None
     return data
 
+
+
+def reconcile(root: str) -> dict:
+    """After a crash or a reboot: every network's bridge and the policy made
+    again, the DNS service started, leases of containers that no longer
+    exist freed and the veths of free addresses removed. Leases of existing
+    containers stay, so running containers keep their addresses."""
+    store = NetworkStore(root)
+    freed, removed = [], []
+    with store.locked():
+        for network in store.list():
+            if bridge_index(network) is None:
+                make_bridge(network)
+            leases = store.leases(network.name)
+            for address, cid in leases.items():
+                if not os.path.exists(f"{root}/containers/{cid}/state.json"):
+                    store.release(network.name, address, cid)
+                    freed.append(address)
+            held = set(store.leases(network.name))
+            for address in addresses.hosts(network.subnet):
+                port = addresses.port_name(address)
+                if address not in held and link_exists(port):
+                    delete_link(port)
+                    removed.append(port)
+        apply_policy(root, store)
+    if store.names():
+        dns.ensure(root)
+    return {"leases_freed": freed, "links_removed": removed}
