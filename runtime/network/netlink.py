@@ -26,6 +26,10 @@ IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_GATEWAY, RTA_OIF = 5, 4
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
 IFF_UP = 0x1
+NETLINK_NETFILTER = 12
+NFT_MSG_GETTABLE = (10 << 8) | 1  # NFNL_SUBSYS_NFTABLES
+NFTA_TABLE_NAME = 1
+NFPROTO_INET, NFPROTO_BRIDGE = 1, 7
 
 _HEADER = struct.Struct("=IHHII")
 _IFINFO = struct.Struct("=BxHiII")
@@ -49,10 +53,10 @@ def mac_bytes(mac: str) -> bytes:
 
 
 class Socket:
-    """A NETLINK_ROUTE socket of the namespace the caller is in now."""
+    """A NETLINK_ROUTE (or `protocol`) socket of the namespace the caller is in now."""
 
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+    def __init__(self, protocol: int = socket.NETLINK_ROUTE):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, protocol)
         self.sock.bind((0, 0))
         self._seq = 0
 
@@ -114,3 +118,17 @@ class Socket:
                            RTN_UNICAST, 0)
         self.request(f"add default route via {gateway}", RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
                      body + attr(RTA_GATEWAY, socket.inet_aton(gateway)) + attr(RTA_OIF, struct.pack("=I", index)))
+
+
+def nft_table_exists(family: int, name: str) -> bool:
+    """Whether nftables has table `name` of family (NFPROTO_*), asked over
+    nfnetlink: a start checks the policy is loaded without running `nft`."""
+    nfnl = Socket(NETLINK_NETFILTER)
+    try:
+        nfnl.request(f"nftables table {name}", NFT_MSG_GETTABLE, 0,
+                     struct.pack("=BBH", family, 0, 0) + attr(NFTA_TABLE_NAME, name.encode() + b"\0"))
+    except FileNotFoundError:
+        return False
+    finally:
+        nfnl.close()
+    return True

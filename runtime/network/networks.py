@@ -154,9 +154,13 @@ def prune(root: str) -> list[str]:
 
 def ensure(root: str, network: Network) -> int:
     """The network's bridge index, the bridge and policy made again if the
-    bridge is missing (a reboot); one ioctl when it is there."""
+    bridge is missing (a reboot) or the policy's tables are (a host's
+    `nft flush ruleset`): a container never starts on a network without
+    its policy. An ioctl and two nfnetlink requests when all is there."""
     index = bridge_index(network)
-    if index is not None:
+    table = policy.table_name(root)
+    if index is not None and all(netlink.nft_table_exists(f, table)
+                                 for f in (netlink.NFPROTO_INET, netlink.NFPROTO_BRIDGE)):
         return index
     store = NetworkStore(root)
     with store.locked():

@@ -52,3 +52,15 @@ def test_reconcile_makes_a_missing_bridge_again(rt, net_root):
     assert problems(net_root) == []
     web = server(rt, "lab", "web")
     assert fetch(rt, f"http://{address(rt, web.id)}/hostname", "lab") == (0, "web\n")
+
+
+def test_a_start_on_a_network_puts_back_a_flushed_policy(rt, net_root):
+    networks.create(net_root, "alice")
+    networks.create(net_root, "bob")
+    table = policy.table_name(net_root)
+    for family in ("inet", "bridge"):
+        subprocess.run(["nft", "delete", "table", family, table], check=True)
+    web = server(rt, "alice", "web")
+    assert f"table inet {table}" in nft_tables() and f"table bridge {table}" in nft_tables()
+    code, out = fetch(rt, f"http://{address(rt, web.id)}/hostname", "bob")
+    assert code != 0 and "web" not in out
