@@ -269,15 +269,31 @@ class Runtime:
                 self._destroy_cgroup(state.id)
                 raise NotPermitted(f"cannot start container {state.name}: its disk: {exc.strerror}") from None
         client = shim_end = None
+        published = []
+        if cfg.ports:
+            # As in _create: only for a container on a network. Bound before
+            # anything runs: a port taken fails the start, nothing left.
+            from runtime.network import attach as network_attach
+
+            try:
+                published = network_attach.bind_ports(cfg)
+            except BaseException:
+                spare.discard()
+                self._destroy_cgroup(state.id)
+                raise
         if attach:
             client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             kind, detail = spare.start(plan, state, cfg.interactive, shim_end, layer_fd)
+            if kind == "ok" and published:
+                network_attach.start_proxy(cfg, self.store.read(state.id), published)
         finally:
             if shim_end is not None:
                 shim_end.close()
             if layer_fd is not None:
                 os.close(layer_fd)
+            for sock in published:
+                sock.close()
         if kind != "ok":
             self._destroy_cgroup(state.id)
             if client is not None:

@@ -2,7 +2,11 @@
 create, what its pid 1 is told at start, its record in `inspect`, and the
 lease given back at delete. pid 1 does the rest (runtime.network.inside)."""
 
-from runtime.network import addresses, dns, networks
+import os
+import subprocess
+import sys
+
+from runtime.network import addresses, dns, networks, ports
 from runtime.network.store import NetworkStore
 
 
@@ -38,4 +42,21 @@ def plan(root: str, cfg) -> dict:
 def describe(cfg) -> dict:
     if cfg.network == "none":
         return {"name": "none", "ip": None, "aliases": [], "ports": []}
-    return {"name": cfg.network, "ip": cfg.ip, "aliases": list(cfg.network_aliases), "ports": []}
+    return {"name": cfg.network, "ip": cfg.ip, "aliases": list(cfg.network_aliases),
+            "ports": [dict(p) for p in cfg.ports]}
+
+
+def bind_ports(cfg) -> list:
+    """The published ports' host sockets, bound before the start (Conflict if one is taken)."""
+    return ports.bind(cfg.ports)
+
+
+def start_proxy(cfg, state, sockets: list) -> None:
+    """The container's port proxy (runtime.network.proxy), given the bound
+    sockets; it leaves with the container's pid 1. The caller closes its own."""
+    specs = [f"{s.fileno()}:{p['container_port']}:{p['proto']}" for s, p in zip(sockets, cfg.ports)]
+    package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    subprocess.Popen([sys.executable, "-m", "runtime.network.proxy", str(state.pid), str(state.pid_start_time),
+                      cfg.ip, *specs], pass_fds=[s.fileno() for s in sockets], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd="/",
+                     env={**os.environ, "PYTHONPATH": package})
