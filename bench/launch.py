@@ -29,7 +29,9 @@ fd handed to pid 1, which moves it into place.
 `--userns` compares a container's first start with a user namespace of its
 own (`--userns=auto`: the range claimed, the map written, the image
 idmapped, the namespace joined) and with the host's ids, from the worker's
-Runtime (whose spares made the namespaces ahead) and a plain one.
+Runtime (whose spares made the namespaces ahead) and a plain one; then the
+same for a restart, the range already held (from a plain Runtime: a restart
+that cannot use a spare).
 
 `--network` compares a start with `--network bridge` (pid 1 makes the veth
 pair, puts the address and route on eth0; the lease is taken at create,
@@ -119,13 +121,17 @@ def disk_option() -> int | None:
     return parse_size(sys.argv[sys.argv.index("--disk") + 1])
 
 
-def start_to_exit_ms(runtime, disk_bytes=None, userns="host", network="none") -> float:
+def start_to_exit_ms(runtime, disk_bytes=None, userns="host", restart=False, network="none") -> float:
     """Median of RUNS starts to exit of `true` in containers created beforehand,
-    untimed; with the host's ids unless told, as the disk figures were taken."""
+    untimed; with the host's ids unless told, as the disk figures were taken.
+    With restart, each container has run once before, untimed: its range is held."""
     times = []
     for _ in range(RUNS):
         state = runtime.create(ContainerConfig(image="busybox", command=["true"], disk_bytes=disk_bytes, userns=userns,
-                                                     network=network))
+                                               network=network))
+        if restart:
+            runtime.start(state.id)
+            runtime.wait(state.id)
         time.sleep(SETTLE_S)
         t = time.perf_counter()
         runtime.start(state.id)
@@ -230,13 +236,18 @@ def disk_main(rt, worker, bundle, counter, disk_bytes: int, tmp: Path) -> None:
 
 def userns_main(rt, worker, bundle, counter) -> None:
     """Start to exit of `true` with a user namespace of its own and with the
-    host's ids, the first start of each container (it claims the range)."""
-    m, regime = in_turn(side_by_side(rt, worker, bundle, counter, {"auto": {"userns": "auto"}, "host": {}}))
-    print(f"start-to-exit of true, --userns=auto vs host, {regime}, median of {ROUNDS} rounds of {RUNS}: "
-          f"worker {m['worker, auto']:.2f} vs {m['worker, host']:.2f} ms "
-          f"({m['worker, auto'] - m['worker, host']:+.2f} ms); plain Runtime (no spare ahead) "
-          f"{m['plain, auto']:.2f} vs {m['plain, host']:.2f} ms ({m['plain, auto'] - m['plain, host']:+.2f} ms); "
+    host's ids: the first start of each container (it claims the range), and
+    a restart (the range held), from the worker and from a plain Runtime, whose
+    shim is forked at the start: no spare made the namespaces ahead."""
+    variants = {"auto": {"userns": "auto"}, "host": {}, "auto, restart": {"userns": "auto", "restart": True},
+                "host, restart": {"restart": True}}
+    m, regime = in_turn(side_by_side(rt, worker, bundle, counter, variants))
+    print(f"start-to-exit of true, --userns=auto vs host, {regime}, median of {ROUNDS} rounds of {RUNS}; "
           f"crun run (create, start, delete) {m['crun']:.2f} ms")
+    for who, what in (("worker", "worker (a spare ahead)"), ("plain", "plain Runtime (no spare)")):
+        for case, suffix in (("first start", ""), ("restart", ", restart")):
+            auto, host = m[f"{who}, auto{suffix}"], m[f"{who}, host{suffix}"]
+            print(f"  {what:26} {case:11}: auto {auto:6.2f} ms, host {host:6.2f} ms, {auto - host:+.2f} ms")
 
 
 def published_start_to_exit_ms(runtime, ports) -> float:

@@ -12,12 +12,16 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from dashboard.origins import SameOriginValidator  # noqa: E402
+from dashboard.labs.routing import websocket_urlpatterns as labs_ws  # noqa: E402
+from dashboard.classes.routing import websocket_urlpatterns as classes_ws  # noqa: E402
 from dashboard.monitoring.routing import websocket_urlpatterns as monitoring_ws  # noqa: E402
 from dashboard.shell.routing import websocket_urlpatterns as shell_ws  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter([*monitoring_ws, *shell_ws]))),
+        "websocket": SameOriginValidator(
+            AuthMiddlewareStack(URLRouter([*monitoring_ws, *shell_ws, *labs_ws, *classes_ws]))
+        ),
     }
 )

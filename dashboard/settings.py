@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "dashboard.containers",
     "dashboard.monitoring",
     "dashboard.shell",
+    "dashboard.labs",
+    "dashboard.classes",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +213,8 @@ SAMPLE_HZ = _env_number("SAMPLE_HZ", 1.0, 0.2, 10.0)
 SHELL_GRACE_SECONDS = _env_number("SHELL_GRACE_SECONDS", 600, 5, 86400, int)
 # Open browser shells per user without a quota (teachers, admins); a student's come from the quota.
 SHELL_MAX_PER_USER = _env_number("SHELL_MAX_PER_USER", 16, 1, 1000, int)
+# Runs of one lab step's check a student may ask for (each is a row and a script on the node).
+LAB_MAX_CHECKS_PER_STEP = _env_number("LAB_MAX_CHECKS_PER_STEP", 1000, 1, 1_000_000, int)
 AGENT_COMPONENTS = [
     "dashboard.nodes.heartbeat.run",
     "dashboard.monitoring.sampler.run",

@@ -15,4 +15,7 @@ urlpatterns = [
     path("images/", include("dashboard.images.urls")),
     path("nodes/", include("dashboard.nodes.urls")),
     path("quotas/", include("dashboard.accounts.urls")),
+    path("labs/", include("dashboard.labs.urls")),
+    path("api/", include("dashboard.labs.api_urls")),
+    path("", include("dashboard.classes.urls")),
 ]

@@ -10,17 +10,21 @@ package: `python -m runtime run` imports only what starting a container needs.
 from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound, NotPermitted, TerrariumError
 
 _LAZY = {
+    "CheckResult": "runtime.isolation.check",
     "Runtime": "runtime.lifecycle",
     "ContainerConfig": "runtime.config",
     "ImageStore": "runtime.image.store",
     "ImportLimits": "runtime.image.store",
     "ResourceLimits": "runtime.resources",
     "check_name": "runtime.config",
+    "export_image": "runtime.image.export",
+    "parse_reference": "runtime.image.registry.reference",
     "parse_limits": "runtime.resources",
     "parse_size": "runtime.resources",
 }
 
 __all__ = [
+    "CheckResult",
     "Conflict",
     "ContainerConfig",
     "ImageStore",
@@ -33,7 +37,9 @@ __all__ = [
     "Runtime",
     "TerrariumError",
     "check_name",
+    "export_image",
     "parse_limits",
+    "parse_reference",
     "parse_size",
 ]
 

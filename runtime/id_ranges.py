@@ -7,11 +7,15 @@ under a login name (the web user is `terrarium`) would let that account map
 the containers' ids into a user namespace of its own with newuidmap. Each container holds one slot from
 its first start until its deletion, so the files of its writable layer
 keep their owners across restarts and re-adoption; a slot is a file
-`<root>/userns/<n>` naming the container, made with O_EXCL, so two
-starts never take the same one.
+`<root>/userns/<n>` naming the container. Claims, releases and reclaims
+read and change slots under one flock (`<root>/userns/.lock`): a reclaim
+that read a slot's holder would otherwise unlink the slot a claim made
+meanwhile, and two live containers would share a range.
 """
 
+import fcntl
 import os
+from contextlib import contextmanager
 
 from runtime.errors import NotPermitted
 
@@ -47,38 +51,48 @@ def _entry(path: str, user: str) -> tuple[int, int] | None:
     return None
 
 
+@contextmanager
+def _locked(directory: str):
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd = os.open(f"{directory}/.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def claim(root: str, cid: str) -> int:
     """The first id of a free slot, now held for container cid. When none is
     free, slots whose container is gone (deleted while the runtime was not
     there to free them) are reclaimed first."""
     start, slots = pool()
     directory = f"{root}/{DIRECTORY}"
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    for attempt in range(2):
-        taken = set(os.listdir(directory))
-        for n in range(slots):
-            if str(n) in taken:
-                continue
-            try:
+    with _locked(directory):
+        for attempt in range(2):
+            taken = set(os.listdir(directory))
+            for n in range(slots):
+                if str(n) in taken:
+                    continue
                 fd = os.open(f"{directory}/{n}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            except FileExistsError:
-                continue
-            try:
-                os.write(fd, cid.encode())
-            finally:
-                os.close(fd)
-            return start + n * SIZE
-        if attempt == 0:
-            reclaim(root)
+                try:
+                    os.write(fd, cid.encode())
+                finally:
+                    os.close(fd)
+                return start + n * SIZE
+            if attempt == 0:
+                _reclaim(root, directory)
     raise NotPermitted(f"every one of the {slots} id ranges for user namespaces is held by a container")
 
 
 def release(root: str, cid: str, uid_base: int) -> None:
     """Free the slot of uid_base if container cid holds it."""
     start, _ = pool()
-    path = f"{root}/{DIRECTORY}/{(uid_base - start) // SIZE}"
-    if holder(path) == cid:
-        os.unlink(path)
+    directory = f"{root}/{DIRECTORY}"
+    with _locked(directory):
+        path = f"{directory}/{(uid_base - start) // SIZE}"
+        if holder(path) == cid:
+            os.unlink(path)
 
 
 def holder(path: str) -> str | None:
@@ -92,10 +106,20 @@ def holder(path: str) -> str | None:
 def reclaim(root: str) -> list[int]:
     """Free the slots whose container no longer exists; returns their numbers."""
     directory = f"{root}/{DIRECTORY}"
+    if not os.path.isdir(directory):
+        return []
+    with _locked(directory):
+        return _reclaim(root, directory)
+
+
+def _reclaim(root: str, directory: str) -> list[int]:
     freed = []
-    for name in os.listdir(directory) if os.path.isdir(directory) else ():
+    for name in os.listdir(directory):
+        if not name.isdigit():
+            continue
+        # Empty: a claim that died before naming its container (none is under way while the lock is held).
         cid = holder(f"{directory}/{name}")
-        if cid is not None and not os.path.isdir(f"{root}/containers/{cid}"):
+        if cid is not None and not (cid and os.path.isdir(f"{root}/containers/{cid}")):
             os.unlink(f"{directory}/{name}")
             freed.append(int(name))
     return freed

@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from runtime import cgroups, id_ranges, settings, stats
 from runtime.config import ContainerConfig, hostname_from_name, parse_user
 from runtime.errors import Conflict, InvalidArgument, NotFound, NotPermitted, TerrariumError
-from runtime.image.store import ImageStore
-from runtime.isolation import layerdisk, overlay
+from runtime.image.store import ImageInfo, ImageStore
+from runtime.isolation import layerdisk, overlay, userns
 from runtime.isolation.plan import InitPlan
 from runtime.linux import procinfo
 from runtime.shim import attach as attach_protocol
@@ -167,7 +167,7 @@ class Runtime:
             # The network's DNS service, on its gateway (runtime.network.dns).
             nameservers = [network["gateway"]]
         return InitPlan(
-            lower=[self._init_layer(), image.rootfs], upper=f"{directory}/upper", work=f"{directory}/work",
+            lower=[self._init_layer(), *(layer.rootfs for layer in self.images.chain(image))], upper=f"{directory}/upper", work=f"{directory}/work",
             hostname=env["HOSTNAME"], argv=argv, env=env,
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
@@ -228,6 +228,8 @@ class Runtime:
 
     def _start(self, state: ContainerState, image, attach: bool, spare):
         cfg = ContainerConfig.from_dict(state.config)
+        if cfg.userns == "auto":
+            userns.require_idmap(self.root)
         if cfg.userns == "auto" and state.userns is None:
             # Held from the first start until deletion: the layer's files keep their owners.
             uid_base = id_ranges.claim(self.root, state.id)
@@ -546,6 +548,15 @@ class Runtime:
         self.driver.thaw(state.id)
         return self.store.update(state.id, if_status="paused", status="running")
 
+    def commit(self, ref: str, name: str) -> ImageInfo:
+        """A new image `name`: the container's image and, on top, its
+        writable layer; its command, environment and working directory
+        become the image's defaults. A running container is frozen meanwhile."""
+        # Imported here: hashing and tar headers are no concern of a start.
+        from runtime.image.commit import commit
+
+        return commit(self, ref, name)
+
     def delete(self, ref: str, force: bool = False) -> None:
         state = self.get(ref)
         if state.status in LIVE:
@@ -585,19 +596,40 @@ class Runtime:
         if not argv:
             raise InvalidArgument("exec needs a command")
         cfg = ContainerConfig.from_dict(state.config)
-        full_env = {"PATH": DEFAULT_PATH, "HOSTNAME": cfg.hostname or hostname_from_name(state.name)}
-        if tty:
-            full_env["TERM"] = "xterm"
-        full_env.update(cfg.env)
-        full_env.update(env or {})
         # Imported here: a container start from the CLI has no use for them.
         from runtime.isolation import exec as exec_module, seccomp
 
         seccomp.prepare(f"{self.root}/cache")
 
-        return exec_module.spawn(self.driver, state, argv, tty=tty, env=full_env,
+        return exec_module.spawn(self.driver, state, argv, tty=tty, env=_exec_env(state, cfg, tty, env),
                                  cwd=cwd or cfg.workdir or "/", user=parse_user(user or cfg.user),
                                  rows=rows, cols=cols)
+
+    def check(self, ref: str, script: bytes, *, env: dict[str, str] | None = None, timeout: float = 5.0,
+              memory: int = 64 << 20, pids: int = 64, output_limit: int = 8192):
+        """Run a lab's check script as root in a running container, in a
+        cgroup of its own with these limits; a runtime.isolation.check.CheckResult."""
+        # Imported here: only a worker running labs' checks needs them.
+        from runtime.isolation import check as check_module, seccomp
+
+        check_module.validate(script, env, timeout=timeout, memory=memory, pids=pids, output_limit=output_limit)
+        state = self._live(ref)
+        if state.status == "paused":
+            raise Conflict(f"container {state.name} is paused")
+        seccomp.prepare(f"{self.root}/cache")
+        cfg = ContainerConfig.from_dict(state.config)
+        return check_module.run(self.driver, state, script, env=_exec_env(state, cfg, False, env), timeout=timeout,
+                                memory=memory, pids=pids, output_limit=output_limit, cpus=state.limits.get("cpus"))
+
+
+def _exec_env(state: ContainerState, cfg: ContainerConfig, tty: bool, env) -> dict[str, str]:
+    """What a process joining the container starts with: its config's environment, then the caller's."""
+    full_env = {"PATH": DEFAULT_PATH, "HOSTNAME": cfg.hostname or hostname_from_name(state.name)}
+    if tty:
+        full_env["TERM"] = "xterm"
+    full_env.update(cfg.env)
+    full_env.update(env or {})
+    return full_env
 
 
 def host_nameservers() -> list[str]:

@@ -21,14 +21,15 @@ S = Container.Status
 _locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
 
 
-def _runtime():
+def node_runtime():
+    """This node's Runtime, for what the worker runs (containers, checks)."""
     from runtime import settings as runtime_settings
 
-    return _shared_runtime(str(settings.TERRARIUM_ROOT), runtime_settings.cgroup_parent())
+    return shared_runtime(str(settings.TERRARIUM_ROOT), runtime_settings.cgroup_parent())
 
 
 @functools.cache
-def _shared_runtime(root: str, cgroup_parent: str):
+def shared_runtime(root: str, cgroup_parent: str):
     """One Runtime per root for the process, so its forker is started once: shims
     forked from the worker itself would map and share its Django and Celery heap."""
     from runtime import Runtime
@@ -54,7 +55,9 @@ def _config(container: Container):
     )
 
 
-def _mark(container_id: int, *, expect, **fields) -> bool:
+def claim(container_id: int, *, expect, **fields) -> bool:
+    """Move the container from status `expect`, only if it is still there: of two
+    workers running the same task, one claims it and the other does nothing."""
     return bool(Container.objects.filter(id=container_id, status=expect).update(**fields))
 
 
@@ -77,18 +80,18 @@ def container_launch_on_node(*, container_id: int, restart: bool = False) -> Non
     from runtime import TerrariumError
 
     with _locks[container_id]:
-        if not _mark(container_id, expect=S.QUEUED, status=S.STARTING, status_detail=""):
+        if not claim(container_id, expect=S.QUEUED, status=S.STARTING, status_detail=""):
             return
         container = Container.objects.select_related("image", "owner", "node").get(id=container_id)
-        rt = _runtime()
+        rt = node_runtime()
         try:
             state = _bring_up(rt, container, restart=restart)
         except TerrariumError as exc:
-            if _mark(container_id, expect=S.STARTING, status=S.FAILED, status_detail=str(exc)[:200]):
+            if claim(container_id, expect=S.STARTING, status=S.FAILED, status_detail=str(exc)[:200]):
                 event_record(container=container, kind=Event.Kind.FAILED, data={"error": str(exc)})
             return
         now = timezone.now()
-        if _mark(
+        if claim(
             container_id,
             expect=S.STARTING,
             status=S.RUNNING,
@@ -109,11 +112,11 @@ def container_stop_on_node(*, container_id: int) -> None:
         if container is None:
             return
         try:
-            state = _runtime().stop(container.runtime_name, timeout=settings.CONTAINER_STOP_SECONDS)
+            state = node_runtime().stop(container.runtime_name, timeout=settings.CONTAINER_STOP_SECONDS)
             exit_code, oom = state.exit_code, bool(state.oom_killed)
         except NotFound:
             exit_code, oom = None, False
-        if _mark(
+        if claim(
             container_id, expect=S.STOPPING, status=S.EXITED, exit_code=exit_code, oom_killed=oom,
             finished_at=timezone.now(),
         ):
@@ -128,10 +131,10 @@ def container_delete_on_node(*, container_id: int) -> None:
         if container is None:
             return
         try:
-            _runtime().delete(container.runtime_name, force=True)
+            node_runtime().delete(container.runtime_name, force=True)
         except NotFound:
             pass
-        if _mark(container_id, expect=S.DELETING, status=S.DELETED, finished_at=timezone.now()):
+        if claim(container_id, expect=S.DELETING, status=S.DELETED, finished_at=timezone.now()):
             event_record(container=container, kind=Event.Kind.DELETED)
 
 
@@ -142,7 +145,7 @@ def _record_exit(container: Container, state) -> None:
     exit_code = getattr(state, "exit_code", None)
     oom = bool(getattr(state, "oom_killed", False))
     finished = timezone.now()
-    if _mark(
+    if claim(
         container.id, expect=container.status, status=S.EXITED, exit_code=exit_code, oom_killed=oom,
         finished_at=finished, status_detail="" if state else GONE,
     ):
@@ -162,21 +165,21 @@ def containers_reconcile_node(*, node_name: str, worker_restarted: bool = False)
     # Only rows the runtime acknowledged (they carry its id) are the runtime's to judge.
     settled = list(mine.filter(status__in=[S.RUNNING, S.PAUSED]).exclude(runtime_id=""))
     exited = list(mine.filter(status=S.EXITED).exclude(runtime_id="").exclude(status_detail=GONE))
-    states = {s.name: s for s in _runtime().list(all=True)}
+    states = {s.name: s for s in node_runtime().list(all=True)}
     for container in settled:
         state = states.get(container.runtime_name)
         if state is None or state.status in ("exited", "created"):
             _record_exit(container, state)
         elif state.status != container.status:
-            _mark(container.id, expect=container.status, status=state.status)
+            claim(container.id, expect=container.status, status=state.status)
     for container in exited:
         # Removed behind our back, its files are gone (Start makes it anew): say so.
         if container.runtime_name not in states:
-            _mark(container.id, expect=S.EXITED, status=S.EXITED, status_detail=GONE)
+            claim(container.id, expect=S.EXITED, status=S.EXITED, status_detail=GONE)
     if not worker_restarted:
         return
     for container in mine.filter(status=S.STARTING):
-        if _mark(container.id, expect=S.STARTING, status=S.QUEUED):
+        if claim(container.id, expect=S.STARTING, status=S.QUEUED):
             _requeue("container_launch", container)
     for container in mine.filter(status__in=[S.STOPPING, S.DELETING, S.QUEUED]):
         _requeue({S.STOPPING: "container_stop", S.DELETING: "container_delete"}.get(container.status, "container_launch"),

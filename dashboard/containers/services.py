@@ -98,6 +98,9 @@ def container_create(
     _quota_check(user=owner, memory_bytes=memory_bytes, cpus=cpus)
     if Container.objects.filter(owner=owner, name=name).exclude(status=S.DELETED).exists():
         raise ValidationError({"name": f"You already have a container named {name}."})
+    if node is None and image.base_id is not None:
+        # A saved image lives only on the node that saved it: no upload exists to import it elsewhere.
+        node = image.node
     node = node or node_pick_for_launch(cpus=cpus)
     if node is None:
         raise ValidationError("No node is registered yet: start a runtime worker first.")

@@ -1,5 +1,6 @@
-"""The image import form. The tarball is already on disk (see uploads.py);
-this checks it looks like an archive and that the owner has no image of that name."""
+"""The image import form (the tarball is already on disk, see uploads.py:
+this checks it looks like an archive) and the "Save as image" form; both
+check that the owner has no image of that name."""
 
 import re
 from pathlib import Path
@@ -17,6 +18,15 @@ def looks_like_archive(path: Path) -> bool:
     with open(path, "rb") as f:
         head = f.read(512)
     return head.startswith(_MAGIC) or head[257:262] == b"ustar"
+
+
+def _clean_name(name: str, owner) -> str:
+    name = name.strip()
+    if not _NAME.match(name):
+        raise forms.ValidationError("Use letters, digits, '.', '_', ':' and '-'.")
+    if Image.objects.filter(owner=owner, name=name).exists():
+        raise forms.ValidationError(f"An image named {name} already exists.")
+    return name
 
 
 class ImageImportForm(forms.Form):
@@ -38,12 +48,7 @@ class ImageImportForm(forms.Form):
         return upload
 
     def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not _NAME.match(name):
-            raise forms.ValidationError("Use letters, digits, '.', '_', ':' and '-'.")
-        if Image.objects.filter(owner=self.owner, name=name).exists():
-            raise forms.ValidationError(f"An image named {name} already exists.")
-        return name
+        return _clean_name(self.cleaned_data["name"], self.owner)
 
     def full_clean(self):
         super().full_clean()
@@ -51,3 +56,15 @@ class ImageImportForm(forms.Form):
             # The body was not read (or not all of it): the other fields' errors would only mislead.
             self._errors.clear()
             self.add_error("tarball", self.upload_problem)
+
+
+class ImageCommitForm(forms.Form):
+    name = forms.CharField(label="Image name", max_length=100)
+
+    def __init__(self, *args, owner, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_name(self):
+        return _clean_name(self.cleaned_data["name"], self.owner)

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 
 class Image(models.Model):
-    """A root filesystem imported from a tarball; the runtime's copy lives on a node."""
+    """A root filesystem imported from a tarball or saved from a container; the runtime's copy lives on a node."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -38,6 +38,9 @@ class Image(models.Model):
     file_count = models.PositiveIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
     defaults = models.JSONField(default=dict, blank=True)
+    # A committed image ("Save as image") is its base's layers and one more on
+    # the same node: the base cannot go while it is there.
+    base = models.ForeignKey("self", on_delete=models.PROTECT, related_name="derived", null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -9,10 +9,15 @@ import logging
 import re
 
 from django.conf import settings
+from django.db.models import Sum
 
+from dashboard.accounts.roles import is_teacher
+from dashboard.accounts.selectors import quota_for
+from dashboard.containers.models import Container
+from dashboard.images import export_stream
 from dashboard.images.models import Image
 from dashboard.images.upload_files import UploadRefused, upload_open, upload_remove
-from runtime import ImageStore, ImportFailed, NotFound, TerrariumError
+from runtime import ImageStore, ImportFailed, NotFound, Runtime, TerrariumError, export_image
 
 logger = logging.getLogger(__name__)
 
@@ -105,3 +110,76 @@ def image_remove_on_node(*, image_id: int) -> None:
         except NotFound:
             pass
     Image.objects.filter(id=image_id, status=Image.Status.DELETING).delete()
+
+
+def _commit_refusal(image: Image, container) -> str | None:
+    """Why this node must not commit container as image, or None."""
+    if container is None or container.status in ("deleting", "deleted") or not container.runtime_name:
+        return "the container is gone"
+    if container.node_id != image.node_id or image.node is None or image.node.name != settings.NODE_NAME:
+        return "the container is not on this node"
+    if container.owner_id != image.owner_id and not is_teacher(image.owner):
+        return "the container is not the image owner's"
+    if image.base_id != container.image_id:
+        return "the image's base is not the container's image"
+    return None
+
+
+def _over_quota(image: Image, size_bytes: int) -> str | None:
+    quota = quota_for(user=image.owner)
+    if quota is None:
+        return None
+    held = Image.objects.filter(owner=image.owner).exclude(status=Image.Status.FAILED).exclude(id=image.id)
+    sizes = held.aggregate(files=Sum("size_bytes"), uploads=Sum("upload_bytes"))
+    used = (sizes["files"] or 0) + (sizes["uploads"] or 0)
+    if used + size_bytes > quota.max_image_bytes:
+        return f"Image quota exceeded: the saved layer is {size_bytes} bytes and {max(quota.max_image_bytes - used, 0)} are left."
+    return None
+
+
+def image_commit_on_node(*, image_id: int, container_id: int) -> None:
+    """Save a container of this node as a pending committed image: the runtime's
+    commit, then the row made ready (or failed with why)."""
+    if not Image.objects.filter(id=image_id, status=Image.Status.PENDING).update(status=Image.Status.IMPORTING):
+        return
+    image = Image.objects.select_related("owner", "node").get(id=image_id)
+    container = Container.objects.filter(id=container_id).first()
+    try:
+        store_name = _checked_store_name(image)
+    except UploadRefused as exc:
+        _refuse(image_id, exc)
+        return
+    refusal = _commit_refusal(image, container)
+    if refusal is not None:
+        logger.warning("commit of container %s as image %s refused: %s", container_id, image_id, refusal)
+        Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=f"Refused: {refusal}.")
+        return
+    try:
+        info = Runtime(root=settings.TERRARIUM_ROOT).commit(container.runtime_name, store_name)
+    except TerrariumError as exc:
+        Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=str(exc)[:2000])
+        return
+    over = _over_quota(image, info.size_bytes)
+    if over is not None:
+        _store().remove(store_name)
+        Image.objects.filter(id=image_id).update(status=Image.Status.FAILED, error=over)
+        return
+    Image.objects.filter(id=image_id, status=Image.Status.IMPORTING).update(
+        status=Image.Status.READY, **image_fields_from(info))
+
+
+def image_export_on_node(*, image_id: int, key: str) -> None:
+    """Stream a ready image of this node's store, as a docker save archive, to the download waiting on key."""
+    if not export_stream.KEY.fullmatch(key):
+        logger.warning("export of image %s refused: key %r is not one the dashboard makes", image_id, key)
+        return
+    image = Image.objects.select_related("node").filter(id=image_id, status=Image.Status.READY).first()
+    if image is None or image.node is None or image.node.name != settings.NODE_NAME:
+        export_stream.refuse(key, "the image is not ready on this node")
+        return
+    try:
+        chunks = export_image(_store(), _checked_store_name(image), "docker")
+    except (UploadRefused, TerrariumError) as exc:
+        export_stream.refuse(key, str(exc))
+        return
+    export_stream.send(key, chunks)

@@ -49,6 +49,14 @@ def image_choice_label(*, image: Image, user) -> str:
     return f"{image.name} ({apart})" if apart else image.name
 
 
+def image_get_visible(*, user, image_id) -> Image:
+    """An image the user may see (and so download), or Http404."""
+    try:
+        return images_visible_to(user=user).get(pk=int(image_id))
+    except (Image.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such image") from None
+
+
 def image_get_manageable(*, user, image_id) -> Image:
     """An image the user may change (its owner, a teacher), or Http404."""
     qs = images_visible_to(user=user)

@@ -13,9 +13,11 @@ from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils.text import slugify
 
+from dashboard.accounts.roles import is_teacher
 from dashboard.accounts.selectors import quota_for
+from dashboard.images import export_stream
 from dashboard.images.models import Image
-from dashboard.images.tasks import image_import, image_remove
+from dashboard.images.tasks import image_commit as image_commit_task, image_export, image_import, image_remove
 from dashboard.nodes.selectors import node_pick_for_launch
 
 
@@ -70,6 +72,9 @@ def image_create(
 def image_delete(*, image: Image) -> None:
     """Forget an image no container uses. With a node, the row stays `deleting`
     until that node's worker has removed the files."""
+    derived = sorted(image.derived.values_list("name", flat=True))
+    if derived:
+        raise ValidationError(f"Image {image.name} is the base of image {', '.join(derived)}: delete that first.")
     if image.containers.exclude(status="deleted").exists():
         raise ValidationError(f"Image {image.name} is used by containers: delete them first.")
     image.containers.all().delete()
@@ -79,3 +84,45 @@ def image_delete(*, image: Image) -> None:
     Image.objects.filter(id=image.id).update(status=Image.Status.DELETING, error="")
     queue = image.node.queue
     transaction.on_commit(lambda: image_remove.apply_async(args=[image.id], queue=queue))
+
+
+# A container whose writable layer is on its node: running, paused or stopped.
+COMMITTABLE = ("running", "paused", "exited")
+
+
+@transaction.atomic
+def image_commit(*, container, name: str, user) -> Image:
+    """Queue saving container (the user's own, or any for a teacher) as the
+    user's image `name`, on the container's node; counted in the user's image quota."""
+    if container.owner_id != user.id and not is_teacher(user):
+        raise ValidationError("Only the container's owner or a teacher may save it as an image.")
+    if container.status not in COMMITTABLE or container.node is None:
+        raise ValidationError(f"Container {container.name} is {container.status}: only a running, paused or "
+                              "stopped container can be saved as an image.")
+    if Image.objects.filter(owner=user, name=name).exists():
+        raise ValidationError({"name": f"An image named {name} already exists."})
+    _check_quota(owner=user, upload_bytes=0)
+    try:
+        with transaction.atomic():
+            image = Image.objects.create(
+                owner=user, name=name, node=container.node, base=container.image, format="commit",
+                store_name=image_store_name(name),
+            )
+    except IntegrityError:
+        raise ValidationError({"name": f"An image named {name} already exists."}) from None
+    queue, container_id = container.node.queue, container.id
+    transaction.on_commit(lambda: image_commit_task.apply_async(args=[image.id, container_id], queue=queue))
+    return image
+
+
+def image_export_open(*, image: Image) -> tuple[bytes, object]:
+    """Ask the image's node for its docker save archive: (the first bytes,
+    an iterator of the rest). Raises ValidationError if it cannot be had."""
+    if image.status != Image.Status.READY or image.node is None:
+        raise ValidationError(f"Image {image.name} is {image.status}: only a ready image can be downloaded.")
+    key = export_stream.new_key()
+    image_export.apply_async(args=[image.id, key], queue=image.node.queue)
+    try:
+        return export_stream.receive(key)
+    except export_stream.ExportFailed as exc:
+        raise ValidationError(f"Image {image.name} cannot be downloaded: {exc}") from None

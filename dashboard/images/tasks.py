@@ -17,3 +17,13 @@ def image_import(image_id: int) -> None:
 @shared_task(**RETRY)
 def image_remove(image_id: int) -> None:
     node.image_remove_on_node(image_id=image_id)
+
+
+@shared_task(**RETRY)
+def image_commit(image_id: int, container_id: int) -> None:
+    node.image_commit_on_node(image_id=image_id, container_id=container_id)
+
+
+@shared_task
+def image_export(image_id: int, key: str) -> None:
+    node.image_export_on_node(image_id=image_id, key=key)

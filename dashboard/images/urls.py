@@ -8,4 +8,6 @@ urlpatterns = [
     path("status.json", views.image_list_status, name="list-status"),
     path("new/", views.image_new, name="new"),
     path("<int:image_id>/delete/", views.image_delete, name="delete"),
+    path("<int:image_id>/download/", views.image_download, name="download"),
+    path("from-container/<int:container_id>/", views.image_commit, name="commit"),
 ]

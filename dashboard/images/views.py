@@ -4,14 +4,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from dashboard.containers.selectors import container_get_for_user
 from dashboard.images import services
-from dashboard.images.forms import ImageImportForm
-from dashboard.images.selectors import image_get_manageable, image_statuses, images_listed_for
+from dashboard.images.forms import ImageCommitForm, ImageImportForm
+from dashboard.images.selectors import image_get_manageable, image_get_visible, image_statuses, images_listed_for
 from dashboard.images.uploads import (
     LimitedUploadHandler,
     upload_content_too_large,
@@ -85,3 +87,41 @@ def image_delete(request, image_id):
     else:
         messages.success(request, f"Deleted image {image.name}.")
     return redirect("images:list")
+
+
+@login_required
+@require_POST
+def image_commit(request, container_id):
+    container = container_get_for_user(user=request.user, container_id=container_id)
+    form = ImageCommitForm(request.POST, owner=request.user)
+    if form.is_valid():
+        name = form.cleaned_data["name"]
+        try:
+            services.image_commit(container=container, name=name, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Saving {container.name} as image {name}.")
+            return redirect("images:list")
+    else:
+        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+    return redirect("containers:detail", container.id)
+
+
+@login_required
+@require_GET
+def image_download(request, image_id):
+    image = image_get_visible(user=request.user, image_id=image_id)
+    try:
+        first, rest = services.image_export_open(image=image)
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=409, content_type="text/plain")
+    response = StreamingHttpResponse(_prepend(first, rest), content_type="application/x-tar")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(image.name) or "image"}.tar"'
+    return response
+
+
+async def _prepend(first: bytes, rest):
+    yield first
+    async for chunk in rest:
+        yield chunk

@@ -8,6 +8,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections
 
+from dashboard.classes.node import classes_limits_enforce_on_node
 from dashboard.containers.node import containers_reconcile_node
 from dashboard.nodes.queues import node_queue
 from dashboard.nodes.services import node_worker_seen
@@ -21,6 +22,9 @@ def _beat(node_name: str, *, worker_restarted: bool) -> None:
     try:
         node_worker_seen(name=node_name)
         containers_reconcile_node(node_name=node_name, worker_restarted=worker_restarted)
+        if worker_restarted:
+            log.info("node %s: work in flight at the last stop reconciled", node_name)
+        classes_limits_enforce_on_node(node_name=node_name)
     except Exception:
         # A busy database or a runtime hiccup must not end the heartbeat for good.
         log.exception("worker heartbeat of node %s failed", node_name)

@@ -39,6 +39,13 @@ class V2Driver(CgroupDriver):
         files.check_name(name)
         return {"unified": self._dir(name)}
 
+    def names_like(self, prefix: str) -> list[str]:
+        """The cgroups under the parent whose names start with prefix."""
+        try:
+            return sorted(n for n in os.listdir(f"{self.mountpoint}/{self.parent}") if n.startswith(prefix))
+        except FileNotFoundError:
+            return []
+
     def create(self, name: str, limits: Limits) -> None:
         files.check_name(name)
         require_controllers(CONTROLLERS, files.read(f"{self.mountpoint}/cgroup.controllers").split())

@@ -1,6 +1,6 @@
 """`python -m runtime`: a docker-like command line over the runtime API.
 
-Each command family lives in its own module (`images`, `containers`)
+Each command family lives in its own module (`images`, `containers`, `checks`)
 and registers its sub-commands here; this module only parses, dispatches and
 turns a `TerrariumError` into one `error:` line and exit status 1.
 
@@ -20,7 +20,7 @@ def build_parser():
     # Only when the fast path gave up: argparse and every family's module cost a `run` ~5 ms.
     import argparse
 
-    from runtime.cli import containers, images, networks
+    from runtime.cli import checks, containers, images, networks
 
     class Parser(argparse.ArgumentParser):
         """Usage mistakes are bad input too: one `error:` line and exit 1."""
@@ -35,6 +35,7 @@ def build_parser():
     images.register(commands)
     containers.register(commands)
     networks.register(commands)
+    checks.register(commands)
     return parser
 
 

@@ -83,6 +83,11 @@ def register(commands) -> None:
     p.add_argument("containers", nargs="+", metavar="container")
     p.set_defaults(func=cmd_kill)
 
+    p = commands.add_parser("commit", help="save a container's layer on its image as a new image; prints its id")
+    p.add_argument("container")
+    p.add_argument("--name", required=True, help="the new image's name")
+    p.set_defaults(func=cmd_commit)
+
     p = commands.add_parser("rm", help="remove containers")
     p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
     p.add_argument("containers", nargs="+", metavar="container")
@@ -324,6 +329,11 @@ def cmd_start(args) -> int:
 
 def cmd_stop(args) -> int:
     return _each(args, lambda rt, ref: rt.stop(ref))
+
+
+def cmd_commit(args) -> int:
+    print(_runtime(args).commit(args.container, args.name).id)
+    return 0
 
 
 def cmd_pause(args) -> int:

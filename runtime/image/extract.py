@@ -18,6 +18,7 @@ import stat
 from dataclasses import dataclass
 
 from runtime.errors import ImportFailed
+from runtime.id_ranges import SIZE
 from runtime.image import tarstream
 from runtime.image.import_limits import ImportLimits
 from runtime.image.tarstream import BLK, CHR, DIR, FIFO, LNK, REG, SYM, clean_path, show
@@ -27,6 +28,9 @@ FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 WHITEOUT = b".wh."
 OPAQUE = b".wh..wh..opq"
 MAX_CACHED_DIRS = 256
+# A container's user namespace maps ids 0..65535 only: a file owned by a
+# higher id would show as nobody inside, and its owner could not chown it.
+MAX_OWNER_ID = SIZE - 1
 _UNSAFE_RESOLUTION = {
     errno.ELOOP: "its path goes through a symlink",
     errno.EXDEV: "its path leaves the image",
@@ -48,6 +52,12 @@ def _why(exc: OSError) -> str:
     if exc.errno == errno.ENAMETOOLONG:
         return "a name in its path is longer than 255 bytes"
     return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+def _check_owner(entry: tarstream.Entry) -> None:
+    if entry.uid > MAX_OWNER_ID or entry.gid > MAX_OWNER_ID:
+        raise ImportFailed(f"entry {show(entry.name)}: owned by {entry.uid}:{entry.gid}, but a container's user "
+                           f"namespace maps ids 0-{MAX_OWNER_ID} only")
 
 
 class Extractor:
@@ -109,6 +119,7 @@ class Extractor:
         if not rel:
             if kind != DIR:
                 raise ImportFailed(f"entry {show(entry.name)}: the image root can only be a directory")
+            _check_owner(entry)
             self._own(self.root, entry)
             self._dir_gid[b""] = entry.gid
             self._dir_times[b""] = entry.mtime_ns
@@ -117,6 +128,8 @@ class Extractor:
         if leaf.startswith(WHITEOUT):
             self._whiteout(parent, leaf, entry.name)
             return
+        if kind != LNK:
+            _check_owner(entry)
         pfd = self._dirs.get(parent) or self._dir(parent, entry.name, create=True)
         self._layer.add(rel)
         if kind == REG:
@@ -298,14 +311,20 @@ class Extractor:
             if cached is not None:
                 fd = cached
                 continue
+            created = False
             try:
                 os.mkdir(part, 0o755, dir_fd=fd)
+                created = True
                 self.report.files += 1
                 self._layer.add(sofar)
                 self._dir_gid.pop(sofar, None)
             except FileExistsError:
                 pass
             fd = syscalls.openat2(fd, part, treeops.BENEATH_FLAGS, treeops.RESOLVE)
+            if created:
+                # A directory the archive implies but does not hold gets Docker's
+                # 0755, not what the importer's umask leaves (root's is 077).
+                os.fchmod(fd, 0o755)
             if sofar != rel:
                 self._dirs[sofar] = fd
         return fd

@@ -30,6 +30,21 @@ _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 
 
+_TOP_FILES = (b"manifest.json", b"index.json", b"oci-layout")
+
+
+def flat_entries(entries, first_name: bytes):
+    """A flat rootfs's entries. A top-level manifest.json, index.json or
+    oci-layout file means the archive is a docker save or OCI layout that
+    is malformed (its first entry is not one of theirs): refused, not
+    imported as a rootfs holding the layer tarballs."""
+    for entry in entries:
+        if entry.kind == REG and entry.name.endswith(_TOP_FILES) and clean_path(entry.name) in _TOP_FILES:
+            raise ImportFailed(f"the archive has {show(entry.name)} at its top, as a docker save or OCI layout has, "
+                               f"but its entry {show(first_name)} is not part of one")
+        yield entry
+
+
 def is_image_archive(first_name: bytes) -> bool:
     """Whether an archive whose first entry is first_name is docker save / OCI rather than a rootfs."""
     return _MARKERS.fullmatch(clean_path(first_name)) is not None
@@ -61,6 +76,8 @@ class Spool:
         total = 0
         for entry in entries:
             rel = clean_path(entry.name)
+            if not rel and entry.kind == DIR:
+                continue
             if _MARKERS.fullmatch(rel) is None:
                 raise ImportFailed(f"entry {show(entry.name)}: unexpected in a docker save or OCI archive")
             name = rel.decode()
@@ -179,6 +196,13 @@ def _diff_ids(config, count: int) -> list[str | None]:
     return ids
 
 
+def _inside(name: str, what: str) -> str:
+    path = os.path.normpath(name)
+    if os.path.isabs(path) or path == ".." or path.startswith("../"):
+        raise ImportFailed(f"manifest.json: the {what} path {name!r} is outside the archive")
+    return path
+
+
 def _docker_save(spool: Spool) -> Plan:
     manifest = spool.read_json("manifest.json")
     if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
@@ -188,10 +212,10 @@ def _docker_save(spool: Spool) -> Plan:
     if not isinstance(config_name, str) or not isinstance(layer_names, list) or not all(
             isinstance(n, str) for n in layer_names):
         raise ImportFailed("manifest.json: Config and Layers are missing or malformed")
-    config_name = os.path.normpath(config_name)
+    config_name = _inside(config_name, "config")
     named = _CONFIG_NAME.fullmatch(config_name)
     config = spool.read_json(config_name, _blob_digest(config_name) or (f"sha256:{named.group(1)}" if named else None))
-    layer_names = [os.path.normpath(n) for n in layer_names]
+    layer_names = [_inside(n, "layer") for n in layer_names]
     layers = [Layer(n, _blob_digest(n), d) for n, d in zip(layer_names, _diff_ids(config, len(layer_names)))]
     return Plan("docker-save", layers, defaults_from_config(config))
 

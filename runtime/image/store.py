@@ -29,19 +29,22 @@ __all__ = ["ImageStore", "ImageInfo", "ImportLimits"]
 # Compiled by re at its first use: only an import checks a name.
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}"
 TMP_PREFIX = ".tmp-"
+# overlayfs takes at most 500 lower dirs; the init layer is one of them.
+MAX_CHAIN = 128
 
 
 class ImageInfo(Record):
     """What image.json records, plus where the image lies in this store."""
 
     __slots__ = ("id", "name", "sha256", "format", "compression", "layers", "size_bytes", "file_count",
-                 "devices_skipped", "defaults", "created_at", "path", "rootfs")
+                 "devices_skipped", "defaults", "created_at", "parent", "source", "path", "rootfs")
     # The same image seen through two spellings of the store's root is still the same image.
     _COMPARED = __slots__[:-2]
 
     def __init__(self, id: str, name: str, sha256: str, format: str, compression: str, layers: list[str],
                  size_bytes: int, file_count: int, devices_skipped: int, defaults: dict, created_at: str,
-                 path: str | None = None, rootfs: str | None = None):
+                 parent: str | None = None, source: dict | None = None, path: str | None = None,
+                 rootfs: str | None = None):
         self.id = id
         self.name = name
         self.sha256 = sha256
@@ -53,6 +56,12 @@ class ImageInfo(Record):
         self.devices_skipped = devices_skipped
         self.defaults = defaults
         self.created_at = created_at
+        # A committed image holds only its own layer (overlay form: whiteouts
+        # are 0/0 character devices, opaque directories carry
+        # trusted.overlay.opaque) on top of the image whose id this is.
+        self.parent = parent
+        # A pulled image's origin: reference, digest (what it resolved to), manifest, platform.
+        self.source = source
         self.path = path
         self.rootfs = rootfs
 
@@ -82,6 +91,8 @@ def _flock(fd: int) -> bool:
 
 
 class ImageStore:
+    check_name = staticmethod(_check_name)
+
     def __init__(self, root=None):
         self.root = settings.state_root(root)
         self.images = f"{self.root}/images"
@@ -168,7 +179,14 @@ class ImageStore:
             if opened is not None:
                 opened.close()
 
-    def _import(self, src, name: str, limits: ImportLimits) -> ImageInfo:
+    def pull(self, reference: str, name: str | None = None, **options) -> ImageInfo:
+        """Pull an image from a registry (options: runtime.image.registry.pull.pull's)."""
+        # Here: the client's imports (http.client, ssl) are for pulls, not for every store a start makes.
+        from runtime.image.registry.pull import pull
+
+        return pull(self, reference, name=name, **options)
+
+    def _import(self, src, name: str, limits: ImportLimits, fill=None, source: dict | None = None) -> ImageInfo:
         # Here, not at the top: the unpackers' imports (zstandard, tarfile,
         # decimal, threads) would cost every `python -m runtime run` ~30 ms,
         # and datetime another 1 ms.
@@ -180,11 +198,13 @@ class ImageStore:
         committed = False
         try:
             os.mkdir(f"{tmp}/rootfs", mode=0o755)
+            # The container's `/` when the archive has no `./`: 0755 whatever the umask (root's is 077).
+            os.chmod(f"{tmp}/rootfs", 0o755)
             os.mkdir(f"{tmp}/spool", mode=0o700)
             rootfs_fd = os.open(f"{tmp}/rootfs", treeops.DIR_FLAGS)
             spool_fd = os.open(f"{tmp}/spool", treeops.DIR_FLAGS)
             try:
-                result = unpack(src, rootfs_fd, spool_fd, limits)
+                result = (fill or _unpacker(unpack, src))(rootfs_fd, spool_fd, limits)
             finally:
                 os.close(rootfs_fd)
                 os.close(spool_fd)
@@ -195,7 +215,7 @@ class ImageStore:
                 compression=result.compression, layers=result.layers,
                 size_bytes=result.report.bytes, file_count=result.report.files,
                 devices_skipped=result.report.devices_skipped, defaults=result.defaults,
-                created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), source=source,
                 path=f"{self.images}/{image_id}", rootfs=f"{self.images}/{image_id}/rootfs")
             record = {k: v for k, v in info.to_dict().items() if k not in ("path", "rootfs")}
             with open(os.open(f"{tmp}/image.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "w") as f:
@@ -214,6 +234,59 @@ class ImageStore:
             if not committed:
                 self._discard(os.path.basename(tmp))
             os.close(lock_fd)
+
+    def add_layer(self, name: str, parent: ImageInfo, fill, defaults: dict) -> ImageInfo:
+        """A new image `name`: parent's layers and one more, which fill(fd)
+        writes into the empty directory fd in overlay form, returning
+        (files, bytes, diff_id). All or nothing, as an import."""
+        from datetime import datetime, timezone
+
+        _check_name(name)
+        tmp, lock_fd = self._reserve(name)
+        committed = False
+        try:
+            os.mkdir(f"{tmp}/rootfs", mode=0o755)
+            os.chmod(f"{tmp}/rootfs", 0o755)
+            rootfs_fd = os.open(f"{tmp}/rootfs", treeops.DIR_FLAGS)
+            try:
+                files, size, diff_id = fill(rootfs_fd)
+            finally:
+                os.close(rootfs_fd)
+            image_id = _sha256(f"{diff_id}:{name}:{time.time_ns()}:{os.urandom(8).hex()}".encode())
+            info = ImageInfo(
+                id=image_id, name=name, sha256=diff_id, format="commit", compression="none",
+                layers=[*parent.layers, f"sha256:{diff_id}"], size_bytes=size, file_count=files,
+                devices_skipped=0, defaults=defaults,
+                created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), parent=parent.id,
+                path=f"{self.images}/{image_id}", rootfs=f"{self.images}/{image_id}/rootfs")
+            record = {k: v for k, v in info.to_dict().items() if k not in ("path", "rootfs")}
+            with open(os.open(f"{tmp}/image.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "w") as f:
+                f.write(json.dumps(record, indent=2) + "\n")
+            with self._locked():
+                images = self.list()
+                if any(other.name == name for other in images):
+                    raise Conflict(f"image {name!r} already exists; remove it first")
+                if not any(other.id == parent.id for other in images):
+                    raise NotFound(f"image {parent.name!r} was removed meanwhile")
+                os.rename(tmp, info.path)
+                committed = True
+            return info
+        finally:
+            if not committed:
+                self._discard(os.path.basename(tmp))
+            os.close(lock_fd)
+
+    def chain(self, info: ImageInfo) -> list[ImageInfo]:
+        """The image and the images it is layered on, top first."""
+        chain = [info]
+        while chain[-1].parent is not None:
+            if len(chain) > MAX_CHAIN:
+                raise InvalidArgument(f"image {info.name!r} is layered more than {MAX_CHAIN} deep")
+            try:
+                chain.append(self.get(chain[-1].parent))
+            except NotFound:
+                raise NotFound(f"image {chain[-1].name!r} lacks the image it was committed from") from None
+        return chain
 
     def list(self) -> list[ImageInfo]:
         """Every image, oldest first. An image.json is parsed once per store
@@ -278,6 +351,9 @@ class ImageStore:
             users = self._users(info.id)
             if users:
                 raise Conflict(f"image {info.name!r} is used by container {', '.join(users)}")
+            children = [other.name for other in self.list() if other.parent == info.id]
+            if children:
+                raise Conflict(f"image {info.name!r} is the base of image {', '.join(children)}")
             doomed = f"{TMP_PREFIX}rm-{info.id[:16]}-{os.urandom(4).hex()}"
             os.rename(info.path, f"{self.images}/{doomed}")
             fd = os.open(f"{self.images}/{doomed}", treeops.DIR_FLAGS)
@@ -286,7 +362,16 @@ class ImageStore:
             self._discard(doomed)
         finally:
             os.close(fd)
+        self._prune_layers()
         return info
+
+    def _prune_layers(self) -> None:
+        """Drop cached registry layers no image lists any more."""
+        if os.path.isdir(f"{self.images}/.layers"):
+            # Here, and only when there is a cache: most stores never pulled.
+            from runtime.image.registry.layer_cache import LayerCache
+
+            LayerCache(self.images).prune({d for i in self.list() for d in i.layers})
 
 
 def _sha256(data: bytes) -> str:
@@ -294,6 +379,10 @@ def _sha256(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+def _unpacker(unpack, src):
+    return lambda rootfs_fd, spool_fd, limits: unpack(src, rootfs_fd, spool_fd, limits)
 
 
 def _open_source(path):

@@ -49,9 +49,13 @@ def unpack(src, rootfs_fd: int, spool_fd: int, limits: ImportLimits) -> Unpacked
         first = next(entries, None)
         if first is None:
             raise ImportFailed("the archive is empty")
-        entries = itertools.chain([first], entries)
-        if not layers.is_image_archive(first.name):
-            extractor.apply(entries, stream)
+        head = [first]
+        # `tar -cf - -C dir .` puts the directory itself first: the entry after it tells the archive's kind.
+        if first.kind == tarstream.DIR and tarstream.clean_path(first.name) == b"":
+            head += itertools.islice(entries, 1)
+        entries = itertools.chain(head, entries)
+        if not layers.is_image_archive(head[-1].name):
+            extractor.apply(layers.flat_entries(entries, head[-1].name), stream)
             sha256, _ = stream.finish()
             extractor.finish()
             return Unpacked("rootfs", compression, sha256, ["sha256:" + sha256], _flat_defaults(),

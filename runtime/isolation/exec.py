@@ -20,6 +20,11 @@ anyone, its cmdline, comm, stat and status, names it `terrarium-exec`,
 not its caller's command line. The program's environment is only `env`,
 as the caller built it.
 
+A lab's check (runtime.isolation.check) has a cgroup of its own instead of
+the container's, which its process joins before anything else while the
+helper stays out of it, and its stdout and stderr on one pipe, so that
+their lines keep the order they were written in.
+
 The helper reports on a socketpair: `ok <host pid>` (with the PTY master
 attached by SCM_RIGHTS) or `error <message>`.
 """
@@ -86,21 +91,24 @@ class ExecSession:
         self.fd = self.stdin = self.stdout = self.stderr = None
 
 
-def spawn(driver, state, argv, *, tty, env, cwd, user, rows, cols) -> ExecSession:
+def spawn(driver, state, argv, *, tty, env, cwd, user, rows, cols, cgroup=None,
+          stderr_to_stdout=False) -> ExecSession:
+    """cgroup: the name of a cgroup for the command to join instead of the
+    container's (a check's, beside it)."""
     seccomp.prepare()
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    pipes = [] if tty else [os.pipe2(os.O_CLOEXEC) for _ in range(3)]
+    pipes = [] if tty else [os.pipe2(os.O_CLOEXEC) for _ in range(2 if stderr_to_stdout else 3)]
     helper = os.fork()
     if helper == 0:
         parent_sock.close()
-        _helper(driver, state, argv, tty, env, cwd, user, rows, cols, child_sock, pipes)
+        _helper(driver, state, argv, tty, env, cwd, user, rows, cols, child_sock, pipes, cgroup)
     child_sock.close()
     ours = []
     if not tty:
-        (in_r, in_w), (out_r, out_w), (err_r, err_w) = pipes
-        for fd in (in_r, out_w, err_w):
+        (in_r, in_w), (out_r, out_w), *err = pipes
+        for fd in (in_r, out_w, *(w for _, w in err)):
             os.close(fd)
-        ours = [in_w, out_r, err_r]
+        ours = [in_w, out_r, *(r for r, _ in err)]
     try:
         message, fds, _, _ = socket.recv_fds(parent_sock, 4096, 1)
     finally:
@@ -113,10 +121,10 @@ def spawn(driver, state, argv, *, tty, env, cwd, user, rows, cols) -> ExecSessio
         raise TerrariumError(f"cannot exec in container {state.name}: {detail or 'the exec helper died'}")
     if tty:
         return ExecSession(helper, int(detail), fd=fds[0])
-    return ExecSession(helper, int(detail), stdin=ours[0], stdout=ours[1], stderr=ours[2])
+    return ExecSession(helper, int(detail), stdin=ours[0], stdout=ours[1], stderr=ours[2] if err else None)
 
 
-def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -> None:
+def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes, cgroup) -> None:
     try:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
@@ -139,7 +147,15 @@ def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -
         # Opened namespaces of a recycled pid would be someone else's.
         if not procinfo.is_same(state.pid, state.pid_start_time):
             raise OSError(0, "the container's process is gone")
-        join_cgroup(driver.join_files(state.id))
+        own_cgroup = []
+        if cgroup is None:
+            join_cgroup(driver.join_files(state.id))
+        else:
+            # Joined by the child alone, through files opened while the
+            # host's cgroupfs is in view: the helper holds its caller's
+            # memory, which must neither count in the check's limits nor
+            # make the helper the OOM killer's pick there.
+            own_cgroup = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in driver.join_files(cgroup)]
         for fd in ns_fds:
             sc.setns(fd)
             os.close(fd)
@@ -154,8 +170,10 @@ def _helper(driver, state, argv, tty, env, cwd, user, rows, cols, sock, pipes) -
             os.close(error_r)
             sock.close()
             master_r.close()
-            _child(argv, tty, env, cwd, user, rows, cols, master_w, pipes, error_w, user_fd)
+            _child(argv, tty, env, cwd, user, rows, cols, master_w, pipes, error_w, user_fd, own_cgroup)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
+        for fd in own_cgroup:
+            os.close(fd)
         if user_fd is not None:
             os.close(user_fd)
         os.close(error_w)
@@ -230,8 +248,9 @@ def _signals_to_reset() -> tuple[int, ...]:
     return tuple(sig for sig in range(1, 65) if mask >> (sig - 1) & 1 and sig not in (signal.SIGKILL, signal.SIGSTOP))
 
 
-def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w, user_fd) -> None:
+def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w, user_fd, own_cgroup) -> None:
     try:
+        join_cgroup(own_cgroup)
         # The container's usual umask, not its caller's (root processes run with 077).
         os.umask(0o022)
         if user_fd is not None:
@@ -245,7 +264,8 @@ def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w, user_fd)
             terminal.make_controlling(slave)
         else:
             os.setsid()
-            (in_r, _), (_, out_w), (_, err_w) = pipes
+            (in_r, _), (_, out_w), *err = pipes
+            err_w = err[0][1] if err else out_w
             for target, fd in enumerate((in_r, out_w, err_w)):
                 os.dup2(fd, target, inheritable=True)
         sock.close()

@@ -129,7 +129,9 @@ def _cache_key(lib: ctypes.CDLL) -> bytes:
     return f"{version.major}.{version.minor}.{version.micro} {rules!r}\n".encode()
 
 
-def _cached_build(cache_dir) -> bytes:
+def cached_build(cache_dir) -> bytes:
+    """The compiled profile kept in cache_dir, built and written there when it
+    is missing or was built by another libseccomp or profile."""
     key = _cache_key(_libseccomp())
     path = os.path.join(cache_dir, f"seccomp-{zlib.crc32(key):08x}.bpf")
     try:
@@ -168,7 +170,7 @@ def prepare(cache_dir=None) -> bytes:
     if _program is None:
         with _building:
             if _program is None:
-                _program = _compiled(build() if cache_dir is None else _cached_build(cache_dir))
+                _program = _compiled(build() if cache_dir is None else cached_build(cache_dir))
     return _program[0]
 
 

@@ -16,13 +16,19 @@ written, and pid 1 never joins: host root holds every capability in a
 user namespace its own namespace owns.
 """
 
+import errno
 import os
 
+from runtime.errors import NotPermitted
 from runtime.id_ranges import SIZE
 from runtime.isolation import capabilities
 from runtime.linux import syscalls as sc
 
 OWNED = ("net", "uts", "ipc")
+# Why each state root (by path and device) cannot be idmapped, or None: one
+# probe per root and process. A root found fit is also marked in its cache/,
+# so a CLI's start, a new process each time, costs one stat.
+_unfit: dict[tuple[str, int], str | None] = {}
 
 
 class Ahead:
@@ -103,3 +109,88 @@ def idmapped(path: str, userns_fd: int, target: str) -> None:
         sc.move_mount_fd(fd, target)
     finally:
         os.close(fd)
+
+
+def require_idmap(root: str) -> None:
+    """Refuse --userns=auto at once, with the way out, when the state root's
+    filesystem cannot be idmapped, rather than in pid 1 halfway through a start."""
+    dev = os.stat(root).st_dev
+    key = (root, dev)
+    if key not in _unfit:
+        marker = f"{root}/cache/idmap-{dev}-{os.uname().release}"
+        if os.path.exists(marker):
+            _unfit[key] = None
+        else:
+            _unfit[key] = probe_idmap(root)
+            if _unfit[key] is None:
+                os.makedirs(f"{root}/cache", mode=0o700, exist_ok=True)
+                os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    if _unfit[key] is not None:
+        raise NotPermitted(f"--userns=auto shows the image through idmapped mounts, but {_unfit[key]}: "
+                           f"run with --userns=host, or move the state root to ext4, xfs or btrfs")
+
+
+def probe_idmap(path: str) -> str | None:
+    """None if the filesystem holding path takes an idmapped mount here; else why not."""
+    try:
+        user_fd = _scratch_userns()
+    except OSError as exc:
+        return f"no user namespace can be made here ({os.strerror(exc.errno)}; see sysctl user.max_user_namespaces)"
+    try:
+        fd = sc.open_tree(path, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
+        try:
+            sc.idmap_mount(fd, user_fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.errno == errno.ENOSYS:
+            return "this kernel has no open_tree or mount_setattr (Linux 5.12 or later)"
+        return (f"the state root {path} is on {_fstype(path)}, which this kernel cannot idmap "
+                f"({os.strerror(exc.errno)}; tmpfs can from Linux 6.3)")
+    finally:
+        os.close(user_fd)
+    return None
+
+
+def _scratch_userns() -> int:
+    """A user namespace mapping root to nobody, made by a child that leaves once it is mapped."""
+    ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+    hold_r, hold_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(ready_r)
+            os.close(hold_w)
+            try:
+                sc.unshare(sc.CLONE_NEWUSER)
+                os.write(ready_w, b"ok")
+            except OSError as exc:
+                os.write(ready_w, str(exc.errno).encode())
+            os.read(hold_r, 1)
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(hold_r)
+    try:
+        answer = os.read(ready_r, 16)
+        if answer != b"ok":
+            raise OSError(int(answer) if answer.isdigit() else errno.ECHILD, "unshare(CLONE_NEWUSER)")
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write("0 65534 1\n")
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(ready_r)
+        os.close(hold_w)
+        os.waitpid(pid, 0)
+
+
+def _fstype(path: str) -> str:
+    st = os.stat(path)
+    wanted = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == wanted:
+                return fields[fields.index("-") + 1]
+    return "a filesystem"

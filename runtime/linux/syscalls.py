@@ -214,6 +214,7 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
 RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_NO_SYMLINKS = 0x04
 RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
 
 
 class _OpenHow(ctypes.Structure):

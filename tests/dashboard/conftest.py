@@ -146,10 +146,10 @@ def runtime_session(tmp_path_factory):
     yield SimpleNamespace(root=root, cgroup_parent=parent)
     # This process's own Runtime (the services', one per root): its forker
     # and spares go now, so that their cgroups are gone with the parent.
-    from dashboard.containers.node import _shared_runtime
+    from dashboard.containers.node import shared_runtime
 
-    _shared_runtime(str(root), parent).close()
-    _shared_runtime.cache_clear()
+    shared_runtime(str(root), parent).close()
+    shared_runtime.cache_clear()
     _remove_cgroup_parent(parent)
     left = backed_under(root)
     assert not left, f"loop devices left behind: {left}"
@@ -277,7 +277,9 @@ def start_worker(runtime_session, log: Path, node_name: str | None = None) -> su
            "--without-gossip", "--without-mingle", "--without-heartbeat"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    _wait_for(lambda: b" ready." in log.read_bytes(), "celery worker", proc, log)
+    # Ready once its first reconcile is over: that one queues again whatever is
+    # starting on the node, a container this test is launching in-process included.
+    _wait_for(lambda: b"work in flight at the last stop reconciled" in log.read_bytes(), "celery worker", proc, log)
     return proc
 
 

@@ -73,9 +73,9 @@ def claim():
     student, image, node = _setup()
     container = services.container_create(owner=student, image=image, name="web", node=node)
     assert container.status == S.QUEUED
-    claims = _race(2, lambda _: container_node._mark(container.id, expect=S.QUEUED, status=S.STARTING, status_detail=""))
+    claims = _race(2, lambda _: container_node.claim(container.id, expect=S.QUEUED, status=S.STARTING, status_detail=""))
     assert sorted(claims) == [False, True], claims
-    assert not container_node._mark(container.id, expect=S.QUEUED, status=S.STARTING, status_detail="")
+    assert not container_node.claim(container.id, expect=S.QUEUED, status=S.STARTING, status_detail="")
     container.refresh_from_db()
     assert container.status == S.STARTING
     assert _purge_launches() == 1

@@ -1,5 +1,6 @@
 """Placement: a new container goes to the least-loaded node whose worker is
-alive; with no live worker, to the node seen last, where it waits."""
+alive; with no live worker, to the node seen last, where it waits; a
+container of a saved image goes to the node that holds it."""
 
 from datetime import timedelta
 
@@ -7,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from dashboard.containers.models import Container
+from dashboard.containers.services import container_create
 from dashboard.images.models import Image
 from dashboard.nodes.models import Node
 from dashboard.nodes.selectors import node_pick_for_launch
@@ -58,3 +60,12 @@ def test_a_node_with_too_few_cpus_for_the_limit_is_skipped():
     make_node("small", cpus=1)
     big = make_node("big", cpus=4, free=1)
     assert node_pick_for_launch(cpus=2) == big
+
+
+def test_a_container_of_a_saved_image_goes_to_the_node_that_saved_it(owner):
+    holder, idle = make_node("holder"), make_node("idle")
+    fill(holder, owner, 1)
+    base = Image.objects.create(name="base", owner=owner, status="ready", node=idle)
+    saved = Image.objects.create(name="saved", owner=owner, status="ready", node=holder, base=base, format="commit")
+    container = container_create(owner=owner, image=saved, name="from-saved")
+    assert container.node == holder

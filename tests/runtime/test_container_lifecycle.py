@@ -1,6 +1,7 @@
 """Lifecycle: states, names, errors that leave nothing behind, re-adoption."""
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -80,7 +81,9 @@ def test_bad_input_fails_and_leaves_nothing(rt, state_root, cgroup_parent, cfg, 
 
 
 def test_a_start_whose_record_cannot_be_written_leaves_no_process(rt, state_root, cgroup_parent):
-    state = rt.create(ContainerConfig(image="busybox", command=["sleep", "600"]))
+    # A duration no other test on this machine uses: the search below is machine-wide.
+    seconds = str(random.randint(100_000, 999_999))
+    state = rt.create(ContainerConfig(image="busybox", command=["sleep", seconds]))
     directory = rt.store.path(state.id)
     # Immutable: not even root can write the running record into it.
     subprocess.run(["chattr", "+i", directory], check=True)
@@ -88,13 +91,13 @@ def test_a_start_whose_record_cannot_be_written_leaves_no_process(rt, state_root
     starter = threading.Thread(target=lambda: outcome.append(start_error(rt, state.id)))
     try:
         starter.start()
-        # Not a timing check: a shim that waited for the command instead of killing it would take 600 s.
+        # Not a timing check: a shim that waited for the command instead of killing it would take days.
         starter.join(60)
     finally:
         subprocess.run(["chattr", "-i", directory], check=True)
     assert not starter.is_alive() and isinstance(outcome[0], TerrariumError)
     assert rt.get(state.id).status == "created"
-    assert not [p for p in all_pids() if b"sleep\x00600" in cmdline(p)]
+    assert not [p for p in all_pids() if b"sleep\x00" + seconds.encode() in cmdline(p)]
     assert not any(os.path.exists(f"/sys/fs/cgroup/{c}/{cgroup_parent}/{state.id}") for c in os.listdir("/sys/fs/cgroup"))
     rt.delete(state.id)
 

@@ -14,6 +14,8 @@ from runtime.shim import supervisor
 
 def test_a_command_done_before_its_shim_has_the_request_is_recorded(rt):
     cfg = ContainerConfig(image="busybox", command=["sh", "-c", "echo early; exit 4"])
+    # The start's steps by hand (Runtime._create, _plan, the spare shim), to put
+    # a delay between pid 1's plan and the shim's request that no public call allows.
     state, image = rt._create(cfg)
     plan = rt._plan(state, ContainerConfig.from_dict(state.config), image)
     rt.driver.create(state.id, cgroups.Limits(**state.limits))

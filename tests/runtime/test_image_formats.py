@@ -40,7 +40,7 @@ def rootfs_entries():
         E("empty", "dir", mode=0o700),
         E("home/student", "dir", uid=1000, gid=1000, mode=0o750),
         E("home/student/notes", data=b"mine", uid=1000, gid=1000, mode=0o600),
-        E("srv/big-ids", data=b"x", uid=100000, gid=200000),
+        E("srv/highest-ids", data=b"x", uid=65535, gid=65534),
         E("usr/lib/libc.so", data=b"library"),
         E("usr/lib/libc.so.6", "hardlink", link="usr/lib/libc.so"),
         E(LONG, data=b"long name"),
@@ -61,7 +61,7 @@ def check_rootfs(rootfs) -> None:
     assert got[b"empty"] == ("dir", 0, 0, 0o700)
     assert got[b"home/student"] == ("dir", 1000, 1000, 0o750)
     assert got[b"home/student/notes"] == ("file", 1000, 1000, 0o600, b"mine")
-    assert got[b"srv/big-ids"][1:3] == (100000, 200000)
+    assert got[b"srv/highest-ids"][1:3] == (65535, 65534)
     assert got[LONG.encode()][4] == b"long name"
     assert got[b"caf\xe9-latin1"][4] == b"not utf-8"
     assert got[b"run/fifo"][0] == stat.S_IFIFO and got[b"run/fifo"][3] == 0o620
@@ -182,3 +182,33 @@ def test_docker_save_with_shared_layer_symlink_is_followed_inside_the_archive(st
     info = ImageStore().import_archive(io.BytesIO(tar_bytes(rebuilt)), name="shared")
     assert (Path(info.rootfs) / "shared").read_bytes() == b"same"
     assert len(info.layers) == 2
+
+
+OWNED_ABOVE_RANGE = [E("srv", "dir"), E("srv/data", data=b"x", uid=70000, gid=70000), E("srv/later", data=b"y")]
+
+
+@pytest.mark.parametrize("kind", ["flat", "docker-save", "oci-layout"])
+def test_file_owned_above_65535_is_refused_and_leaves_nothing(state_root, kind):
+    layers = [tar_bytes(LAYER1), tar_bytes(OWNED_ABOVE_RANGE)]
+    data = {"flat": lambda: tar_bytes(OWNED_ABOVE_RANGE), "docker-save": lambda: docker_save(layers),
+            "oci-layout": lambda: oci_layout(layers)}[kind]()
+    with pytest.raises(ImportFailed, match=r"^entry 'srv/data': owned by 70000:70000, but a container's user "
+                                           r"namespace maps ids 0-65535 only$"):
+        ImageStore().import_archive(io.BytesIO(data), name="big-ids")
+    assert ImageStore().list() == []
+    assert os.listdir(state_root / "images") == [".lock"]
+
+
+@pytest.mark.parametrize("kind", ["flat", "docker-save"])
+def test_directories_the_archive_implies_are_0755_whatever_the_umask(state_root, kind):
+    # Root's processes run with umask 077: an image whose `/` or /usr came out
+    # 0700 would lock every non-root user of its containers out of them.
+    entries = [E("usr/bin/tool", data=b"x", mode=0o755)]
+    archive = tar_bytes(entries) if kind == "flat" else docker_save([tar_bytes(entries)])
+    old = os.umask(0o077)
+    try:
+        info = ImageStore().import_archive(io.BytesIO(archive), name="implied")
+    finally:
+        os.umask(old)
+    rootfs = Path(info.rootfs)
+    assert [stat.S_IMODE(os.stat(rootfs / p).st_mode) for p in ("", "usr", "usr/bin")] == [0o755] * 3

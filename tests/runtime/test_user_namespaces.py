@@ -2,12 +2,15 @@
 unprivileged host id, from a range no other live container holds."""
 
 import os
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
-from container_testing import sh
-from runtime import ContainerConfig, NotPermitted
+from container_testing import TrackedRuntime, alive, left_running, sh
+from runtime import ContainerConfig, ImageStore, NotPermitted
 from runtime import id_ranges
 
 
@@ -108,6 +111,58 @@ def test_a_restart_keeps_the_range_and_delete_frees_it(rt):
     assert not os.path.exists(slot)
 
 
+def test_a_worker_killed_and_restarted_finds_the_same_range(rt):
+    script = "ls -ln /made /given; touch /made /given; chown 1000:1000 /given; echo ready; sleep 600"
+    code = ("import sys; sys.path.insert(0, '.'); from runtime.lifecycle import Runtime; "
+            "from runtime.config import ContainerConfig; "
+            f"s = Runtime().run(ContainerConfig(image='busybox', command=['sh', '-c', {script!r}])); "
+            "print(s.id, flush=True); import time; time.sleep(600)")
+    worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    cid = worker.stdout.readline().strip()
+    worker.kill()
+    worker.wait()
+    worker.stdout.close()
+    state = rt.get(cid)
+    rt.seen_pids.update((state.pid, state.shim_pid))
+    base = state.userns["uid_base"]
+    while "ready" not in output(rt, state):
+        assert alive(state.pid)
+        time.sleep(0.01)
+    rt.kill(cid, signal.SIGKILL)
+    rt.wait(cid)
+    state = rt.start(cid)
+    with open(f"/proc/{state.pid}/uid_map") as f:
+        assert f.read().split() == ["0", str(base), "65536"]
+    assert state.userns["uid_base"] == base
+    while output(rt, state).count("ready") < 2:
+        assert alive(state.pid)
+        time.sleep(0.01)
+    # The second run saw the first run's files with their owners inside; the host sees them in the range.
+    assert [line.split()[2:4] for line in output(rt, state).splitlines() if line.startswith("-")] == [
+        ["1000", "1000"], ["0", "0"]]
+    upper = f"{rt.store.path(cid)}/upper"
+    assert os.stat(f"{upper}/made").st_uid == base and os.stat(f"{upper}/given").st_uid == base + 1000
+
+
+def test_a_setuid_root_binary_made_inside_gives_a_host_account_nothing(rt):
+    state = rt.wait(started(rt, "cp /bin/busybox /suid && chmod 4755 /suid && ls -ln /suid").id)
+    base = state.userns["uid_base"]
+    assert output(rt, state).split()[:3] == ["-rwsr-xr-x", "1", "0"]
+    # Run by an unprivileged host account, as if the state root's 0700 directories did not stand in the way.
+    fd = os.open(f"{rt.store.path(state.id)}/upper/suid", os.O_PATH | os.O_CLOEXEC)
+    try:
+        status = subprocess.run(["cat", "/proc/self/status"], executable=f"/proc/self/fd/{fd}", pass_fds=[fd],
+                                user=65534, group=65534, extra_groups=[], capture_output=True, text=True,
+                                check=True).stdout
+    finally:
+        os.close(fd)
+    # Busybox's cat gives up its effective id right after the execve, by
+    # setuid(real): unprivileged, that leaves the saved id the execve gave;
+    # as root, it would have reset all four.
+    real, effective, saved, fs = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+    assert (real, effective, saved, fs) == ("65534", "65534", str(base), "65534")
+
+
 def test_slots_of_containers_gone_are_reclaimed(rt):
     state = rt.wait(started(rt, "true").id)
     slot = (state.userns["uid_base"] - id_ranges.pool()[0]) // id_ranges.SIZE
@@ -126,3 +181,61 @@ def test_a_missing_pool_is_one_clear_error(rt, monkeypatch):
     with pytest.raises(NotPermitted, match="no id range for user namespaces"):
         started(rt)
     assert rt.list(all=True) == []
+
+
+def test_a_state_root_that_cannot_be_idmapped_is_refused_with_the_way_out(tmp_path, cgroup_parent, busybox_tar):
+    # ramfs, unlike tmpfs since Linux 6.3, has no idmapped mounts on any kernel.
+    root = tmp_path / "ramfs"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "ramfs", "-o", "mode=700", "terrarium-test", root], check=True)
+    try:
+        ImageStore(root).import_archive(busybox_tar, name="busybox")
+        runtime = TrackedRuntime(root)
+        for attempt in range(2):
+            with pytest.raises(NotPermitted, match=rf"^--userns=auto shows the image through idmapped mounts, but "
+                                                   rf"the state root {root} is on ramfs, which this kernel cannot "
+                                                   rf"idmap .*: run with --userns=host, or move the state root to "
+                                                   rf"ext4, xfs or btrfs$"):
+                started(runtime, "true")
+        assert runtime.list(all=True) == []
+        assert not (root / id_ranges.DIRECTORY).exists()
+        state = runtime.wait(started(runtime, "true", userns="host").id)
+        assert state.exit_code == 0
+        runtime.delete(state.id)
+        assert not left_running(runtime.seen_pids)
+    finally:
+        subprocess.run(["umount", root], check=True)
+
+
+RACE = """
+import collections, os, sys
+from runtime import id_ranges
+root, role = sys.argv[1], sys.argv[2]
+if role == "reclaimer":
+    while not os.path.exists(f"{root}/stop"):
+        id_ranges.reclaim(root)
+    sys.exit(0)
+start = id_ranges.pool()[0]
+live, lost = collections.deque(), 0
+for i in range(1500):
+    cid = f"{os.getpid()}-{i}"
+    os.mkdir(f"{root}/containers/{cid}")
+    live.append((cid, id_ranges.claim(root, cid)))
+    if len(live) > 3:
+        os.rmdir(f"{root}/containers/{live.popleft()[0]}")
+    lost += sum(id_ranges.holder(f"{root}/userns/{(base - start) // id_ranges.SIZE}") != cid for cid, base in live)
+print(lost)
+"""
+
+
+def test_reclaims_racing_claims_never_free_a_held_slot(state_root):
+    (state_root / "containers").mkdir()
+    run = [sys.executable, "-c", RACE, str(state_root)]
+    reclaimers = [subprocess.Popen([*run, "reclaimer"]) for _ in range(2)]
+    try:
+        claimers = [subprocess.Popen([*run, "claimer"], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        lost = [int(c.communicate()[0]) for c in claimers]
+    finally:
+        (state_root / "stop").touch()
+        assert [r.wait() for r in reclaimers] == [0, 0]
+    assert lost == [0, 0]
