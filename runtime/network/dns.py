@@ -29,6 +29,7 @@ PORT = 53
 TTL = 5
 FORWARD_TIMEOUT_S = 5
 START_TIMEOUT_S = 5
+MAX_PENDING = 256
 IP_FREEBIND = 15
 _HEADER = struct.Struct("!HHHHHH")
 
@@ -184,6 +185,10 @@ class Server:
         self.forward(packet, end, sock, client)
 
     def forward(self, packet: bytes, end: int, sock: socket.socket, client) -> None:
+        if len(self.pending) >= MAX_PENDING:
+            # A container flooding lookups gets failures, not the service's descriptors.
+            sock.sendto(answer(packet, end, None, rcode=2), client)
+            return
         for server in upstreams():
             upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:
