@@ -288,7 +288,7 @@ class Runtime:
         try:
             kind, detail = spare.start(plan, state, cfg.interactive, shim_end, layer_fd)
             if kind == "ok" and published:
-                network_attach.start_proxy(cfg, self.store.read(state.id), published)
+                network_attach.start_proxy(self.root, cfg, self.store.read(state.id), published)
         finally:
             if shim_end is not None:
                 shim_end.close()

@@ -2,11 +2,7 @@
 create, what its pid 1 is told at start, its record in `inspect`, and the
 lease given back at delete. pid 1 does the rest (runtime.network.inside)."""
 
-import os
-import subprocess
-import sys
-
-from runtime.network import addresses, dns, networks, ports
+from runtime.network import addresses, dns, networks, policy, ports, proxy
 from runtime.network.store import NetworkStore
 
 
@@ -51,12 +47,8 @@ def bind_ports(cfg) -> list:
     return ports.bind(cfg.ports)
 
 
-def start_proxy(cfg, state, sockets: list) -> None:
-    """The container's port proxy (runtime.network.proxy), given the bound
-    sockets; it leaves with the container's pid 1. The caller closes its own."""
-    specs = [f"{s.fileno()}:{p['container_port']}:{p['proto']}" for s, p in zip(sockets, cfg.ports)]
-    package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    subprocess.Popen([sys.executable, "-m", "runtime.network.proxy", str(state.pid), str(state.pid_start_time),
-                      cfg.ip, *specs], pass_fds=[s.fileno() for s in sockets], stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd="/",
-                     env={**os.environ, "PYTHONPATH": package})
+def start_proxy(root: str, cfg, state, sockets: list) -> None:
+    """The bound sockets handed to the node's network service, which
+    forwards them to the container until its pid 1 exits
+    (runtime.network.proxy). The caller closes its own."""
+    proxy.hand_over(policy.table_name(root), state.pid, state.pid_start_time, cfg.ip, cfg.ports, sockets)

@@ -7,7 +7,8 @@ that network's leases: the names and aliases of its containers, and of no
 other network's. Any other name is forwarded to the host's resolvers, a
 loopback one (systemd-resolved's 127.0.0.53) included, since this process
 runs in the host's namespace; TERRARIUM_DNS_UPSTREAM (addresses, comma
-separated) replaces them. The networks are looked at again every second;
+separated) replaces them. It also holds every container's published ports
+(runtime.network.proxy). The networks are looked at again every second;
 the process leaves once none is left. `ensure` starts it when it is not
 running (its pid and start time in <root>/networks/.dns.pid).
 """
@@ -23,6 +24,7 @@ import sys
 import time
 
 from runtime.linux import procinfo
+from runtime.network import policy, proxy
 from runtime.network.store import NetworkStore
 
 PORT = 53
@@ -146,6 +148,8 @@ class Names:
 class Server:
     def __init__(self, root: str):
         self.root = root
+        # Published ports' hand-overs (runtime.network.proxy).
+        self.control = proxy.listen(policy.table_name(root))
         self.sockets = {}  # gateway -> (socket, Names)
         self.pending = {}  # upstream socket -> (client socket, client address, deadline)
 
@@ -226,9 +230,11 @@ class Server:
                     return
                 next_refresh = time.monotonic() + 1
             by_fd = {s.fileno(): (s, names) for s, names in self.sockets.values()}
-            ready, _, _ = select.select([*by_fd, *self.pending], [], [], 0.5)
+            ready, _, _ = select.select([*by_fd, *self.pending, self.control], [], [], 0.5)
             for item in ready:
-                if item in self.pending:
+                if item is self.control:
+                    proxy.accept(self.control)
+                elif item in self.pending:
                     self.relay(item)
                 else:
                     self.serve_one(*by_fd[item])

@@ -2,11 +2,11 @@
 
 The launcher binds each host address and port itself before the container
 starts (a port taken is a Conflict and nothing runs), then hands the
-sockets to a proxy of the container's own (runtime.network.proxy), which
-forwards to the container's address and leaves when its pid 1 does. A
-proxy in user space, as docker-proxy: the host's own connections to
-127.0.0.1 then reach the container with no `route_localnet` and no NAT of
-loopback traffic.
+sockets to the node's network service (runtime.network.proxy), which
+forwards them to the container's address until its pid 1 exits. A proxy
+in user space, as docker-proxy: the host's own connections to 127.0.0.1
+then reach the container with no `route_localnet` and no NAT of loopback
+traffic.
 """
 
 import socket
