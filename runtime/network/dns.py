@@ -233,7 +233,11 @@ class Server:
             ready, _, _ = select.select([*by_fd, *self.pending, self.control], [], [], 0.5)
             for item in ready:
                 if item is self.control:
-                    proxy.accept(self.control)
+                    try:
+                        proxy.accept(self.control)
+                    except (OSError, ValueError, KeyError, TypeError):
+                        # One malformed hand-over must not take the node's DNS down with it.
+                        pass
                 elif item in self.pending:
                     self.relay(item)
                 else:

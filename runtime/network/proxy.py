@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 
+from runtime.errors import TerrariumError
 from runtime.linux import procinfo
 
 UDP_IDLE_S = 60
@@ -26,13 +27,21 @@ def address(table: str) -> bytes:
 
 
 def hand_over(table: str, pid: int, started: int, ip: str, ports: list[dict], sockets: list) -> None:
-    """Give the service a started container's bound sockets; returns once it holds them."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC) as conn:
-        conn.connect(address(table))
-        message = json.dumps({"pid": pid, "started": started, "ip": ip, "ports": ports}).encode()
-        socket.send_fds(conn, [message], [s.fileno() for s in sockets])
-        if conn.recv(1) != b"k":
-            raise OSError(0, "the network service refused the published ports")
+    """Give the service a started container's bound sockets; returns once it
+    holds them, or has closed them because the container has exited already."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC) as conn:
+            conn.connect(address(table))
+            message = json.dumps({"pid": pid, "started": started, "ip": ip, "ports": ports}).encode()
+            socket.send_fds(conn, [message], [s.fileno() for s in sockets])
+            reply = conn.recv(1)
+    except OSError as exc:
+        reply, why = b"", exc.strerror
+    else:
+        why = "it did not answer"
+    if reply not in (b"k", b"g"):
+        raise TerrariumError(f"the container runs, but its ports are not published: the node's network "
+                             f"service: {why} (network reconcile starts it)")
 
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:
@@ -130,13 +139,17 @@ def accept(server: socket.socket) -> None:
         request = json.loads(message) if message else {}
         try:
             pidfd = os.pidfd_open(request["pid"]) if request else None
-        except (OSError, KeyError):
+        except (OSError, KeyError, TypeError):
+            # Gone already, or no pid recorded: it exited before the hand-over.
             pidfd = None
         if pidfd is None or not procinfo.is_same(request["pid"], request["started"]):
             for sock in sockets:
                 sock.close()
             if pidfd is not None:
                 os.close(pidfd)
+            if request:
+                # Exited already: nothing to forward, and not the launcher's error.
+                conn.send(b"g")
             return
         for sock, port in zip(sockets, request["ports"]):
             serve = _tcp if port["proto"] == "tcp" else _udp

@@ -64,3 +64,13 @@ def test_bad_port_specs_are_refused(rt, net_root):
     for spec in ("80", "a:b", "1.2.3:80:80", "80:80/sctp", "0:80", "70000:80"):
         with pytest.raises(InvalidArgument, match="invalid port"):
             ports.parse(spec)
+
+
+def test_a_container_that_exits_at_once_still_starts_and_gives_its_port_back(rt, net_root):
+    networks.create(net_root, "lab")
+    port = free_port()
+    for _ in range(3):
+        state = rt.run(ContainerConfig(image="busybox", command=["true"], network="lab",
+                                       ports=[ports.parse(f"127.0.0.1:{port}:80")]))
+        assert rt.wait(state.id).exit_code == 0
+        rt.delete(state.id)
