@@ -31,7 +31,11 @@ own (`--userns=auto`: the range claimed, the map written, the image
 idmapped, the namespace joined) and with the host's ids, from the worker's
 Runtime (whose spares made the namespaces ahead) and a plain one; then the
 same for a restart, the range already held (from a plain Runtime: a restart
-that cannot use a spare)."""
+that cannot use a spare).
+
+`--network` compares a start with `--network bridge` (pid 1 makes the veth
+pair, puts the address and route on eth0; the lease is taken at create,
+untimed) and with `none`, from the worker's Runtime and a plain one."""
 
 import json
 import os
@@ -57,6 +61,8 @@ from runtime.image.store import ImageStore  # noqa: E402
 from runtime.isolation import layerdisk
 from runtime.lifecycle import Runtime  # noqa: E402
 from runtime.linux import syscalls
+from runtime.network import networks
+from runtime.network import ports as network_ports
 
 RUNS = 20
 ROUNDS = 5
@@ -115,13 +121,14 @@ def disk_option() -> int | None:
     return parse_size(sys.argv[sys.argv.index("--disk") + 1])
 
 
-def start_to_exit_ms(runtime, disk_bytes=None, userns="host", restart=False) -> float:
+def start_to_exit_ms(runtime, disk_bytes=None, userns="host", restart=False, network="none") -> float:
     """Median of RUNS starts to exit of `true` in containers created beforehand,
     untimed; with the host's ids unless told, as the disk figures were taken.
     With restart, each container has run once before, untimed: its range is held."""
     times = []
     for _ in range(RUNS):
-        state = runtime.create(ContainerConfig(image="busybox", command=["true"], disk_bytes=disk_bytes, userns=userns))
+        state = runtime.create(ContainerConfig(image="busybox", command=["true"], disk_bytes=disk_bytes, userns=userns,
+                                               network=network))
         if restart:
             runtime.start(state.id)
             runtime.wait(state.id)
@@ -243,6 +250,40 @@ def userns_main(rt, worker, bundle, counter) -> None:
             print(f"  {what:26} {case:11}: auto {auto:6.2f} ms, host {host:6.2f} ms, {auto - host:+.2f} ms")
 
 
+def published_start_to_exit_ms(runtime, ports) -> float:
+    """start_to_exit_ms on the default network with one published port, a new one each run
+    (the last run's proxy may still hold its own as it leaves)."""
+    times = []
+    for _ in range(RUNS):
+        spec = network_ports.parse(f"127.0.0.1:{next(ports)}:80")
+        state = runtime.create(ContainerConfig(image="busybox", command=["true"], userns="host", network="bridge",
+                                               ports=[spec]))
+        time.sleep(SETTLE_S)
+        t = time.perf_counter()
+        runtime.start(state.id)
+        runtime.wait(state.id)
+        times.append(time.perf_counter() - t)
+        runtime.delete(state.id)
+    return statistics.median(times) * 1000
+
+
+def network_main(rt, worker, bundle, counter) -> None:
+    """Start to exit of `true` on the default network and with `lo` only, and with one -p."""
+    blocks = side_by_side(rt, worker, bundle, counter, {"bridge": {"network": "bridge"}, "none": {}})
+    ports = iter(range(20000, 30000))
+    blocks.update({f"{who}, -p": (lambda runtime=runtime: published_start_to_exit_ms(runtime, ports))
+                   for who, runtime in (("worker", worker), ("plain", rt))})
+    m, regime = in_turn(blocks)
+    print(f"start-to-exit of true, --network bridge vs none, {regime}, median of {ROUNDS} rounds of {RUNS}: "
+          f"worker {m['worker, bridge']:.2f} vs {m['worker, none']:.2f} ms "
+          f"({m['worker, bridge'] - m['worker, none']:+.2f} ms); plain Runtime "
+          f"{m['plain, bridge']:.2f} vs {m['plain, none']:.2f} ms ({m['plain, bridge'] - m['plain, none']:+.2f} ms); "
+          f"crun run (create, start, delete) {m['crun']:.2f} ms")
+    print(f"  with one -p 127.0.0.1:PORT:80 on bridge: worker {m['worker, -p']:.2f} ms "
+          f"({m['worker, -p'] - m['worker, bridge']:+.2f} ms), plain {m['plain, -p']:.2f} ms "
+          f"({m['plain, -p'] - m['plain, bridge']:+.2f} ms)")
+
+
 def main() -> None:
     mounted_hugetlb = not os.path.ismount(HUGETLB)
     if mounted_hugetlb:
@@ -274,6 +315,9 @@ def main() -> None:
             return
         if "--userns" in sys.argv:
             userns_main(rt, worker, bundle, counter)
+            return
+        if "--network" in sys.argv:
+            network_main(rt, worker, bundle, counter)
             return
         # Each back to back, RUNS times in a row (a run's leftovers, such as the forker
         # forking the next shim, are its own cost); the four blocks taken ROUNDS times
@@ -349,6 +393,8 @@ def main() -> None:
             if worker is not None:
                 worker.close()
             shared_forker.stop(str(root), parent)
+            # The default network a --network run made: its bridge and policy tables go with it.
+            networks.prune(str(root))
         remove_parent(parent)
         shutil.rmtree(tmp, ignore_errors=True)
         if mounted_hugetlb:

@@ -74,14 +74,16 @@ def hostname_from_name(name: str) -> str:
 
 class ContainerConfig(Record):
     __slots__ = ("image", "name", "command", "env", "hostname", "workdir", "user", "memory_bytes", "cpus",
-                 "cpu_shares", "pids_limit", "disk_bytes", "tty", "interactive", "labels", "volatile", "userns")
+                 "cpu_shares", "pids_limit", "disk_bytes", "tty", "interactive", "labels", "volatile", "userns",
+                 "network", "network_aliases", "ip", "ports")
 
     def __init__(self, image: str, name: str | None = None, command: list[str] | None = None,
                  env: dict[str, str] | None = None, hostname: str | None = None, workdir: str | None = None,
                  user: str | None = None, memory_bytes: int | None = None, cpus: float | None = None,
                  cpu_shares: int | None = None, pids_limit: int | None = None, disk_bytes: int | None = None, tty: bool = False,
                  interactive: bool = False, labels: dict[str, str] | None = None, volatile: bool = False,
-                 userns: str = "auto"):
+                 userns: str = "auto", network: str = "none", network_aliases: list[str] | None = None,
+                 ip: str | None = None, ports: list[dict] | None = None):
         self.image = image
         self.name = name
         self.command = command
@@ -105,6 +107,15 @@ class ContainerConfig(Record):
         # "auto": a user namespace of its own, its root an unprivileged host
         # id (runtime.id_ranges); "host": the host's ids, as before.
         self.userns = userns
+        # "none": `lo` only; "bridge" (the default network) or a network's
+        # name: an `eth0` on that network (runtime.network). Aliases are more
+        # names the network's DNS answers for it; ip is its lease, recorded
+        # at create and kept until the container is deleted.
+        self.network = network
+        self.network_aliases = [] if network_aliases is None else network_aliases
+        self.ip = ip
+        # Published ports, as runtime.network.ports.parse gives them.
+        self.ports = [] if ports is None else ports
 
     def validate(self) -> None:
         if not self.image:
@@ -125,6 +136,15 @@ class ContainerConfig(Record):
                      disk=self.disk_bytes)
         if self.userns not in USERNS_MODES:
             raise InvalidArgument(f"invalid user namespace mode {self.userns!r}: use auto or host")
+        if self.network != "none" and not re.match(_NAME, self.network or ""):
+            raise InvalidArgument(f"invalid network {self.network!r}: use none, bridge or a network's name")
+        if self.network_aliases and self.network == "none":
+            raise InvalidArgument("network aliases need a network: add --network")
+        if self.ports and self.network == "none":
+            raise InvalidArgument("published ports need a network: add --network")
+        for alias in self.network_aliases:
+            if not re.match(_HOST_LABEL, alias or ""):
+                raise InvalidArgument(f"invalid network alias {alias!r}: use letters, digits and inner '-'")
 
     @classmethod
     def from_dict(cls, data: dict) -> "ContainerConfig":

@@ -113,6 +113,12 @@ class Runtime:
         os.makedirs(self.store.path(cid), mode=0o700)
         try:
             self.store.reserve_name(name, cid)
+            if cfg.network != "none":
+                # Imported only for a container on a network. Its address is
+                # leased now and kept until delete, so a restart keeps it.
+                from runtime.network import attach as network_attach
+
+                network_attach.lease(self.root, cfg, cid)
             if cfg.disk_bytes is None:
                 overlay.container_dirs(self.root, cid)
             else:
@@ -125,8 +131,16 @@ class Runtime:
             self.store.write(state, new=True)
         except BaseException:
             self.store.remove(ContainerState(id=cid, name=name, image="", image_id=""))
+            self._release_network(cfg, cid)
             raise
         return state, image
+
+    def _release_network(self, cfg: ContainerConfig, cid: str) -> None:
+        if cfg.ip is not None:
+            # As in _create: only for a container on a network.
+            from runtime.network import attach as network_attach
+
+            network_attach.release(self.root, cfg, cid)
 
     def _plan(self, state: ContainerState, cfg: ContainerConfig, image) -> InitPlan:
         defaults = image.defaults or {}
@@ -143,15 +157,24 @@ class Runtime:
         env.update(cfg.env)
         user = parse_user(cfg.user or defaults.get("user"))
         directory = self.store.path(state.id)
+        network = nameservers = None
+        if cfg.network != "none":
+            # As in _create: only for a container on a network.
+            from runtime.network import attach as network_attach
+
+            # Its bridge made again here if missing (after a reboot); pid 1 makes the veth.
+            network = network_attach.plan(self.root, cfg)
+            # The network's DNS service, on its gateway (runtime.network.dns).
+            nameservers = [network["gateway"]]
         return InitPlan(
             lower=[self._init_layer(), *(layer.rootfs for layer in self.images.chain(image))], upper=f"{directory}/upper", work=f"{directory}/work",
             hostname=env["HOSTNAME"], argv=argv, env=env,
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
             cgroup_files=self.driver.join_files(state.id),
-            nameservers=host_nameservers(), volatile=cfg.volatile,
+            nameservers=nameservers or host_nameservers(), volatile=cfg.volatile,
             disk=None if cfg.disk_bytes is None else layerdisk.image_path(directory),
-            uid_base=state.userns["uid_base"] if state.userns else None,
+            uid_base=state.userns["uid_base"] if state.userns else None, network=network,
         )
 
     def start(self, ref: str, attach: bool = False):
@@ -178,6 +201,7 @@ class Runtime:
                 self.store.remove(state)
                 if state.userns is not None:
                     id_ranges.release(self.root, state.id, state.userns["uid_base"])
+                self._release_network(cfg, state.id)
                 raise
 
     @contextmanager
@@ -247,15 +271,31 @@ class Runtime:
                 self._destroy_cgroup(state.id)
                 raise NotPermitted(f"cannot start container {state.name}: its disk: {exc.strerror}") from None
         client = shim_end = None
+        published = []
+        if cfg.ports:
+            # As in _create: only for a container on a network. Bound before
+            # anything runs: a port taken fails the start, nothing left.
+            from runtime.network import attach as network_attach
+
+            try:
+                published = network_attach.bind_ports(cfg)
+            except BaseException:
+                spare.discard()
+                self._destroy_cgroup(state.id)
+                raise
         if attach:
             client, shim_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             kind, detail = spare.start(plan, state, cfg.interactive, shim_end, layer_fd)
+            if kind == "ok" and published:
+                network_attach.start_proxy(self.root, cfg, self.store.read(state.id), published)
         finally:
             if shim_end is not None:
                 shim_end.close()
             if layer_fd is not None:
                 os.close(layer_fd)
+            for sock in published:
+                sock.close()
         if kind != "ok":
             self._destroy_cgroup(state.id)
             if client is not None:
@@ -325,6 +365,10 @@ class Runtime:
     def inspect(self, ref: str) -> dict:
         data = self.get(ref).to_dict()
         data["log_path"] = f"{self.store.path(data['id'])}/{logs.NAME}"
+        # Here, not at the top: a start on no network needs none of runtime.network.
+        from runtime.network import attach as network_attach
+
+        data["network"] = network_attach.describe(ContainerConfig.from_dict(data["config"]))
         limit = data["config"].get("disk_bytes")
         if limit is not None:
             image = layerdisk.image_path(self.store.path(data["id"]))
@@ -530,6 +574,7 @@ class Runtime:
         self.store.remove(state, later=later)
         if state.userns is not None:
             id_ranges.release(self.root, state.id, state.userns["uid_base"])
+        self._release_network(ContainerConfig.from_dict(state.config), state.id)
         if later:
             self._forker.sweep_later()
 

@@ -13,7 +13,7 @@ fi
 # python3-venv: the virtualenv; util-linux: setpriv, which drops the web server's privileges.
 # e2fsprogs: mkfs.ext4 formats the cgroup v2 VM's scratch disk.
 # postgresql: the PostgreSQL test starts a private server from its binaries.
-APT_PACKAGES=(busybox-static redis-server postgresql runc crun chromium fonts-dejavu-core qemu-system-x86 linux-image-amd64 libseccomp2 iproute2 zstd xz-utils bzip2 python3-venv util-linux e2fsprogs umoci skopeo docker-registry)
+APT_PACKAGES=(busybox-static redis-server postgresql runc crun chromium fonts-dejavu-core qemu-system-x86 linux-image-amd64 libseccomp2 iproute2 zstd xz-utils bzip2 python3-venv util-linux e2fsprogs umoci skopeo docker-registry nftables conntrack)
 # A Node.js from elsewhere (NodeSource) bundles npm and conflicts with Debian's npm package.
 command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 missing=()

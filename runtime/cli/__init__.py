@@ -20,7 +20,7 @@ def build_parser():
     # Only when the fast path gave up: argparse and every family's module cost a `run` ~5 ms.
     import argparse
 
-    from runtime.cli import checks, containers, images
+    from runtime.cli import checks, containers, images, networks
 
     class Parser(argparse.ArgumentParser):
         """Usage mistakes are bad input too: one `error:` line and exit 1."""
@@ -34,6 +34,7 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     images.register(commands)
     containers.register(commands)
+    networks.register(commands)
     checks.register(commands)
     return parser
 

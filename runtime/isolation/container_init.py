@@ -20,6 +20,7 @@ from runtime.isolation import capabilities, filesystem, layerdisk, loopback, ove
 from runtime.isolation.plan import InitPlan
 from runtime.linux import syscalls as sc
 from runtime.linux.procinfo import set_name
+from runtime.network import inside, netlink
 
 START_FAILED = 127
 MAX_PLAN = 1 << 20
@@ -194,6 +195,10 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         # Private at once: no mount event must propagate from the container
         # to the host or back. /proc, /sys and /dev with their masks are
         # mounted here too, and moved into the rootfs once it is known.
+        # A socket of the host's network namespace, before this process
+        # leaves it: the veth of a container on a network is made with it
+        # (runtime.network.inside); closed before the command runs.
+        host_rtnl = netlink.Socket()
         ahead = userns.Ahead()
         sc.unshare(sc.CLONE_NEWNS)
         filesystem.make_private()
@@ -205,6 +210,9 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
         capabilities.drop_bounding()
         reset_signals(ignored)
         plan, interactive, layer_fd = receive_plan(plan_channel)
+        if plan.network is not None:
+            inside.attach(plan.network, host_rtnl)
+        host_rtnl.close()
         if cgroup_ahead is None:
             enter_cgroup(plan.cgroup_files)
         rootfs = f"{staged}/{filesystem.STAGED_ROOT}"

@@ -9,12 +9,13 @@ class InitPlan(Record):
     lower lists the overlay's read-only layers, top first."""
 
     __slots__ = ("lower", "upper", "work", "hostname", "argv", "env", "workdir", "uid", "gid", "tty",
-                 "cgroup_version", "cgroup_files", "nameservers", "volatile", "disk", "uid_base")
+                 "cgroup_version", "cgroup_files", "nameservers", "volatile", "disk", "uid_base", "network")
 
     def __init__(self, lower: list[str], upper: str, work: str, hostname: str, argv: list[str],
                  env: dict[str, str], workdir: str, uid: int | str | None, gid: int | str | None, tty: bool,
                  cgroup_version: str, cgroup_files: list[str] | None = None, nameservers: list[str] | None = None,
-                 volatile: bool = False, disk: str | None = None, uid_base: int | None = None):
+                 volatile: bool = False, disk: str | None = None, uid_base: int | None = None,
+                 network: dict | None = None):
         self.lower = lower
         self.upper = upper
         self.work = work
@@ -34,3 +35,5 @@ class InitPlan(Record):
         self.disk = disk
         # The host id of the container's root (runtime.id_ranges); None: the host's own ids (--userns=host).
         self.uid_base = uid_base
+        # The container's eth0, as runtime.network.attach.plan gives it; None: `lo` only.
+        self.network = network

@@ -1,0 +1,264 @@
+"""The node's DNS service for containers: `python -m runtime.network.dns ROOT`.
+
+One process per state root listens on UDP port 53 of each network's
+gateway address only (the policy lets a container reach nothing else of
+the host). A query that comes in on a network's gateway is answered from
+that network's leases: the names and aliases of its containers, and of no
+other network's. Any other name is forwarded to the host's resolvers, a
+loopback one (systemd-resolved's 127.0.0.53) included, since this process
+runs in the host's namespace; TERRARIUM_DNS_UPSTREAM (addresses, comma
+separated) replaces them. It also holds every container's published ports
+(runtime.network.proxy). The networks are looked at again every second;
+the process leaves once none is left. `ensure` starts it when it is not
+running (its pid and start time in <root>/networks/.dns.pid).
+"""
+
+import fcntl
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+from runtime.linux import procinfo
+from runtime.network import policy, proxy
+from runtime.network.store import NetworkStore
+
+PORT = 53
+TTL = 5
+FORWARD_TIMEOUT_S = 5
+START_TIMEOUT_S = 5
+MAX_PENDING = 256
+IP_FREEBIND = 15
+_HEADER = struct.Struct("!HHHHHH")
+
+
+def pidfile(root: str) -> str:
+    return f"{root}/networks/.dns.pid"
+
+
+def running(root: str) -> bool:
+    try:
+        with open(pidfile(root)) as f:
+            pid, started = (int(v) for v in f.read().split())
+    except (OSError, ValueError):
+        return False
+    return procinfo.is_same(pid, started)
+
+
+def ensure(root: str) -> None:
+    """Start the service for root unless it runs (one read when it does);
+    returns once it runs, so a container's first lookup finds it."""
+    if running(root):
+        return
+    child = subprocess.Popen([sys.executable, "-m", "runtime.network.dns", root], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                     cwd="/", env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(
+                         os.path.abspath(__file__))))})
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not running(root) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def upstreams() -> list[str]:
+    configured = os.environ.get("TERRARIUM_DNS_UPSTREAM")
+    if configured is not None:
+        return [a.strip() for a in configured.split(",") if a.strip()]
+    servers = []
+    try:
+        with open("/etc/resolv.conf") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver" and ":" not in parts[1]:
+                    servers.append(parts[1])
+    except OSError:
+        pass
+    return servers
+
+
+def question(packet: bytes) -> tuple[str, int, int] | None:
+    """(lowercased name, qtype, end offset of the question) of a standard query, or None."""
+    if len(packet) < _HEADER.size:
+        return None
+    _, flags, qdcount, _, _, _ = _HEADER.unpack_from(packet)
+    if flags & 0x8000 or (flags >> 11) & 0xF or qdcount != 1:
+        return None
+    labels, offset = [], _HEADER.size
+    while offset < len(packet):
+        size = packet[offset]
+        offset += 1
+        if size == 0:
+            if offset + 4 > len(packet):
+                return None
+            qtype = struct.unpack_from("!H", packet, offset)[0]
+            return ".".join(labels).lower(), qtype, offset + 4
+        if size & 0xC0 or offset + size > len(packet):
+            return None
+        labels.append(packet[offset:offset + size].decode("ascii", "replace"))
+        offset += size
+    return None
+
+
+def answer(query: bytes, end: int, address: str | None, rcode: int = 0) -> bytes:
+    """A reply to query: one A record of address (None: no record), or rcode."""
+    qid, flags = struct.unpack_from("!HH", query)
+    reply_flags = 0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | rcode
+    records = b""
+    if address is not None:
+        records = struct.pack("!HHHIH", 0xC00C, 1, 1, TTL, 4) + socket.inet_aton(address)
+    return _HEADER.pack(qid, reply_flags, 1, 1 if records else 0, 0, 0) + query[_HEADER.size:end] + records
+
+
+class Names:
+    """name -> address of one network's containers, read again when its leases change."""
+
+    def __init__(self, root: str, network: str):
+        self.root, self.network = root, network
+        self.leases_dir = f"{root}/networks/{network}/leases"
+        self.seen = None
+        self.table = {}
+
+    def lookup(self, name: str) -> str | None:
+        try:
+            stamp = os.stat(self.leases_dir).st_mtime_ns
+        except FileNotFoundError:
+            return None
+        if stamp != self.seen:
+            self.table = self._read()
+            self.seen = stamp
+        return self.table.get(name)
+
+    def _read(self) -> dict[str, str]:
+        table = {}
+        for address, cid in NetworkStore(self.root).leases(self.network).items():
+            try:
+                with open(f"{self.root}/containers/{cid}/state.json") as f:
+                    state = json.load(f)
+            except (OSError, ValueError):
+                continue
+            for name in [state.get("name"), *state.get("config", {}).get("network_aliases", [])]:
+                if name:
+                    table.setdefault(name.lower(), address)
+        return table
+
+
+class Server:
+    def __init__(self, root: str):
+        self.root = root
+        # Published ports' hand-overs (runtime.network.proxy).
+        self.control = proxy.listen(policy.table_name(root))
+        self.sockets = {}  # gateway -> (socket, Names)
+        self.pending = {}  # upstream socket -> (client socket, client address, deadline)
+
+    def refresh(self) -> bool:
+        """Listen on every network's gateway, and only those; False when there is no network."""
+        wanted = {n.gateway: n.name for n in NetworkStore(self.root).list()}
+        for gateway in list(self.sockets):
+            if gateway not in wanted:
+                self.sockets.pop(gateway)[0].close()
+        for gateway, name in wanted.items():
+            if gateway not in self.sockets:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                # Bound before the bridge has its address (it is made again after a reboot).
+                sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+                try:
+                    sock.bind((gateway, PORT))
+                except OSError:
+                    sock.close()
+                    continue
+                self.sockets[gateway] = (sock, Names(self.root, name))
+        return bool(wanted)
+
+    def serve_one(self, sock: socket.socket, names: Names) -> None:
+        try:
+            packet, client = sock.recvfrom(4096)
+        except OSError:
+            return
+        asked = question(packet)
+        if asked is None:
+            return
+        name, qtype, end = asked
+        address = names.lookup(name)
+        if address is not None:
+            # Containers have IPv4 only: any other type gets an empty answer.
+            sock.sendto(answer(packet, end, address if qtype == 1 else None), client)
+            return
+        self.forward(packet, end, sock, client)
+
+    def forward(self, packet: bytes, end: int, sock: socket.socket, client) -> None:
+        if len(self.pending) >= MAX_PENDING:
+            # A container flooding lookups gets failures, not the service's descriptors.
+            sock.sendto(answer(packet, end, None, rcode=2), client)
+            return
+        for server in upstreams():
+            upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                upstream.connect((server, PORT))
+                upstream.send(packet)
+            except OSError:
+                upstream.close()
+                continue
+            self.pending[upstream] = (sock, client, time.monotonic() + FORWARD_TIMEOUT_S, packet, end)
+            return
+        sock.sendto(answer(packet, end, None, rcode=2), client)
+
+    def relay(self, upstream: socket.socket) -> None:
+        sock, client, _, packet, end = self.pending.pop(upstream)
+        try:
+            reply = upstream.recv(65535)
+        except OSError:
+            reply = answer(packet, end, None, rcode=2)
+        upstream.close()
+        sock.sendto(reply, client)
+
+    def expire(self) -> None:
+        now = time.monotonic()
+        for upstream, (sock, client, deadline, packet, end) in list(self.pending.items()):
+            if deadline < now:
+                self.pending.pop(upstream)
+                upstream.close()
+                sock.sendto(answer(packet, end, None, rcode=2), client)
+
+    def run(self) -> None:
+        next_refresh = 0.0
+        while True:
+            if time.monotonic() >= next_refresh:
+                if not self.refresh():
+                    return
+                next_refresh = time.monotonic() + 1
+            by_fd = {s.fileno(): (s, names) for s, names in self.sockets.values()}
+            ready, _, _ = select.select([*by_fd, *self.pending, self.control], [], [], 0.5)
+            for item in ready:
+                if item is self.control:
+                    try:
+                        proxy.accept(self.control)
+                    except (OSError, ValueError, KeyError, TypeError):
+                        # One malformed hand-over must not take the node's DNS down with it.
+                        pass
+                elif item in self.pending:
+                    self.relay(item)
+                else:
+                    self.serve_one(*by_fd[item])
+            self.expire()
+
+
+def main(root: str) -> None:
+    os.umask(0o077)
+    # One per root: whoever holds the lock serves, for as long as it lives.
+    lock = os.open(f"{root}/networks/.dns.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return
+    tmp = f"{pidfile(root)}.tmp"
+    with open(tmp, "w") as f:
+        f.write(f"{os.getpid()} {procinfo.start_time(os.getpid())}\n")
+    os.rename(tmp, pidfile(root))
+    Server(root).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

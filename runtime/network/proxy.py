@@ -1,0 +1,158 @@
+"""Published ports forwarded in user space, by the node's network service
+(runtime.network.dns), which holds the proxies of every container of its
+state root: a start hands it the sockets it bound (runtime.network.ports)
+over a unix socket only root may use, instead of starting a process of its
+own (~15 ms here). Each container's proxies stop when its pid 1 exits.
+TCP: a thread pair per connection; UDP: one socket to the container per
+client, replies sent back from the published socket.
+"""
+
+import json
+import os
+import select
+import socket
+import struct
+import threading
+
+from runtime.errors import TerrariumError
+from runtime.linux import procinfo
+
+UDP_IDLE_S = 60
+MAX_MESSAGE = 65536
+
+
+def address(table: str) -> bytes:
+    """The service's abstract unix socket, named after its root's tables."""
+    return f"\0terrarium-net-{table}".encode()
+
+
+def hand_over(table: str, pid: int, started: int, ip: str, ports: list[dict], sockets: list) -> None:
+    """Give the service a started container's bound sockets; returns once it
+    holds them, or has closed them because the container has exited already."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC) as conn:
+            conn.connect(address(table))
+            message = json.dumps({"pid": pid, "started": started, "ip": ip, "ports": ports}).encode()
+            socket.send_fds(conn, [message], [s.fileno() for s in sockets])
+            reply = conn.recv(1)
+    except OSError as exc:
+        reply, why = b"", exc.strerror
+    else:
+        why = "it did not answer"
+    if reply not in (b"k", b"g"):
+        raise TerrariumError(f"the container runs, but its ports are not published: the node's network "
+                             f"service: {why} (network reconcile starts it)")
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    try:
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def _tcp(listener: socket.socket, target: tuple[str, int]) -> None:
+    while True:
+        try:
+            client, _ = listener.accept()
+        except OSError:
+            return
+        try:
+            upstream = socket.create_connection(target, timeout=10)
+            upstream.settimeout(None)
+        except OSError:
+            client.close()
+            continue
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+
+
+def _udp(published: socket.socket, target: tuple[str, int]) -> None:
+    peers = {}  # client address -> socket connected to the container
+    try:
+        while True:
+            ready, _, _ = select.select([published, *peers.values()], [], [], UDP_IDLE_S)
+            if not ready:
+                for sock in peers.values():
+                    sock.close()
+                peers.clear()
+            for sock in ready:
+                if sock is published:
+                    data, client = published.recvfrom(65536)
+                    if not data and not client:
+                        return
+                    if client not in peers:
+                        peers[client] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                        peers[client].connect(target)
+                    peers[client].send(data)
+                else:
+                    client = next(c for c, s in peers.items() if s is sock)
+                    published.sendto(sock.recv(65536), client)
+    except OSError:
+        return
+    finally:
+        for sock in peers.values():
+            sock.close()
+
+
+def _until_exit(pidfd: int, sockets: list) -> None:
+    select.select([pidfd], [], [])
+    os.close(pidfd)
+    for sock in sockets:
+        try:
+            # Wakes the thread blocked on it; the close gives the port back.
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        sock.close()
+
+
+def listen(table: str) -> socket.socket:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    server.bind(address(table))
+    server.listen(64)
+    return server
+
+
+def accept(server: socket.socket) -> None:
+    """One hand-over: the sockets proxied until the container's pid 1 exits."""
+    conn, _ = server.accept()
+    with conn:
+        # Any local account may connect to an abstract socket: only root is heard, and nobody for long.
+        uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+        if uid != 0:
+            return
+        conn.settimeout(1)
+        try:
+            message, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, 64)
+        except OSError:
+            return
+        sockets = []
+        for fd, port in zip(fds, json.loads(message)["ports"] if message else []):
+            kind = socket.SOCK_STREAM if port["proto"] == "tcp" else socket.SOCK_DGRAM
+            sockets.append(socket.socket(socket.AF_INET, kind, fileno=fd))
+        request = json.loads(message) if message else {}
+        try:
+            pidfd = os.pidfd_open(request["pid"]) if request else None
+        except (OSError, KeyError, TypeError):
+            # Gone already, or no pid recorded: it exited before the hand-over.
+            pidfd = None
+        if pidfd is None or not procinfo.is_same(request["pid"], request["started"]):
+            for sock in sockets:
+                sock.close()
+            if pidfd is not None:
+                os.close(pidfd)
+            if request:
+                # Exited already: nothing to forward, and not the launcher's error.
+                conn.send(b"g")
+            return
+        for sock, port in zip(sockets, request["ports"]):
+            serve = _tcp if port["proto"] == "tcp" else _udp
+            threading.Thread(target=serve, args=(sock, (request["ip"], port["container_port"])), daemon=True).start()
+        threading.Thread(target=_until_exit, args=(pidfd, sockets), daemon=True).start()
+        conn.send(b"k")
