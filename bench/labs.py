@@ -104,7 +104,7 @@ async def start_to_prompt(port: int, web: Session, lab_id: int, pool, gate=None)
 
 async def class_starts(port: int, sessions: list, lab_id: int) -> list[tuple[float, float]]:
     """Every student clicks Start at once."""
-    gate = threading.Barrier(len(sessions))
+    gate = threading.Barrier(len(sessions), timeout=START_SECONDS)
     with ThreadPoolExecutor(len(sessions)) as pool:
         return await asyncio.wait_for(
             asyncio.gather(*(start_to_prompt(port, web, lab_id, pool, gate) for web in sessions)), START_SECONDS
