@@ -1,6 +1,7 @@
 """The real Terrarium stack for the dashboard benchmarks, in a private temp dir:
 its own Redis, SQLite database, runtime root, cgroup parent and node name, a
-Celery runtime worker and Daphne. Run alone, it starts the stack and waits
+Celery runtime worker, Daphne and, when asked, the node agent (heartbeat,
+sampler, shell PTY owner). Run alone, it starts the stack and waits
 (Ctrl-C stops it), for poking at it by hand."""
 
 import contextlib
@@ -112,7 +113,7 @@ class Session:
 
 
 @contextlib.contextmanager
-def stack(*, worker: bool = True, web: bool = True):
+def stack(*, worker: bool = True, web: bool = True, agent: bool = False):
     with tempfile.TemporaryDirectory(prefix="terrarium-bench-") as tmp:
         tmp = Path(tmp)
         env = configure(tmp)
@@ -140,6 +141,8 @@ def stack(*, worker: bool = True, web: bool = True):
                 ))
                 wait_port(port, procs[-1], "daphne")
                 url = f"http://127.0.0.1:{port}"
+            if agent:
+                _start_agent(env, procs)
             yield type("Stack", (), {"url": url, "user": user, "node": node, "image": image, "password": password})
         finally:
             _cleanup_runtime()
@@ -148,6 +151,26 @@ def stack(*, worker: bool = True, web: bool = True):
                     os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait()
             _remove_cgroup_parent(os.environ["TERRARIUM_CGROUP_PARENT"])
+
+
+def _start_agent(env: dict, procs: list) -> None:
+    """The node agent, waited for until its first heartbeat is in: its
+    components start together, so by then its shell component listens too."""
+    from dashboard.nodes.models import Node
+
+    before = Node.objects.get(name=env["NODE_NAME"]).heartbeat_at
+    proc = subprocess.Popen(
+        [PYTHON, "manage.py", "node_agent", "--node", env["NODE_NAME"]],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, start_new_session=True,
+    )
+    procs.append(proc)
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise SystemExit(f"the node agent exited with {proc.returncode}")
+        if Node.objects.get(name=env["NODE_NAME"]).heartbeat_at != before:
+            return
+        time.sleep(0.05)
+    raise SystemExit("the node agent sent no heartbeat")
 
 
 def _cleanup_runtime() -> None:
