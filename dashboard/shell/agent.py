@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from dashboard.shell import agent_checks, logrelay, services
+from dashboard.shell.recording import NodeRecordings
 from dashboard.shell.session import PtySession
 from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, node_channel
 from runtime import Runtime
@@ -54,6 +55,7 @@ class ShellAgent:
         self.followers: dict[str, logrelay.LogFollower] = {}
         self.opening: set[str] = set()
         self.started_at = timezone.now()
+        self.recordings = NodeRecordings(node_name, layer)
         self._handlers = {
             "open": self.on_open,
             "attach": self.on_attach,
@@ -67,12 +69,14 @@ class ShellAgent:
             "logs.ack": self.on_logs_ack,
             "logs.stop": self.on_logs_stop,
             "logs.dump": self.on_logs_dump,
+            **self.recordings.handlers(),
         }
 
     async def serve(self) -> None:
         await database_sync_to_async(services.shell_sessions_close_orphans)(
             node_name=self.node_name, before=self.started_at - timedelta(seconds=AGENT_REPLY_SECONDS)
         )
+        await self.recordings.sweep()
         sweeper = asyncio.create_task(self._sweep())
         try:
             while True:
@@ -139,8 +143,10 @@ class ShellAgent:
             await self.layer.send(reply, {"type": "shell.error", "message": str(exc) or type(exc).__name__})
             await database_sync_to_async(services.shell_session_close)(key=key, exit_code=None)
             return
+        recorder = await self.recordings.start(key, rows=int(m["rows"]), cols=int(m["cols"]))
         session = PtySession(
-            key, process, send=self.layer.send, on_end=self._ended, grace_seconds=settings.SHELL_GRACE_SECONDS
+            key, process, send=self.layer.send, on_end=self._ended, grace_seconds=settings.SHELL_GRACE_SECONDS,
+            recorder=recorder,
         )
         self.sessions[key] = session
         self.opening.discard(key)

@@ -11,11 +11,14 @@ from django.http import Http404
 
 from django.conf import settings
 
-from dashboard.accounts.roles import is_teacher
+from django.db.models import Exists, OuterRef, Q
+
+from dashboard.accounts.roles import is_admin, is_teacher
 from dashboard.accounts.selectors import quota_for
 from dashboard.containers.models import Container
 from dashboard.containers.selectors import container_get_for_user
-from dashboard.shell.models import ShellSession
+from dashboard.labs.models import CheckRun, LabInstance
+from dashboard.shell.models import Recording, ShellSession
 from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, node_channel
 
 
@@ -101,3 +104,75 @@ async def logs_stream(*, access: ShellAccess, user):
         if message["type"] == "logs.end":
             return
         yield message["data"]
+
+
+def recording_title(*, key: str) -> str | None:
+    """The title of session `key`'s recording when its container is a lab
+    instance's (only those are recorded), else None."""
+    session = ShellSession.objects.filter(key=key).first()
+    instance = session and LabInstance.objects.select_related("lab", "student").filter(
+        container_id=session.container_id).first()
+    return instance and f"{instance.lab.title} · {instance.student.username}"
+
+
+def recording_keys_on_node(*, node_name: str) -> set[str]:
+    return set(Recording.objects.filter(node_name=node_name).values_list("key", flat=True))
+
+
+def recording_exists(*, key: str) -> bool:
+    return Recording.objects.filter(key=key).exists()
+
+
+def recordings_visible_to(*, user):
+    """Recordings of the instances whose lab `user` owns, or of students in a
+    class they teach or assist in (an admin: all). Never a student's own or
+    another's: recordings are the teacher's side."""
+    from dashboard.classes.models import Class
+
+    qs = Recording.objects.select_related("instance__lab", "instance__student", "user")
+    if not user.is_authenticated:
+        return qs.none()
+    if is_admin(user):
+        return qs
+    staff = Class.objects.filter(Q(owner=user) | Q(assistants=user), lab_id=OuterRef("instance__lab_id"),
+                                 enrolments__student_id=OuterRef("instance__student_id"))
+    return qs.filter(Q(instance__lab__owner=user) | Exists(staff))
+
+
+def recording_get_for_user(*, user, recording_id) -> Recording:
+    try:
+        return recordings_visible_to(user=user).get(pk=int(recording_id))
+    except (Recording.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such recording") from None
+
+
+def recording_of_check(*, user, run_id) -> tuple[Recording, float]:
+    """The recording of the check run's instance that was going on when the
+    check started, and the check's second in it; Http404 when none was."""
+    run = CheckRun.objects.filter(pk=run_id).only("instance_id", "started_at").first()
+    if run is None or run.started_at is None:
+        raise Http404("No such check run")
+    recording = (recordings_visible_to(user=user).filter(instance_id=run.instance_id, started_at__lte=run.started_at)
+                 .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=run.started_at)).order_by("-started_at").first())
+    if recording is None:
+        raise Http404("No recording of that moment")
+    return recording, (run.started_at - recording.started_at).total_seconds()
+
+
+def recording_check_runs(*, recording: Recording) -> list[dict]:
+    """The instance's checks that started during the recording, with their second in it."""
+    runs = CheckRun.objects.filter(instance_id=recording.instance_id, started_at__gte=recording.started_at)
+    if recording.ended_at is not None:
+        runs = runs.filter(started_at__lte=recording.ended_at)
+    return [{"run": run, "at": (run.started_at - recording.started_at).total_seconds()}
+            for run in runs.order_by("started_at")]
+
+
+def class_recordings(*, klass) -> list[dict]:
+    """Per enrolled student of the class (for its staff): their instance's recordings, newest first."""
+    by_student = {}
+    for recording in Recording.objects.filter(instance__lab_id=klass.lab_id,
+                                              instance__student__enrolments__klass=klass).select_related("instance"):
+        by_student.setdefault(recording.instance.student_id, []).append(recording)
+    return [{"student": enrolment.student, "recordings": by_student.get(enrolment.student_id, [])}
+            for enrolment in klass.enrolments.select_related("student")]
