@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from dashboard.accounts.roles import is_admin, is_teacher
 from dashboard.accounts.selectors import quota_for
+from dashboard.classes.models import Class
 from dashboard.containers.models import Container
 from dashboard.containers.selectors import container_get_for_user
 from dashboard.labs.models import CheckRun, LabInstance
@@ -127,8 +128,6 @@ def recordings_visible_to(*, user):
     """Recordings of the instances whose lab `user` owns, or of students in a
     class they teach or assist in (an admin: all). Never a student's own or
     another's: recordings are the teacher's side."""
-    from dashboard.classes.models import Class
-
     qs = Recording.objects.select_related("instance__lab", "instance__student", "user")
     if not user.is_authenticated:
         return qs.none()
@@ -159,20 +158,67 @@ def recording_of_check(*, user, run_id) -> tuple[Recording, float]:
     return recording, (run.started_at - recording.started_at).total_seconds()
 
 
+def _checks_during(recording: Recording, runs) -> list[dict]:
+    end = recording.ended_at
+    return [{"run": run, "at": (run.started_at - recording.started_at).total_seconds()} for run in runs
+            if recording.started_at <= run.started_at and (end is None or run.started_at <= end)]
+
+
 def recording_check_runs(*, recording: Recording) -> list[dict]:
     """The instance's checks that started during the recording, with their second in it."""
-    runs = CheckRun.objects.filter(instance_id=recording.instance_id, started_at__gte=recording.started_at)
-    if recording.ended_at is not None:
-        runs = runs.filter(started_at__lte=recording.ended_at)
-    return [{"run": run, "at": (run.started_at - recording.started_at).total_seconds()}
-            for run in runs.order_by("started_at")]
+    runs = CheckRun.objects.filter(instance_id=recording.instance_id, started_at__isnull=False).order_by("started_at")
+    return _checks_during(recording, runs)
 
 
 def class_recordings(*, klass) -> list[dict]:
-    """Per enrolled student of the class (for its staff): their instance's recordings, newest first."""
+    """Per enrolled student of the class (for its staff): their instance's
+    recordings, newest first, each with the checks that ran during it."""
+    recordings = list(Recording.objects.filter(instance__lab_id=klass.lab_id, instance__student__enrolments__klass=klass)
+                      .select_related("instance", "user"))
+    runs = {}
+    for run in CheckRun.objects.filter(instance_id__in={r.instance_id for r in recordings},
+                                       started_at__isnull=False).order_by("started_at"):
+        runs.setdefault(run.instance_id, []).append(run)
     by_student = {}
-    for recording in Recording.objects.filter(instance__lab_id=klass.lab_id,
-                                              instance__student__enrolments__klass=klass).select_related("instance"):
+    for recording in recordings:
+        recording.checks = _checks_during(recording, runs.get(recording.instance_id, []))
         by_student.setdefault(recording.instance.student_id, []).append(recording)
     return [{"student": enrolment.student, "recordings": by_student.get(enrolment.student_id, [])}
             for enrolment in klass.enrolments.select_related("student")]
+
+
+class RecordingUnavailable(Exception):
+    """The recording's node did not answer, or refused."""
+
+
+async def _from_node(layer, reply: str) -> dict:
+    try:
+        return await asyncio.wait_for(layer.receive(reply), AGENT_REPLY_SECONDS)
+    except TimeoutError:
+        raise RecordingUnavailable("its node does not answer") from None
+
+
+async def recording_chunks(*, recording: Recording, user):
+    """The recording's file from the node that holds it (whose agent checks
+    `user` again), as an async iterator of byte chunks. It ends early where
+    a chunk went missing on the way. Raises RecordingUnavailable before the
+    first byte when the node does not answer or refuses."""
+    layer = get_channel_layer(LAYER)
+    reply = await layer.new_channel("recording-dump.")
+    await layer.send(node_channel(recording.node_name),
+                     {"type": "recording.dump", "recording": recording.pk, "reply": reply, "user": user.pk})
+    first = await _from_node(layer, reply)
+    if first.get("error"):
+        raise RecordingUnavailable(first["error"])
+
+    async def chunks(message):
+        offset = 0
+        while message["type"] == "recording.chunk" and message["offset"] == offset:
+            yield message["data"]
+            offset += len(message["data"])
+            try:
+                message = await _from_node(layer, reply)
+            except RecordingUnavailable:
+                return
+
+    return chunks(first)
