@@ -100,9 +100,10 @@ class Recorder:
             self._flush_handle.cancel()
             self._flush_handle = None
         if self._buffer and self._fd is not None:
-            data = memoryview(self._buffer)
-            while data:
-                data = data[os.write(self._fd, data):]
+            written = 0
+            with memoryview(self._buffer) as data:
+                while written < len(data):
+                    written += os.write(self._fd, data[written:])
             self._buffer.clear()
 
     def _event(self, kind: str, payload: str) -> None:
@@ -137,24 +138,31 @@ class NodeRecordings:
         return {"recording.dump": self.on_dump, "recording.forget": self.on_forget}
 
     async def start(self, key: str, *, rows: int, cols: int) -> Recorder | None:
-        """A Recorder for session `key` when its container is a lab instance's, else None."""
+        """A Recorder for session `key` when its container is a lab instance's,
+        else None. A recording that cannot start leaves the shell unrecorded,
+        never refused."""
+        try:
+            return await self._start(key, rows=rows, cols=cols)
+        except Exception:
+            log.exception("shell %s: not recorded", key)
+            return None
+
+    async def _start(self, key: str, *, rows: int, cols: int) -> Recorder | None:
         title = await database_sync_to_async(selectors.recording_title)(key=key)
         if title is None:
             return None
-        try:
-            recorder = Recorder(recording_path(key), rows=rows, cols=cols, title=title,
-                                max_bytes=settings.RECORDING_MAX_BYTES, on_close=lambda r: self._closed(key, r))
-        except OSError as exc:
-            log.warning("shell %s: not recorded: %s", key, exc)
-            return None
+        recorder = Recorder(recording_path(key), rows=rows, cols=cols, title=title,
+                            max_bytes=settings.RECORDING_MAX_BYTES, on_close=lambda r: self._closed(key, r))
         self.active[key] = recorder
         started = datetime.fromtimestamp(recorder.started_at, tz=timezone.utc)
-        row = await database_sync_to_async(services.recording_begin)(
-            key=key, node_name=self.node_name, started_at=started)
-        if row is None:
-            recorder.close()
-            recording_path(key).unlink(missing_ok=True)
-            return None
+        row = None
+        try:
+            row = await database_sync_to_async(services.recording_begin)(
+                key=key, node_name=self.node_name, started_at=started)
+        finally:
+            if row is None:
+                recorder.close()
+                recording_path(key).unlink(missing_ok=True)
         return recorder
 
     def _closed(self, key: str, recorder: Recorder) -> None:

@@ -4,17 +4,16 @@ cast file relayed from its node, and a check run's moment in a recording."""
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from dashboard.shell.selectors import (
-    RecordingUnavailable,
     recording_check_runs,
-    recording_chunks,
     recording_get_for_user,
     recording_of_check,
+    recording_stream,
 )
 
 
@@ -44,12 +43,8 @@ async def recording_cast(request, recording_id):
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     recording = await sync_to_async(recording_get_for_user)(user=user, recording_id=recording_id)
-    try:
-        chunks = await recording_chunks(recording=recording, user=user)
-    except RecordingUnavailable as exc:
-        return HttpResponse(f"The recording is unavailable: {exc}", status=503, content_type="text/plain")
-    return StreamingHttpResponse(chunks, content_type="application/x-asciicast",
-                                 headers={"Cache-Control": "no-store"})
+    return StreamingHttpResponse(recording_stream(recording=recording, user=user),
+                                 content_type="application/x-asciicast", headers={"Cache-Control": "no-store"})
 
 
 @login_required

@@ -187,38 +187,21 @@ def class_recordings(*, klass) -> list[dict]:
             for enrolment in klass.enrolments.select_related("student")]
 
 
-class RecordingUnavailable(Exception):
-    """The recording's node did not answer, or refused."""
-
-
-async def _from_node(layer, reply: str) -> dict:
-    try:
-        return await asyncio.wait_for(layer.receive(reply), AGENT_REPLY_SECONDS)
-    except TimeoutError:
-        raise RecordingUnavailable("its node does not answer") from None
-
-
-async def recording_chunks(*, recording: Recording, user):
+async def recording_stream(*, recording: Recording, user):
     """The recording's file from the node that holds it (whose agent checks
-    `user` again), as an async iterator of byte chunks. It ends early where
-    a chunk went missing on the way. Raises RecordingUnavailable before the
-    first byte when the node does not answer or refuses."""
+    `user` again), as byte chunks. It ends early where the node does not
+    answer or refuses, or where a chunk went missing on the way."""
     layer = get_channel_layer(LAYER)
     reply = await layer.new_channel("recording-dump.")
     await layer.send(node_channel(recording.node_name),
                      {"type": "recording.dump", "recording": recording.pk, "reply": reply, "user": user.pk})
-    first = await _from_node(layer, reply)
-    if first.get("error"):
-        raise RecordingUnavailable(first["error"])
-
-    async def chunks(message):
-        offset = 0
-        while message["type"] == "recording.chunk" and message["offset"] == offset:
-            yield message["data"]
-            offset += len(message["data"])
-            try:
-                message = await _from_node(layer, reply)
-            except RecordingUnavailable:
-                return
-
-    return chunks(first)
+    offset = 0
+    while True:
+        try:
+            message = await asyncio.wait_for(layer.receive(reply), AGENT_REPLY_SECONDS)
+        except TimeoutError:
+            return
+        if message["type"] != "recording.chunk" or message["offset"] != offset:
+            return
+        yield message["data"]
+        offset += len(message["data"])
