@@ -171,11 +171,19 @@ class NodeRecordings:
             key=key, size_bytes=recorder.size, capped=recorder.capped))
 
     async def sweep(self) -> None:
-        """Files whose rows are gone (deleted while this agent was away) go too."""
-        keep = await database_sync_to_async(selectors.recording_keys_on_node)(node_name=self.node_name)
+        """At the agent's start: files whose rows are gone (deleted while it
+        was away) go too, and recordings its last run left open end where
+        their files end."""
+        rows = await database_sync_to_async(selectors.recording_ends_on_node)(node_name=self.node_name)
+        left_open = {}
         for path in recording_dir().glob("*" + SUFFIX):
-            if path.name[: -len(SUFFIX)] not in keep:
+            key = path.name[: -len(SUFFIX)]
+            if key not in rows:
                 path.unlink(missing_ok=True)
+            elif rows[key] is None and key not in self.active:
+                st = path.stat()
+                left_open[key] = (datetime.fromtimestamp(st.st_mtime, tz=timezone.utc), st.st_size)
+        await database_sync_to_async(services.recordings_end_left_open)(ends=left_open)
 
     async def on_forget(self, m) -> None:
         """A row was deleted: its file goes, unless a row still names it (a forged message)."""

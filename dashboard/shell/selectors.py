@@ -116,8 +116,9 @@ def recording_title(*, key: str) -> str | None:
     return instance and f"{instance.lab.title} · {instance.student.username}"
 
 
-def recording_keys_on_node(*, node_name: str) -> set[str]:
-    return set(Recording.objects.filter(node_name=node_name).values_list("key", flat=True))
+def recording_ends_on_node(*, node_name: str) -> dict:
+    """key -> ended_at (None: still open) of the recordings kept on this node."""
+    return dict(Recording.objects.filter(node_name=node_name).values_list("key", "ended_at"))
 
 
 def recording_exists(*, key: str) -> bool:
@@ -170,21 +171,31 @@ def recording_check_runs(*, recording: Recording) -> list[dict]:
     return _checks_during(recording, runs)
 
 
-def class_recordings(*, klass) -> list[dict]:
-    """Per enrolled student of the class (for its staff): their instance's
-    recordings, newest first, each with the checks that ran during it."""
-    recordings = list(Recording.objects.filter(instance__lab_id=klass.lab_id, instance__student__enrolments__klass=klass)
-                      .select_related("instance", "user"))
+def _with_checks(recordings: list[Recording]) -> list[Recording]:
+    """Each recording with .checks, the checks run during it (one query for all)."""
     runs = {}
     for run in CheckRun.objects.filter(instance_id__in={r.instance_id for r in recordings},
                                        started_at__isnull=False).order_by("started_at"):
         runs.setdefault(run.instance_id, []).append(run)
-    by_student = {}
     for recording in recordings:
         recording.checks = _checks_during(recording, runs.get(recording.instance_id, []))
+    return recordings
+
+
+def class_recordings(*, klass) -> list[dict]:
+    """Per enrolled student of the class (for its staff): their instance's
+    recordings, newest first, each with the checks that ran during it."""
+    by_student = {}
+    for recording in _with_checks(list(Recording.objects.filter(
+            instance__lab_id=klass.lab_id, instance__student__enrolments__klass=klass).select_related("instance"))):
         by_student.setdefault(recording.instance.student_id, []).append(recording)
     return [{"student": enrolment.student, "recordings": by_student.get(enrolment.student_id, [])}
             for enrolment in klass.enrolments.select_related("student")]
+
+
+def instance_recordings(*, user, instance) -> list[Recording]:
+    """The instance's recordings `user` may see (none for its student), with their checks."""
+    return _with_checks(list(recordings_visible_to(user=user).filter(instance=instance)))
 
 
 async def recording_stream(*, recording: Recording, user):

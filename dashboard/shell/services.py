@@ -57,3 +57,9 @@ def recording_begin(*, key: str, node_name: str, started_at) -> Recording | None
 
 def recording_end(*, key: str, size_bytes: int, capped: bool) -> None:
     Recording.objects.filter(key=key).update(ended_at=timezone.now(), size_bytes=size_bytes, capped=capped)
+
+
+def recordings_end_left_open(*, ends: dict) -> None:
+    """Recordings a previous run of the node agent left open: key -> (when its file was last written, its size)."""
+    for key, (ended_at, size_bytes) in ends.items():
+        Recording.objects.filter(key=key, ended_at__isnull=True).update(ended_at=ended_at, size_bytes=size_bytes)

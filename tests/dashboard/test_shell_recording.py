@@ -19,6 +19,7 @@ from dashboard.accounts.roles import TEACHERS_GROUP
 from dashboard.classes.models import Enrolment
 from dashboard.labs.models import CheckRun, LabInstance
 from dashboard.shell.models import Recording
+from dashboard.shell.recording import SUFFIX
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -153,6 +154,8 @@ async def test_the_teacher_and_assistant_replay_it_and_no_one_else_does(
         assert page.status_code == 200 and f'data-cast="/recordings/{recording.pk}.cast"'.encode() in html
         listing, html = await fetch(user, f"/classes/{(await lab_class(lab_instance)).pk}/recordings/")
         assert listing.status_code == 200 and f'href="/recordings/{recording.pk}/"'.encode() in html
+    instance_page, html = await fetch(teacher, f"/labs/instances/{lab_instance.pk}/")
+    assert instance_page.status_code == 200 and f'href="/recordings/{recording.pk}/"'.encode() in html
     for user in (owner, other_student, other_teacher):
         for path in (f"/recordings/{recording.pk}.cast", f"/recordings/{recording.pk}/"):
             response, _ = await fetch(user, path)
@@ -207,3 +210,42 @@ async def test_recordings_go_with_the_lab_instance(shell_agent, lab_instance, co
     async with asyncio.timeout(20):
         while (recording_dir / f"{key}.cast").exists():
             await asyncio.sleep(0.05)
+
+
+async def test_an_instance_keeps_only_its_newest_recordings(shell_agent, lab_instance, cookies, recording_dir,
+                                                             settings):
+    settings.RECORDINGS_PER_INSTANCE = 2
+    keys = []
+    for n in range(3):
+        client, key = await open_shell(lab_instance.container, cookies["owner"])
+        await client.type(f"echo shell-{n}\n")
+        await client.read_until(f"shell-{n}\r\n".encode())
+        await client.type("exit\n")
+        await client.closed()
+        await ended_recording(key)
+        keys.append(key)
+    kept = await database_sync_to_async(lambda: set(Recording.objects.values_list("key", flat=True)))()
+    assert kept == set(keys[1:])
+    async with asyncio.timeout(20):
+        while (recording_dir / f"{keys[0]}{SUFFIX}").exists():
+            await asyncio.sleep(0.05)
+    assert {path.name for path in recording_dir.iterdir()} == {f"{key}{SUFFIX}" for key in keys[1:]}
+
+
+@pytest.fixture
+def left_behind(lab_instance, owner, recording_dir):
+    """What an agent that died leaves: a recording still open, and a file whose row was deleted meanwhile."""
+    open_file, stray = recording_dir / f"left-open{SUFFIX}", recording_dir / f"stray{SUFFIX}"
+    open_file.write_text('{"version": 2, "width": 80, "height": 24}\n[0.5, "o", "hi"]\n')
+    stray.write_text('{"version": 2, "width": 80, "height": 24}\n')
+    Recording.objects.create(key="left-open", instance=lab_instance, user=owner, node_name=lab_instance.container.node.name,
+                             started_at=timezone.now())
+    return open_file, stray
+
+
+async def test_the_agent_at_its_start_ends_what_it_left_open_and_drops_stray_files(left_behind, shell_agent):
+    open_file, stray = left_behind
+    recording = await ended_recording("left-open")
+    assert recording.size_bytes == open_file.stat().st_size
+    assert recording.ended_at.timestamp() == pytest.approx(open_file.stat().st_mtime, abs=1e-3)
+    assert not stray.exists()
