@@ -55,6 +55,7 @@ class Recorder:
         self.started_at = time.time()
         self._t0 = time.monotonic()
         self._loop = asyncio.get_running_loop()
+        self._path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._buffer = bytearray()
@@ -90,6 +91,11 @@ class Recorder:
             if tail:
                 self._event("o", tail)
         self.flush()
+        self._end()
+
+    def _end(self) -> None:
+        if self._fd is None:
+            return
         os.close(self._fd)
         self._fd = None
         if self._on_close is not None:
@@ -100,10 +106,18 @@ class Recorder:
             self._flush_handle.cancel()
             self._flush_handle = None
         if self._buffer and self._fd is not None:
-            written = 0
-            with memoryview(self._buffer) as data:
-                while written < len(data):
-                    written += os.write(self._fd, data[written:])
+            pending, written = len(self._buffer), 0
+            try:
+                with memoryview(self._buffer) as data:
+                    while written < len(data):
+                        written += os.write(self._fd, data[written:])
+            except OSError as exc:
+                # A full or failing disk ends the recording, never the shell.
+                log.warning("recording %s stopped: %s", self._path.name, exc)
+                self._buffer.clear()
+                self.size -= pending - written
+                self._end()
+                return
             self._buffer.clear()
 
     def _event(self, kind: str, payload: str) -> None:
