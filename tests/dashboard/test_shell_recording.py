@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from channels.db import database_sync_to_async
 from class_helpers import make_class, make_lab
+from channels.layers import get_channel_layer
 from django.contrib.auth.models import Group
 from django.test import AsyncClient
 from django.utils import timezone
@@ -20,6 +21,7 @@ from dashboard.classes.models import Enrolment
 from dashboard.labs.models import CheckRun, LabInstance
 from dashboard.shell.models import Recording
 from dashboard.shell.recording import SUFFIX
+from dashboard.shell.wire import LAYER, node_channel
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -249,3 +251,35 @@ async def test_the_agent_at_its_start_ends_what_it_left_open_and_drops_stray_fil
     assert recording.size_bytes == open_file.stat().st_size
     assert recording.ended_at.timestamp() == pytest.approx(open_file.stat().st_mtime, abs=1e-3)
     assert not stray.exists()
+
+
+async def forge(node_name, **message):
+    """Sent as a compromised web process would: the first answer on the reply channel, or None."""
+    layer = get_channel_layer(LAYER)
+    reply = await layer.new_channel("forged.")
+    await layer.send(node_channel(node_name), {"reply": reply, **message})
+    try:
+        return await asyncio.wait_for(layer.receive(reply), 5)
+    except TimeoutError:
+        return None
+
+
+async def test_the_agent_gives_a_recording_only_to_whom_the_database_allows(
+        shell_agent, lab_instance, cookies, recording_dir, teacher, other_student, other_teacher):
+    client, key = await open_shell(lab_instance.container, cookies["owner"])
+    await client.type("echo secret-$((6*7))\n")
+    await client.read_until(b"secret-42\r\n")
+    await client.type("exit\n")
+    await client.closed()
+    recording = await ended_recording(key)
+    node_name = recording.node_name
+
+    for intruder in (other_student, other_teacher):
+        answer = await forge(node_name, type="recording.dump", recording=recording.pk, user=intruder.pk)
+        assert answer == {"type": "recording.end", "error": "refused by the node"}
+    answer = await forge(node_name, type="recording.dump", recording=recording.pk, user=teacher.pk)
+    assert answer["type"] == "recording.chunk" and b"secret-42" in answer["data"]
+
+    await forge(node_name, type="recording.forget", key=key)
+    await forge(node_name, type="recording.forget", key="../../etc/passwd")
+    assert (recording_dir / f"{key}{SUFFIX}").exists()
