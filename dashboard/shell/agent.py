@@ -76,7 +76,6 @@ class ShellAgent:
         await database_sync_to_async(services.shell_sessions_close_orphans)(
             node_name=self.node_name, before=self.started_at - timedelta(seconds=AGENT_REPLY_SECONDS)
         )
-        await self.recordings.sweep()
         sweeper = asyncio.create_task(self._sweep())
         try:
             while True:
@@ -102,6 +101,7 @@ class ShellAgent:
             await asyncio.wait([asyncio.create_task(s.ended.wait()) for s in sessions], timeout=SHUTDOWN_SECONDS)
 
     async def _sweep(self) -> None:
+        await self.recordings.sweep()
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             for session in list(self.sessions.values()):

@@ -187,7 +187,13 @@ class NodeRecordings:
     async def sweep(self) -> None:
         """At the agent's start: files whose rows are gone (deleted while it
         was away) go too, and recordings its last run left open end where
-        their files end."""
+        their files end. Never raises: the agent's sweeper goes on after it."""
+        try:
+            await self._sweep()
+        except Exception:
+            log.exception("recordings: the start-up sweep failed")
+
+    async def _sweep(self) -> None:
         rows = await database_sync_to_async(selectors.recording_ends_on_node)(node_name=self.node_name)
         left_open = {}
         for path in recording_dir().glob("*" + SUFFIX):
