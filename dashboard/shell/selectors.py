@@ -8,6 +8,7 @@ from channels.layers import get_channel_layer
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.urls import reverse
 
 from django.conf import settings
 
@@ -157,6 +158,16 @@ def recording_of_check(*, user, run_id) -> tuple[Recording, float]:
     if recording is None:
         raise Http404("No recording of that moment")
     return recording, (run.started_at - recording.started_at).total_seconds()
+
+
+def check_recording_url(*, run) -> str | None:
+    """Where the check run's moment in a recording opens, when a shell of its
+    instance was being recorded as it started (the page checks who asks)."""
+    if run.started_at is None or not Recording.objects.filter(
+            Q(ended_at__isnull=True) | Q(ended_at__gte=run.started_at), instance_id=run.instance_id,
+            started_at__lte=run.started_at).exists():
+        return None
+    return reverse("shell:check_recording", args=[run.pk])
 
 
 def _checks_during(recording: Recording, runs) -> list[dict]:

@@ -196,6 +196,16 @@ async def test_a_check_links_to_its_moment_in_the_recording(
     assert printed_before < moment < printed_after
     response, _ = await fetch(other_teacher, f"/checks/{run.pk}/recording/")
     assert response.status_code == 404
+    cell = f"/classes/{(await lab_class(lab_instance)).pk}/cells/{lab_instance.student_id}/make.json"
+    response, body = await fetch(teacher, cell)
+    assert json.loads(body)["recording"] == f"/checks/{run.pk}/recording/"
+
+    later = await database_sync_to_async(CheckRun.objects.create)(
+        instance=lab_instance, step_id="make", state="failed", started_at=timezone.now())
+    response, _ = await fetch(teacher, f"/checks/{later.pk}/recording/")
+    assert response.status_code == 404
+    response, body = await fetch(teacher, cell)
+    assert json.loads(body)["recording"] is None
 
 
 async def test_recordings_go_with_the_lab_instance(shell_agent, lab_instance, cookies, recording_dir):
