@@ -2,10 +2,12 @@
 
 A Recorder turns one shell's output into an asciicast v2 file (a JSON
 header line, then `[seconds, "o", text]` and `[seconds, "r", "COLSxROWS"]`
-events). Events are kept in memory and written by the loop at most
-FLUSH_SECONDS later, or once BUFFER_BYTES pile up, so an echo never waits
-for the disk. At settings.RECORDING_MAX_BYTES the file ends with a marker
-event (`"m"`) saying so, and nothing more is written.
+events). Events are kept in memory and handed, FLUSH_SECONDS later or
+once BUFFER_BYTES pile up, to one writer thread per agent: a disk that
+stalls (ext4 waiting on its journal while another process writes a lot)
+never holds the loop, so an echo never waits for the disk. At
+settings.RECORDING_MAX_BYTES the file ends with a marker event (`"m"`)
+saying so, and nothing more is written.
 
 NodeRecordings is the agent's side: it starts a Recorder for a session
 whose container is a lab instance's, streams a file to a reader the
@@ -16,8 +18,11 @@ import codecs
 import json
 import logging
 import os
+import queue
 import re
+import threading
 import time
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,6 +55,35 @@ def recording_path(key: str) -> Path:
     return recording_dir() / (key + SUFFIX)
 
 
+class _Writer:
+    """Runs the recordings' writes and closes in order, in a thread of its own."""
+
+    def __init__(self):
+        self._queue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread = None
+
+    def submit(self, fn, *args) -> Future:
+        future = Future()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="recordings-writer", daemon=True)
+                self._thread.start()
+        self._queue.put((fn, args, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            fn, args, future = self._queue.get()
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+
+WRITER = _Writer()
+
+
 class Recorder:
     def __init__(self, path: Path, *, rows: int, cols: int, title: str, max_bytes: int, on_close=None):
         self.started_at = time.time()
@@ -63,6 +97,7 @@ class Recorder:
         self._max_bytes = max_bytes
         self._on_close = on_close
         self.capped = False
+        self._failed = False
         self.size = 0
         header = {"version": 2, "width": cols, "height": rows, "timestamp": int(self.started_at),
                   "title": title, "env": {"TERM": "xterm-256color"}}
@@ -71,7 +106,7 @@ class Recorder:
 
     @property
     def recording(self) -> bool:
-        return self._fd is not None and not self.capped
+        return self._fd is not None and not self.capped and not self._failed
 
     def output(self, data: bytes) -> None:
         if self.recording:
@@ -84,6 +119,7 @@ class Recorder:
             self._event("r", f"{cols}x{rows}")
 
     def close(self) -> None:
+        """Writes what is left and closes the file; on_close runs once it is all on disk."""
         if self._fd is None:
             return
         if self.recording:
@@ -91,34 +127,41 @@ class Recorder:
             if tail:
                 self._event("o", tail)
         self.flush()
-        self._end()
-
-    def _end(self) -> None:
-        if self._fd is None:
-            return
-        os.close(self._fd)
-        self._fd = None
+        fd, self._fd = self._fd, None
+        closed = WRITER.submit(os.close, fd)
         if self._on_close is not None:
-            self._on_close(self)
+            closed.add_done_callback(lambda _: self._loop.call_soon_threadsafe(self._on_close, self))
 
-    def flush(self) -> None:
+    def flush(self) -> Future | None:
+        """Hands the buffer to the writer; the Future is done once it is written."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        if self._buffer and self._fd is not None:
-            pending, written = len(self._buffer), 0
-            try:
-                with memoryview(self._buffer) as data:
-                    while written < len(data):
-                        written += os.write(self._fd, data[written:])
-            except OSError as exc:
-                # A full or failing disk ends the recording, never the shell.
-                log.warning("recording %s stopped: %s", self._path.name, exc)
-                self._buffer.clear()
-                self.size -= pending - written
-                self._end()
-                return
-            self._buffer.clear()
+        if self._fd is None:
+            return None
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return WRITER.submit(self._write, self._fd, data)
+
+    def _write(self, fd: int, data: bytes) -> None:
+        """In the writer's thread. A full or failing disk ends the recording,
+        never the shell; `size` then counts only what was written."""
+        if self._failed:
+            self._loop.call_soon_threadsafe(self._lose, len(data))
+            return
+        written = 0
+        try:
+            with memoryview(data) as view:
+                while written < len(view):
+                    written += os.write(fd, view[written:])
+        except OSError as exc:
+            log.warning("recording %s stopped: %s", self._path.name, exc)
+            self._failed = True
+            self._loop.call_soon_threadsafe(self._lose, len(data) - written)
+            self._loop.call_soon_threadsafe(self.close)
+
+    def _lose(self, unwritten: int) -> None:
+        self.size -= unwritten
 
     def _event(self, kind: str, payload: str) -> None:
         elapsed = round(time.monotonic() - self._t0, 6)
@@ -229,8 +272,9 @@ class NodeRecordings:
             if isinstance(reply, str):
                 await self.layer.send(reply, {"type": "recording.end", "error": "refused by the node"})
             return
-        if key in self.active:
-            self.active[key].flush()
+        written = self.active[key].flush() if key in self.active else None
+        if written is not None:
+            await asyncio.wrap_future(written)
         offset = 0
         try:
             with open(recording_path(key), "rb") as f:
