@@ -6,6 +6,7 @@ class ShellConfig(AppConfig):
     label = "shell"
 
     def ready(self):
+        # Imported once the apps are loaded: the receiver names the shell's models.
         from dashboard.shell.recording_signals import connect
 
         connect()
