@@ -215,6 +215,11 @@ SHELL_GRACE_SECONDS = _env_number("SHELL_GRACE_SECONDS", 600, 5, 86400, int)
 SHELL_MAX_PER_USER = _env_number("SHELL_MAX_PER_USER", 16, 1, 1000, int)
 # Runs of one lab step's check a student may ask for (each is a row and a script on the node).
 LAB_MAX_CHECKS_PER_STEP = _env_number("LAB_MAX_CHECKS_PER_STEP", 1000, 1, 1_000_000, int)
+# Lab shells' recordings (asciicast v2), root-only on the node that owns the PTY
+# (dashboard.shell.recording): each stops at its cap, an instance keeps its newest few.
+RECORDING_DIR = Path(os.environ.get("TERRARIUM_RECORDING_DIR", STATE_DIR / "recordings"))
+RECORDING_MAX_BYTES = _env_number("RECORDING_MAX_BYTES", 8 << 20, 4096, 1 << 30, int)
+RECORDINGS_PER_INSTANCE = _env_number("RECORDINGS_PER_INSTANCE", 20, 1, 1000, int)
 AGENT_COMPONENTS = [
     "dashboard.nodes.heartbeat.run",
     "dashboard.monitoring.sampler.run",
@@ -276,6 +281,7 @@ STATICFILES_DIRS = [
     ("vendor/uplot", BASE_DIR / "node_modules/uplot/dist"),
     ("vendor/xterm", BASE_DIR / "node_modules/@xterm/xterm"),
     ("vendor/xterm-addon-fit", BASE_DIR / "node_modules/@xterm/addon-fit/lib"),
+    ("vendor/asciinema-player", BASE_DIR / "node_modules/asciinema-player/dist/bundle"),
 ]
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = STATE_DIR / "staticfiles"

@@ -17,6 +17,7 @@ from dashboard.classes.sparklines import sparklines
 from dashboard.containers.models import Container
 from dashboard.labs.models import CheckRun, LabInstance
 from dashboard.shell.models import ShellSession
+from dashboard.shell.selectors import check_recording_url
 
 PENDING, PASSED, FAILED, ERROR = "pending", "passed", "failed", "error"
 C, I = Container.Status, LabInstance.Status
@@ -135,4 +136,5 @@ def cell_output(*, klass: Class, student_id, step_id: str) -> dict | None:
     if run is None:
         return None
     return {"state": run.state, "message": run.message, "output": run.output, "exit_code": run.exit_code,
-            "truncated": run.truncated, "at": run.requested_at.isoformat(), "duration": run.duration}
+            "truncated": run.truncated, "at": run.requested_at.isoformat(), "duration": run.duration,
+            "recording": check_recording_url(run=run)}

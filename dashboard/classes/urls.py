@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from dashboard.classes import views
+from dashboard.classes import recordings, views
 
 app_name = "classes"
 urlpatterns = [
@@ -8,6 +8,7 @@ urlpatterns = [
     path("classes/", views.class_list, name="list"),
     path("classes/new/", views.class_new, name="new"),
     path("classes/<int:class_id>/", views.class_detail, name="detail"),
+    path("classes/<int:class_id>/recordings/", recordings.class_recordings_page, name="recordings"),
     path("classes/<int:class_id>/grid.json", views.class_grid_json, name="grid"),
     path("classes/<int:class_id>/settings/", views.class_settings, name="settings"),
     path("classes/<int:class_id>/code/", views.class_code_renew, name="code"),

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from dashboard.classes.activity import note_input
 from dashboard.shell import agent_checks, logrelay, services
+from dashboard.shell.recording import NodeRecordings
 from dashboard.shell.session import PtySession
 from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, node_channel
 from runtime import Runtime
@@ -55,6 +56,7 @@ class ShellAgent:
         self.followers: dict[str, logrelay.LogFollower] = {}
         self.opening: set[str] = set()
         self.started_at = timezone.now()
+        self.recordings = NodeRecordings(node_name, layer)
         self._handlers = {
             "open": self.on_open,
             "attach": self.on_attach,
@@ -68,6 +70,7 @@ class ShellAgent:
             "logs.ack": self.on_logs_ack,
             "logs.stop": self.on_logs_stop,
             "logs.dump": self.on_logs_dump,
+            **self.recordings.handlers(),
         }
 
     async def serve(self) -> None:
@@ -99,6 +102,7 @@ class ShellAgent:
             await asyncio.wait([asyncio.create_task(s.ended.wait()) for s in sessions], timeout=SHUTDOWN_SECONDS)
 
     async def _sweep(self) -> None:
+        await self.recordings.sweep()
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             for session in list(self.sessions.values()):
@@ -140,8 +144,10 @@ class ShellAgent:
             await self.layer.send(reply, {"type": "shell.error", "message": str(exc) or type(exc).__name__})
             await database_sync_to_async(services.shell_session_close)(key=key, exit_code=None)
             return
+        recorder = await self.recordings.start(key, rows=int(m["rows"]), cols=int(m["cols"]))
         session = PtySession(
-            key, process, send=self.layer.send, on_end=self._ended, grace_seconds=settings.SHELL_GRACE_SECONDS
+            key, process, send=self.layer.send, on_end=self._ended, grace_seconds=settings.SHELL_GRACE_SECONDS,
+            recorder=recorder,
         )
         self.sessions[key] = session
         self.opening.discard(key)

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from dashboard.accounts.roles import is_teacher
 from dashboard.containers.models import Container
 from dashboard.shell.models import ShellSession
-from dashboard.shell.selectors import shell_limit, shell_sessions_open_count
+from dashboard.shell.selectors import recordings_visible_to, shell_limit, shell_sessions_open_count
 
 
 class Refused(Exception):
@@ -59,3 +59,15 @@ def logs_target(*, ref, user_id, node_name: str) -> str:
     if container.owner_id != user.pk and not is_teacher(user):
         raise Refused(f"user {user.pk} may not read the log of container {container.pk}")
     return container.runtime_id or container.runtime_name
+
+
+def recording_target(*, recording_id, user_id, node_name: str) -> str:
+    """The key (file name) of the recording `user_id` asked for, if they may
+    see it and its file is on this node; Refused otherwise."""
+    try:
+        recording = recordings_visible_to(user=_user(user_id)).filter(pk=int(recording_id)).first()
+    except (TypeError, ValueError):
+        recording = None
+    if recording is None or recording.node_name != node_name:
+        raise Refused(f"no recording {recording_id!r} on this node for user {user_id!r}")
+    return recording.key

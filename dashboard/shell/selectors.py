@@ -8,14 +8,19 @@ from channels.layers import get_channel_layer
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.urls import reverse
 
 from django.conf import settings
 
-from dashboard.accounts.roles import is_teacher
+from django.db.models import Exists, OuterRef, Q
+
+from dashboard.accounts.roles import is_admin, is_teacher
 from dashboard.accounts.selectors import quota_for
+from dashboard.classes.models import Class
 from dashboard.containers.models import Container
 from dashboard.containers.selectors import container_get_for_user
-from dashboard.shell.models import ShellSession
+from dashboard.labs.models import CheckRun, LabInstance
+from dashboard.shell.models import Recording, ShellSession
 from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, node_channel
 
 
@@ -101,3 +106,124 @@ async def logs_stream(*, access: ShellAccess, user):
         if message["type"] == "logs.end":
             return
         yield message["data"]
+
+
+def recording_title(*, key: str) -> str | None:
+    """The title of session `key`'s recording when its container is a lab
+    instance's (only those are recorded), else None."""
+    session = ShellSession.objects.filter(key=key).first()
+    instance = session and LabInstance.objects.select_related("lab", "student").filter(
+        container_id=session.container_id).first()
+    return instance and f"{instance.lab.title} · {instance.student.username}"
+
+
+def recording_ends_on_node(*, node_name: str) -> dict:
+    """key -> ended_at (None: still open) of the recordings kept on this node."""
+    return dict(Recording.objects.filter(node_name=node_name).values_list("key", "ended_at"))
+
+
+def recording_exists(*, key: str) -> bool:
+    return Recording.objects.filter(key=key).exists()
+
+
+def recordings_visible_to(*, user):
+    """Recordings of the instances whose lab `user` owns, or of students in a
+    class they teach or assist in (an admin: all). Never a student's own or
+    another's: recordings are the teacher's side."""
+    qs = Recording.objects.select_related("instance__lab", "instance__student", "user")
+    if not user.is_authenticated:
+        return qs.none()
+    if is_admin(user):
+        return qs
+    staff = Class.objects.filter(Q(owner=user) | Q(assistants=user), lab_id=OuterRef("instance__lab_id"),
+                                 enrolments__student_id=OuterRef("instance__student_id"))
+    return qs.filter(Q(instance__lab__owner=user) | Exists(staff))
+
+
+def recording_get_for_user(*, user, recording_id) -> Recording:
+    try:
+        return recordings_visible_to(user=user).get(pk=int(recording_id))
+    except (Recording.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such recording") from None
+
+
+def recording_of_check(*, user, run_id) -> tuple[Recording, float]:
+    """The recording of the check run's instance that was going on when the
+    check started, and the check's second in it; Http404 when none was."""
+    run = CheckRun.objects.filter(pk=run_id).only("instance_id", "started_at").first()
+    if run is None or run.started_at is None:
+        raise Http404("No such check run")
+    recording = (recordings_visible_to(user=user).filter(instance_id=run.instance_id, started_at__lte=run.started_at)
+                 .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=run.started_at)).order_by("-started_at").first())
+    if recording is None:
+        raise Http404("No recording of that moment")
+    return recording, (run.started_at - recording.started_at).total_seconds()
+
+
+def check_recording_url(*, run) -> str | None:
+    """Where the check run's moment in a recording opens, when a shell of its
+    instance was being recorded as it started (the page checks who asks)."""
+    if run.started_at is None or not Recording.objects.filter(
+            Q(ended_at__isnull=True) | Q(ended_at__gte=run.started_at), instance_id=run.instance_id,
+            started_at__lte=run.started_at).exists():
+        return None
+    return reverse("shell:check_recording", args=[run.pk])
+
+
+def _checks_during(recording: Recording, runs) -> list[dict]:
+    end = recording.ended_at
+    return [{"run": run, "at": (run.started_at - recording.started_at).total_seconds()} for run in runs
+            if recording.started_at <= run.started_at and (end is None or run.started_at <= end)]
+
+
+def recording_check_runs(*, recording: Recording) -> list[dict]:
+    """The instance's checks that started during the recording, with their second in it."""
+    runs = CheckRun.objects.filter(instance_id=recording.instance_id, started_at__isnull=False).order_by("started_at")
+    return _checks_during(recording, runs)
+
+
+def _with_checks(recordings: list[Recording]) -> list[Recording]:
+    """Each recording with .checks, the checks run during it (one query for all)."""
+    runs = {}
+    for run in CheckRun.objects.filter(instance_id__in={r.instance_id for r in recordings},
+                                       started_at__isnull=False).order_by("started_at"):
+        runs.setdefault(run.instance_id, []).append(run)
+    for recording in recordings:
+        recording.checks = _checks_during(recording, runs.get(recording.instance_id, []))
+    return recordings
+
+
+def class_recordings(*, klass) -> list[dict]:
+    """Per enrolled student of the class (for its staff): their instance's
+    recordings, newest first, each with the checks that ran during it."""
+    by_student = {}
+    for recording in _with_checks(list(Recording.objects.filter(
+            instance__lab_id=klass.lab_id, instance__student__enrolments__klass=klass).select_related("instance"))):
+        by_student.setdefault(recording.instance.student_id, []).append(recording)
+    return [{"student": enrolment.student, "recordings": by_student.get(enrolment.student_id, [])}
+            for enrolment in klass.enrolments.select_related("student")]
+
+
+def instance_recordings(*, user, instance) -> list[Recording]:
+    """The instance's recordings `user` may see (none for its student), with their checks."""
+    return _with_checks(list(recordings_visible_to(user=user).filter(instance=instance)))
+
+
+async def recording_stream(*, recording: Recording, user):
+    """The recording's file from the node that holds it (whose agent checks
+    `user` again), as byte chunks. It ends early where the node does not
+    answer or refuses, or where a chunk went missing on the way."""
+    layer = get_channel_layer(LAYER)
+    reply = await layer.new_channel("recording-dump.")
+    await layer.send(node_channel(recording.node_name),
+                     {"type": "recording.dump", "recording": recording.pk, "reply": reply, "user": user.pk})
+    offset = 0
+    while True:
+        try:
+            message = await asyncio.wait_for(layer.receive(reply), AGENT_REPLY_SECONDS)
+        except TimeoutError:
+            return
+        if message["type"] != "recording.chunk" or message["offset"] != offset:
+            return
+        yield message["data"]
+        offset += len(message["data"])

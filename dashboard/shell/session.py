@@ -43,10 +43,11 @@ BULK_SECONDS = 0.005
 
 
 class PtySession:
-    def __init__(self, key: str, process, *, send, on_end, grace_seconds: float):
+    def __init__(self, key: str, process, *, send, on_end, grace_seconds: float, recorder=None):
         """process: a runtime ExecSession (pid, fd, resize, wait, kill).
         send(channel, message) is awaited in order; on_end(key, code) runs
-        once the exit has been delivered."""
+        once the exit has been delivered. recorder: a lab shell's
+        recording.Recorder, handed all output and resizes."""
         self.key = key
         self.exit_code = None
         self._process = process
@@ -57,6 +58,7 @@ class PtySession:
         self._grace_seconds = grace_seconds
         self._loop = asyncio.get_running_loop()
         self._ring = ReplayBuffer(REPLAY_BYTES)
+        self._recorder = recorder
         self.viewers: dict[str, Viewer] = {}
         # Output read but not yet sent, from offset _pending_at of the
         # session's output; bounded by WINDOW_BYTES (reading pauses).
@@ -154,6 +156,8 @@ class PtySession:
     def resize(self, rows: int, cols: int) -> None:
         if self.exit_code is None:
             self._process.resize(rows, cols)
+            if self._recorder is not None:
+                self._recorder.resize(rows, cols)
 
     def terminate(self) -> None:
         self._grace = None
@@ -224,6 +228,8 @@ class PtySession:
     def _output(self, data: bytes, now: float) -> None:
         self._ring.append(data)
         self._produced += len(data)
+        if self._recorder is not None:
+            self._recorder.output(data)
         if not self.viewers:
             self._drop_pending()
             return
@@ -279,6 +285,8 @@ class PtySession:
             if handle is not None:
                 handle.cancel()
         self._process.close()
+        if self._recorder is not None:
+            self._recorder.close()
         self._batch_ready.set()
         self._wake.set()
 

@@ -138,8 +138,14 @@
     dialog.querySelector("[data-cell-title]").textContent =
       `${td.closest("tr").querySelector("[data-username]").textContent} · ${td.dataset.step}`;
     const response = await fetch(url, { credentials: "same-origin" });
+    const recording = dialog.querySelector("[data-cell-recording]");
+    recording.hidden = true;
     if (response.ok) {
       const run = await response.json();
+      if (run.recording) {
+        recording.href = run.recording;
+        recording.hidden = false;
+      }
       dialog.querySelector("[data-cell-state]").textContent = `${run.state}, exit ${run.exit_code ?? "–"}, ${run.at}`;
       dialog.querySelector("[data-cell-message]").textContent = run.message;
       dialog.querySelector("[data-cell-text]").textContent = run.output + (run.truncated ? "\n[output cut at 8 KiB]" : "");

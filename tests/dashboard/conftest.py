@@ -197,6 +197,16 @@ def uploads(settings, runtime_session):
     _empty(settings.UPLOAD_DIR)
 
 
+@pytest.fixture
+def recording_dir(settings, runtime_session):
+    """RECORDING_DIR, the same for this process and the node agent's, empty at the start and the end."""
+    settings.RECORDING_DIR = runtime_session.root.parent / "recordings"
+    settings.RECORDING_DIR.mkdir(mode=0o700, exist_ok=True)
+    _empty(settings.RECORDING_DIR)
+    yield settings.RECORDING_DIR
+    _empty(settings.RECORDING_DIR)
+
+
 BUSYBOX_STORE_NAME = "busybox-test"
 
 

@@ -26,6 +26,7 @@ def process_env(runtime_session, **extra) -> dict:
         NODE_HEARTBEAT_SECONDS="1",
         CONTAINER_STOP_SECONDS="1",
         UPLOAD_DIR=str(runtime_session.root.parent / "uploads"),
+        TERRARIUM_RECORDING_DIR=str(runtime_session.root.parent / "recordings"),
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
