@@ -1,12 +1,15 @@
 """Image import speed: `python -m runtime images import` against `tar -xf`.
 
-Builds a rootfs-like tarball from this machine's /usr (at least 200 MB and
-20,000 files), then times both extractions of that same tarball into empty
-directories on the same filesystem (--target, e.g. a tmpfs to measure CPU
-alone), alternating which goes first, and prints the medians and the ratio
-(import / tar; the goal is <= 1.0). Run as root.
+Builds two tarballs from this machine's files: "usr", a rootfs-like slice
+of /usr (at least 200 MB and 20,000 files, binaries and libraries among
+them), and "small", a small-file tree (headers, docs, Python's standard
+library: about 20,000 entries of 15 KB on average). Then times both
+extractions of each tarball into empty directories on the same filesystem
+(--target; ext4 is what a real state root sits on, a tmpfs measures CPU
+alone), alternating which goes first, and prints the medians and the
+ratios (import / tar; the goal is <= 1.0) side by side. Run as root.
 
-    .venv/bin/python bench/import.py [--runs N] [--keep DIR] [--target DIR]
+    .venv/bin/python bench/import.py [--runs N] [--keep DIR] [--target DIR] [--corpus usr|small|both]
 """
 
 import argparse
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+SMALL_FILES = ["usr/include", "usr/share/doc", "usr/lib/python3.11", "usr/lib/python3", "usr/share/perl"]
 CANDIDATES = ["usr/include", "usr/share/doc", "usr/lib/python3.11", "usr/share/zoneinfo", "usr/share/perl",
               "usr/sbin", "usr/share/i18n", "usr/share/man", "usr/bin", "usr/share/locale"]
 MIN_BYTES, MIN_FILES = 200 << 20, 20_000
@@ -44,14 +48,14 @@ def _pick_dirs() -> tuple[list[str], int, int]:
     return chosen, size, files
 
 
-def build_tarball(dest: Path) -> tuple[int, int]:
-    dirs, size, files = _pick_dirs()
-    if size < MIN_BYTES or files < MIN_FILES:
-        sys.exit(f"bench: /usr is too small for a {MIN_BYTES >> 20} MB / {MIN_FILES} file tarball")
+def build_tarball(dest: Path, corpus: str) -> None:
+    if corpus == "small":
+        dirs = [d for d in SMALL_FILES if os.path.isdir("/" + d)]
+    else:
+        dirs, size, files = _pick_dirs()
+        if size < MIN_BYTES or files < MIN_FILES:
+            sys.exit(f"bench: /usr is too small for a {MIN_BYTES >> 20} MB / {MIN_FILES} file tarball")
     subprocess.run(["tar", "-cf", str(dest), "-C", "/", *dirs], check=True)
-    with tarfile.open(dest) as tar:
-        count = sum(1 for _ in tar)
-    return dest.stat().st_size, count
 
 
 def _warm(path: Path) -> None:
@@ -75,46 +79,57 @@ def _loadavg() -> str:
         return " ".join(f.read().split()[:3])
 
 
+def _commands(tarball: Path) -> dict:
+    python = str(REPO / ".venv" / "bin" / "python")
+    return {
+        "tar -xf": lambda out: ["tar", "-xf", str(tarball), "-C", str(out)],
+        "images import": lambda out: [python, "-m", "runtime", "--root", str(out), "images", "import",
+                                      str(tarball), "--name", "bench"],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--keep", help="reuse/keep the tarball in this directory")
+    parser.add_argument("--keep", help="reuse/keep the tarballs in this directory")
     parser.add_argument("--target", default="/var/tmp", help="extract here (both tar and import)")
+    parser.add_argument("--corpus", choices=["usr", "small", "both"], default="both")
     args = parser.parse_args()
+    corpora = ["usr", "small"] if args.corpus == "both" else [args.corpus]
     work = Path(tempfile.mkdtemp(prefix="terrarium-bench-", dir=args.target))
     try:
         tar_dir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tarball-", dir=work))
-        tarball = tar_dir / "usr-rootfs.tar"
-        if not tarball.exists():
-            build_tarball(tarball)
-        with tarfile.open(tarball) as tar:
-            entries = sum(1 for _ in tar)
+        tarballs = {}
         fs = subprocess.run(["stat", "-f", "-c", "%T", str(work)], capture_output=True, text=True).stdout.strip()
-        print(f"tarball: {tarball.stat().st_size / 1e6:.0f} MB, {entries} entries; target {work} ({fs})")
-        print(f"loadavg before: {_loadavg()}")
-        python = str(REPO / ".venv" / "bin" / "python")
-        commands = {
-            "tar -xf": lambda out: ["tar", "-xf", str(tarball), "-C", str(out)],
-            "images import": lambda out: [python, "-m", "runtime", "--root", str(out), "images", "import",
-                                          str(tarball), "--name", "bench"],
-        }
-        times = {name: [] for name in commands}
+        for corpus in corpora:
+            tarball = tarballs[corpus] = tar_dir / f"{corpus}-rootfs.tar"
+            if not tarball.exists():
+                build_tarball(tarball, corpus)
+            with tarfile.open(tarball) as tar:
+                entries = sum(1 for _ in tar)
+            print(f"{corpus}: {tarball.stat().st_size / 1e6:.0f} MB, {entries} entries")
+        print(f"target {work} ({fs}); loadavg before: {_loadavg()}")
+        times = {(c, name): [] for c in corpora for name in _commands(tarballs[c])}
         for run in range(args.runs + 1):
-            order = list(commands) if run % 2 else list(commands)[::-1]
-            took = {}
-            for name in order:
-                out = work / "out"
-                out.mkdir()
-                took[name] = timed(commands[name](out), tarball)
-                shutil.rmtree(out)
-                if run:
-                    times[name].append(took[name])
-            shown = ", ".join(f"{name} {took[name]:.2f}s" for name in order)
-            print(f"run {run}{' (warm-up)' if not run else ''}: {shown}", flush=True)
-        med = {k: statistics.median(v) for k, v in times.items()}
-        for name, value in med.items():
-            print(f"median {name:14s} {value:.2f}s")
-        print(f"ratio import/tar: {med['images import'] / med['tar -xf']:.2f}")
+            shown = []
+            for corpus in corpora:
+                commands = _commands(tarballs[corpus])
+                order = list(commands) if run % 2 else list(commands)[::-1]
+                for name in order:
+                    out = work / "out"
+                    out.mkdir()
+                    took = timed(commands[name](out), tarballs[corpus])
+                    shutil.rmtree(out)
+                    if run:
+                        times[corpus, name].append(took)
+                    shown.append(f"{corpus} {name} {took:.2f}s")
+            print(f"run {run}{' (warm-up)' if not run else ''}: {', '.join(shown)}", flush=True)
+        print(f"{'median of ' + str(args.runs):16s}" + "".join(f"{c:>10s}" for c in corpora))
+        med = {key: statistics.median(v) for key, v in times.items()}
+        for name in ("tar -xf", "images import"):
+            print(f"{name:16s}" + "".join(f"{med[c, name]:9.2f}s" for c in corpora))
+        print(f"{'ratio import/tar':16s}" + "".join(
+            f"{med[c, 'images import'] / med[c, 'tar -xf']:10.2f}" for c in corpora))
         print(f"loadavg after: {_loadavg()}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,9 +1,9 @@
 """Compressed archive input: format detection by magic bytes and a
 decoding stream that enforces the import limits as the bytes flow.
 
-Decompression, hashing and reading run in a background thread: zlib, lzma,
-bz2, zstandard, hashlib and os.read all release the GIL, so on a multi-core
-machine they overlap with the extractor writing files.
+Decompression, hashing and reading run in a background thread: ISA-L's
+inflater, lzma, bz2, zstandard, hashlib and os.read all release the GIL, so
+on a multi-core machine they overlap with the extractor writing files.
 """
 
 import bz2
@@ -13,9 +13,9 @@ import lzma
 import os
 import queue
 import threading
-import zlib
 
 import zstandard
+from isal import igzip, isal_zlib
 
 from runtime.errors import ImportFailed
 from runtime.image.import_limits import ImportLimits
@@ -77,13 +77,19 @@ class _Raw:
         self.hash.update(data)
         return data
 
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
     def readable(self) -> bool:
         return True
 
 
 def _decoder(compression: str, raw: _Raw):
     if compression == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        # ISA-L inflates gzip about twice as fast as zlib, with the same checks (CRC, length, members).
+        return igzip.IGzipFile(fileobj=raw, mode="rb")
     if compression == "xz":
         return lzma.LZMAFile(raw)
     if compression == "bzip2":
@@ -224,7 +230,7 @@ class DecodedStream:
 def _as_import_error(exc: BaseException, compression: str) -> BaseException:
     if isinstance(exc, EOFError):
         return ImportFailed(f"corrupt {compression} data: the stream ends early")
-    if isinstance(exc, (lzma.LZMAError, zstandard.ZstdError, gzip.BadGzipFile, zlib.error)) or (
+    if isinstance(exc, (lzma.LZMAError, zstandard.ZstdError, gzip.BadGzipFile, isal_zlib.error)) or (
             isinstance(exc, OSError) and exc.errno is None):
         text = str(exc).strip().splitlines()
         return ImportFailed(f"corrupt {compression} data: {text[0] if text else type(exc).__name__}")
