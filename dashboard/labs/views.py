@@ -21,6 +21,7 @@ from dashboard.labs.selectors import (
     labs_visible_to,
 )
 from dashboard.labs.tokens import api_token_create, api_token_delete
+from dashboard.shell.selectors import shell_sessions_to_watch
 
 
 def _step_items(lab, texts: dict, view: dict | None) -> list[dict]:
@@ -108,7 +109,9 @@ def instance_detail(request, instance_id):
     lab = instance.lab
     view = lab_instance_view(instance=instance, user=request.user)
     steps = _step_items(lab, lab_texts(lab=lab, student_id=instance.student_id), view)
-    return render(request, "labs/instance.html", {"lab": lab, "instance": instance, "view": view, "steps": steps})
+    shells = shell_sessions_to_watch(user=request.user, container=instance.container)
+    return render(request, "labs/instance.html",
+                  {"lab": lab, "instance": instance, "view": view, "steps": steps, "shells": shells})
 
 
 @login_required

@@ -64,6 +64,14 @@ def shell_access(*, user, container_id, session_key: str | None = None) -> Shell
     raise PermissionDenied
 
 
+def shell_sessions_to_watch(*, user, container) -> list[ShellSession]:
+    """The open shells of `container`'s owner that `user` may watch read-only
+    (teachers, as shell_access says), newest first."""
+    if container is None or not is_teacher(user) or user.pk == container.owner_id:
+        return []
+    return list(ShellSession.objects.filter(container=container, user_id=container.owner_id, closed_at__isnull=True))
+
+
 def shell_limit(*, user) -> int:
     """How many shells the user may have open at once."""
     quota = quota_for(user=user)

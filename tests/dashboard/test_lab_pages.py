@@ -13,6 +13,7 @@ from dashboard.accounts.services import quota_set
 from dashboard.containers.models import Container
 from dashboard.images.models import Image
 from dashboard.labs.models import CheckRun, Lab, LabInstance
+from dashboard.shell.models import ShellSession
 
 pytestmark = pytest.mark.django_db
 
@@ -223,3 +224,14 @@ def test_a_lab_shared_with_teachers_is_seen_by_another_teacher(client_for, teach
     assert "Assign to all students" in page and "Share with other teachers" not in page
     assert client_for(colleague).post(reverse("labs:share", args=[lab.pk]), {"shared": "no"}).status_code == 403
     assert Lab.objects.get().shared_with_teachers
+
+
+def test_the_teacher_watches_the_students_open_shell_from_the_instance_page(client_for, owner, teacher, lab):
+    client_for(owner).post(reverse("labs:start", args=[lab.pk]))
+    instance = LabInstance.objects.get()
+    ShellSession.objects.create(key="closed-one", container=instance.container, user=owner, closed_at=timezone.now())
+    ShellSession.objects.create(key="open-one", container=instance.container, user=owner)
+    page = client_for(teacher).get(reverse("labs:instance", args=[instance.pk])).content.decode()
+    watch = reverse("shell:terminal_session", args=[instance.container.pk, "open-one"])
+    assert page.count("data-watch-shell") == 1 and f'href="{watch}"' in page
+    assert client_for(teacher).get(watch).context["readonly"] is True
