@@ -142,14 +142,15 @@ def test_skopeo_reads_and_copies_the_archive(rt, committed, tmp_path, fmt):
     archive, layout, bundle = tmp_path / "saved.tar", tmp_path / "layout", tmp_path / "bundle"
     export_cli("lab/saved:v1", archive, fmt)
     transport = {"oci": "oci-archive", "docker": "docker-archive"}[fmt]
-    # skopeo unpacks an oci-archive under TMPDIR (default /var/tmp, read-only in the cgroup v2 VM).
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
-    inspected = json.loads(subprocess.run(["skopeo", "inspect", f"{transport}:{archive}"], check=True,
-                                          capture_output=True, text=True, env=env).stdout)
+    # skopeo unpacks an oci-archive under /var/tmp unless told (read-only in the cgroup v2 VM).
+    skopeo = ["skopeo", "--tmpdir", str(tmp_path)]
+    inspect = subprocess.run([*skopeo, "inspect", f"{transport}:{archive}"], capture_output=True, text=True)
+    assert inspect.returncode == 0, inspect.stderr
+    inspected = json.loads(inspect.stdout)
     assert len(inspected["Layers"]) == 2 and inspected["Layers"][-1] == committed.layers[-1]
     assert inspected["Env"] == ["LAB=1"]
     # skopeo checks every digest as it copies; umoci unpacks the copy.
-    subprocess.run(["skopeo", "copy", "-q", f"{transport}:{archive}", f"oci:{layout}:copied"], check=True,
-                   capture_output=True, env=env)
+    subprocess.run([*skopeo, "copy", "-q", f"{transport}:{archive}", f"oci:{layout}:copied"], check=True,
+                   capture_output=True)
     subprocess.run(["umoci", "unpack", "--image", f"{layout}:copied", str(bundle)], check=True, capture_output=True)
     assert describe(bundle / "rootfs") == merged_tree(rt.images, committed, tmp_path)
