@@ -174,7 +174,7 @@ def _start_agent(env: dict, procs: list) -> None:
 
 
 def _cleanup_runtime() -> None:
-    from dashboard.containers.node import _shared_runtime
+    from dashboard.containers.node import shared_runtime
     from runtime.lifecycle import Runtime
 
     rt = Runtime(root=os.environ["TERRARIUM_ROOT"], cgroup_parent=os.environ["TERRARIUM_CGROUP_PARENT"])
@@ -182,8 +182,8 @@ def _cleanup_runtime() -> None:
         rt.delete(state.id, force=True)
     # The forker of this process's launches keeps its spares' cgroups under
     # the parent: it goes first, or the parent is left behind (empty).
-    _shared_runtime(os.environ["TERRARIUM_ROOT"], os.environ["TERRARIUM_CGROUP_PARENT"]).close()
-    _shared_runtime.cache_clear()
+    shared_runtime(os.environ["TERRARIUM_ROOT"], os.environ["TERRARIUM_CGROUP_PARENT"]).close()
+    shared_runtime.cache_clear()
 
 
 def _remove_cgroup_parent(parent: str) -> None:
