@@ -1,10 +1,29 @@
-"""Every isolation default, checked from inside a container."""
+"""Every isolation default, checked from inside a container, with a user
+namespace of the container's own (the default) and with the host's ids."""
 
 import os
+import sys
 
+import pytest
+
+import container_testing
 from container_testing import mounts_under, run, sh
 
 from runtime.config import ContainerConfig
+
+
+@pytest.fixture(autouse=True, params=["auto", "host"])
+def userns(request, monkeypatch):
+    """Containers of this module's tests default to the mode of the run."""
+    mode = request.param
+
+    class Config(ContainerConfig):
+        def __init__(self, *args, userns=mode, **kwargs):
+            super().__init__(*args, userns=userns, **kwargs)
+
+    for module in (sys.modules[__name__], container_testing):
+        monkeypatch.setattr(module, "ContainerConfig", Config)
+    return mode
 
 
 def test_command_runs_as_pid_1(rt):
@@ -103,3 +122,10 @@ def test_environment_workdir_and_user_are_applied(rt):
     code, out = run(rt, ["sh", "-c", "echo $GREETING; pwd; id -u; id -g"],
                     env={"GREETING": "hi"}, workdir="/tmp", user="1000:1001")
     assert (code, out.split()) == (0, ["hi", "/tmp", "1000", "1001"])
+
+
+def test_the_ids_are_the_modes(rt, userns):
+    code, out = sh(rt, "cat /proc/self/uid_map")
+    inside, outside, count = out.split()
+    assert (code, inside) == (0, "0")
+    assert (int(outside) >= 100000 and count == "65536") if userns == "auto" else (outside, count) == ("0", "4294967295")
