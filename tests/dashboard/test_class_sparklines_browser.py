@@ -8,15 +8,13 @@ import time
 import pytest
 import redis
 from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from class_helpers import enrol_with_instance, make_class, make_lab
 from dashboard.monitoring.history import samples_add
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 WAIT_MS = 30_000
 
 
@@ -27,17 +25,10 @@ def instance(teacher, owner, node):
 
 
 @pytest.fixture
-def page(live_server, teacher, session_cookie_for, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    cookie = session_cookie_for(teacher)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        context.set_default_timeout(WAIT_MS)
-        yield context.new_page()
-        browser.close()
+def page(browser_page, teacher):
+    page = browser_page(teacher)
+    page.set_default_timeout(WAIT_MS)
+    return page
 
 
 @pytest.fixture

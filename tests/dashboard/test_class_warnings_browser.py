@@ -8,8 +8,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from class_helpers import enrol_with_instance, make_class, make_lab
 from dashboard.classes.limits import warning_seconds
@@ -17,8 +16,6 @@ from dashboard.classes.models import Enrolment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 WAIT_MS = 60_000
 # The warning is due this long after the page is made.
 DUE_AFTER_SECONDS = 20
@@ -30,17 +27,10 @@ def klass(teacher, node):
 
 
 @pytest.fixture
-def page(live_server, owner, session_cookie_for, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    cookie = session_cookie_for(owner)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        context.set_default_timeout(WAIT_MS)
-        yield context.new_page()
-        browser.close()
+def page(browser_page, owner):
+    page = browser_page(owner)
+    page.set_default_timeout(WAIT_MS)
+    return page
 
 
 def test_the_time_warning_appears_on_time_and_extend_moves_the_stop(klass, owner, page):

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from dashboard.containers.models import Event
 from dashboard.containers.events import event_record
@@ -16,7 +16,6 @@ from processes import start_node_agent, stop_group
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 30_000
 
 
@@ -34,17 +33,10 @@ def node_agent(runtime_env, node, running_container, tmp_path):
 
 
 @pytest.fixture
-def page(live_server, owner, session_cookie_for, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    cookie = session_cookie_for(owner)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        context.set_default_timeout(WAIT_MS)
-        yield context.new_page()
-        browser.close()
+def page(browser_page, owner):
+    page = browser_page(owner)
+    page.set_default_timeout(WAIT_MS)
+    return page
 
 
 def _graphs_attr(page, name):
