@@ -57,6 +57,20 @@ def teacher(django_user_model):
 
 
 @pytest.fixture
+def second_teacher(django_user_model):
+    """A teacher who owns nothing of `teacher`'s: their labs, classes and recordings are a 404."""
+    user = _user(django_user_model, "second_teacher")
+    user.groups.add(Group.objects.get_or_create(name=TEACHERS_GROUP)[0])
+    return user
+
+
+@pytest.fixture
+def assistant(django_user_model):
+    """A student account a class may make its assistant."""
+    return _user(django_user_model, "assistant")
+
+
+@pytest.fixture
 def web_user():
     """A system account of this test's own, standing in for `make run`'s web user `terrarium`."""
     name = f"trm-web-{uuid.uuid4().hex[:6]}"

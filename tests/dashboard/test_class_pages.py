@@ -3,26 +3,12 @@ labs and shows its join code; another teacher's class is a 404, and an
 assistant sees and helps in their classes only, without changing them."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from class_helpers import make_class, make_lab
-from dashboard.accounts.roles import TEACHERS_GROUP
 from dashboard.classes.models import Class
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def second_teacher(django_user_model):
-    user = django_user_model.objects.create_user(username="second_teacher", password="pw-second")
-    user.groups.add(Group.objects.get_or_create(name=TEACHERS_GROUP)[0])
-    return user
-
-
-@pytest.fixture
-def assistant(django_user_model):
-    return django_user_model.objects.create_user(username="assistant", password="pw-assistant")
 
 
 @pytest.fixture
@@ -54,7 +40,7 @@ def test_a_teacher_creates_a_class_of_their_lab_and_sees_its_join_code(client_fo
     assert f'href="{reverse("classes:detail", args=[klass.pk])}">Linux 101</a>' in client.get("/classes/").content.decode()
 
 
-def test_a_class_of_another_teachers_lab_is_refused(client_for, teacher, second_teacher, node):
+def test_a_class_of_ansecond_teachers_lab_is_refused(client_for, teacher, second_teacher, node):
     other_lab = make_lab(teacher=second_teacher, node=node)
     response = client_for(teacher).post(reverse("classes:new"), {"name": "Stolen", "lab": other_lab.pk})
     assert response.status_code == 400 and not Class.objects.exists()
@@ -68,7 +54,7 @@ def test_a_student_cannot_create_classes(client_for, owner, lab):
 
 
 @pytest.mark.parametrize("path", ["detail", "grid", "export-csv", "export-json", "cell", "roster", "code"])
-def test_another_teachers_class_is_a_404(client_for, second_teacher, other_student, klass, path):
+def test_ansecond_teachers_class_is_a_404(client_for, second_teacher, other_student, klass, path):
     urls = {
         "detail": ("get", reverse("classes:detail", args=[klass.pk])),
         "grid": ("get", reverse("classes:grid", args=[klass.pk])),

@@ -7,13 +7,11 @@ reset their class's students, nobody else."""
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from runtime import Runtime
 
 from class_helpers import make_class
-from dashboard.accounts.roles import TEACHERS_GROUP
 from dashboard.classes.models import Enrolment
 from dashboard.containers.models import Container
 from dashboard.containers.services import container_delete
@@ -32,18 +30,6 @@ setup: echo {{TOKEN}} > /root/token
 steps:
   - {id: token, title: Token, text: x, check: {run: 'test "$(cat /root/token)" = "{{TOKEN}}"'}}
 """
-
-
-@pytest.fixture
-def second_teacher(django_user_model):
-    user = django_user_model.objects.create_user(username="second_teacher", password="pw-second")
-    user.groups.add(Group.objects.get_or_create(name=TEACHERS_GROUP)[0])
-    return user
-
-
-@pytest.fixture
-def assistant(django_user_model):
-    return django_user_model.objects.create_user(username="assistant", password="pw-assistant")
 
 
 @pytest.fixture

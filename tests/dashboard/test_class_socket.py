@@ -12,11 +12,10 @@ from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser, Group
+from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 
 from class_helpers import check, enrol_with_instance, make_class, make_lab
-from dashboard.accounts.roles import TEACHERS_GROUP
 from dashboard.asgi import application
 from dashboard.classes.models import Enrolment
 from dashboard.classes.routing import websocket_urlpatterns
@@ -27,18 +26,6 @@ from dashboard.revocation import CLOSE_REVOKED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 APP = URLRouter(websocket_urlpatterns)
-
-
-@pytest.fixture
-def second_teacher(django_user_model):
-    user = django_user_model.objects.create_user(username="second_teacher", password="pw-second")
-    user.groups.add(Group.objects.get_or_create(name=TEACHERS_GROUP)[0])
-    return user
-
-
-@pytest.fixture
-def assistant(django_user_model):
-    return django_user_model.objects.create_user(username="assistant", password="pw-assistant")
 
 
 @pytest.fixture

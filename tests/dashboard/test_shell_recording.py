@@ -11,12 +11,10 @@ import pytest
 from channels.db import database_sync_to_async
 from class_helpers import make_class, make_lab
 from channels.layers import get_channel_layer
-from django.contrib.auth.models import Group
 from django.test import AsyncClient
 from django.utils import timezone
 from shell_helpers import ShellClient, shell_path
 
-from dashboard.accounts.roles import TEACHERS_GROUP
 from dashboard.classes.models import Enrolment
 from dashboard.labs.models import CheckRun, LabInstance
 from dashboard.shell.models import Recording
@@ -24,18 +22,6 @@ from dashboard.shell.recording import SUFFIX
 from dashboard.shell.wire import LAYER, node_channel
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def other_teacher(django_user_model):
-    user = django_user_model.objects.create_user(username="other_teacher", password="pw-other_teacher")
-    user.groups.add(Group.objects.get_or_create(name=TEACHERS_GROUP)[0])
-    return user
-
-
-@pytest.fixture
-def assistant(django_user_model):
-    return django_user_model.objects.create_user(username="assistant", password="pw-assistant")
 
 
 @pytest.fixture
@@ -140,7 +126,7 @@ async def test_the_cap_stops_the_recording_with_a_final_marker(shell_agent, lab_
 
 
 async def test_the_teacher_and_assistant_replay_it_and_no_one_else_does(
-        shell_agent, lab_instance, cookies, recording_dir, teacher, assistant, owner, other_student, other_teacher):
+        shell_agent, lab_instance, cookies, recording_dir, teacher, assistant, owner, other_student, second_teacher):
     client, key = await open_shell(lab_instance.container, cookies["owner"])
     await client.type("echo replay-$((6*7))\n")
     await client.read_until(b"replay-42\r\n")
@@ -158,11 +144,11 @@ async def test_the_teacher_and_assistant_replay_it_and_no_one_else_does(
         assert listing.status_code == 200 and f'href="/recordings/{recording.pk}/"'.encode() in html
     instance_page, html = await fetch(teacher, f"/labs/instances/{lab_instance.pk}/")
     assert instance_page.status_code == 200 and f'href="/recordings/{recording.pk}/"'.encode() in html
-    for user in (owner, other_student, other_teacher):
+    for user in (owner, other_student, second_teacher):
         for path in (f"/recordings/{recording.pk}.cast", f"/recordings/{recording.pk}/"):
             response, _ = await fetch(user, path)
             assert response.status_code == 404, (user.username, path)
-    response, _ = await fetch(other_teacher, f"/classes/{(await lab_class(lab_instance)).pk}/recordings/")
+    response, _ = await fetch(second_teacher, f"/classes/{(await lab_class(lab_instance)).pk}/recordings/")
     assert response.status_code == 404
 
 
@@ -171,7 +157,7 @@ async def lab_class(instance):
 
 
 async def test_a_check_links_to_its_moment_in_the_recording(
-        shell_agent, lab_instance, cookies, recording_dir, teacher, other_teacher):
+        shell_agent, lab_instance, cookies, recording_dir, teacher, second_teacher):
     client, key = await open_shell(lab_instance.container, cookies["owner"])
     await client.type("echo before-check\n")
     await client.read_until(b"before-check\r\n")
@@ -194,7 +180,7 @@ async def test_a_check_links_to_its_moment_in_the_recording(
     printed_before = next(t for t, kind, data in events if "before-check\r\n" in data)
     printed_after = next(t for t, kind, data in events if "after-check\r\n" in data)
     assert printed_before < moment < printed_after
-    response, _ = await fetch(other_teacher, f"/checks/{run.pk}/recording/")
+    response, _ = await fetch(second_teacher, f"/checks/{run.pk}/recording/")
     assert response.status_code == 404
     cell = f"/classes/{(await lab_class(lab_instance)).pk}/cells/{lab_instance.student_id}/make.json"
     response, body = await fetch(teacher, cell)
@@ -275,7 +261,7 @@ async def forge(node_name, **message):
 
 
 async def test_the_agent_gives_a_recording_only_to_whom_the_database_allows(
-        shell_agent, lab_instance, cookies, recording_dir, teacher, other_student, other_teacher):
+        shell_agent, lab_instance, cookies, recording_dir, teacher, other_student, second_teacher):
     client, key = await open_shell(lab_instance.container, cookies["owner"])
     await client.type("echo secret-$((6*7))\n")
     await client.read_until(b"secret-42\r\n")
@@ -284,7 +270,7 @@ async def test_the_agent_gives_a_recording_only_to_whom_the_database_allows(
     recording = await ended_recording(key)
     node_name = recording.node_name
 
-    for intruder in (other_student, other_teacher):
+    for intruder in (other_student, second_teacher):
         answer = await forge(node_name, type="recording.dump", recording=recording.pk, user=intruder.pk)
         assert answer == {"type": "recording.end", "error": "refused by the node"}
     answer = await forge(node_name, type="recording.dump", recording=recording.pk, user=teacher.pk)
