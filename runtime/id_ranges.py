@@ -13,11 +13,10 @@ that read a slot's holder would otherwise unlink the slot a claim made
 meanwhile, and two live containers would share a range.
 """
 
-import fcntl
 import os
-from contextlib import contextmanager
 
 from runtime.errors import NotPermitted
+from runtime.linux.locks import directory_locked
 
 SIZE = 65536
 POOL_USER = "terrarium-userns"
@@ -51,24 +50,13 @@ def _entry(path: str, user: str) -> tuple[int, int] | None:
     return None
 
 
-@contextmanager
-def _locked(directory: str):
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd = os.open(f"{directory}/.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def claim(root: str, cid: str) -> int:
     """The first id of a free slot, now held for container cid. When none is
     free, slots whose container is gone (deleted while the runtime was not
     there to free them) are reclaimed first."""
     start, slots = pool()
     directory = f"{root}/{DIRECTORY}"
-    with _locked(directory):
+    with directory_locked(directory):
         for attempt in range(2):
             taken = set(os.listdir(directory))
             for n in range(slots):
@@ -89,7 +77,7 @@ def release(root: str, cid: str, uid_base: int) -> None:
     """Free the slot of uid_base if container cid holds it."""
     start, _ = pool()
     directory = f"{root}/{DIRECTORY}"
-    with _locked(directory):
+    with directory_locked(directory):
         path = f"{directory}/{(uid_base - start) // SIZE}"
         if holder(path) == cid:
             os.unlink(path)
@@ -108,7 +96,7 @@ def reclaim(root: str) -> list[int]:
     directory = f"{root}/{DIRECTORY}"
     if not os.path.isdir(directory):
         return []
-    with _locked(directory):
+    with directory_locked(directory):
         return _reclaim(root, directory)
 
 

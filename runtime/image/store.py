@@ -16,12 +16,12 @@ import json
 import os
 import re
 import time
-from contextlib import contextmanager
 
 from runtime import settings
 from runtime.errors import Conflict, ImportFailed, InvalidArgument, NotFound
 from runtime.image.import_limits import ImportLimits
 from runtime.linux import treeops
+from runtime.linux.locks import directory_locked
 from runtime.records import Record
 
 __all__ = ["ImageStore", "ImageInfo", "ImportLimits"]
@@ -104,15 +104,6 @@ class ImageStore:
         os.makedirs(self.images, mode=0o700, exist_ok=True)
         self.cleanup_partial()
 
-    @contextmanager
-    def _locked(self):
-        fd = os.open(f"{self.images}/.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
     def _discard(self, name: str) -> None:
         """Remove images/<name>; the rootfs is emptied first, relative to itself, to keep paths short."""
         images_fd = os.open(self.images, treeops.DIR_FLAGS)
@@ -136,7 +127,7 @@ class ImageStore:
     def cleanup_partial(self) -> int:
         """Remove what killed imports and removals left behind; the number of directories removed."""
         removed = 0
-        with self._locked():
+        with directory_locked(self.images):
             for name in self._partial(TMP_PREFIX):
                 fd = os.open(f"{self.images}/{name}", treeops.DIR_FLAGS)
                 try:
@@ -149,7 +140,7 @@ class ImageStore:
 
     def _reserve(self, name: str) -> tuple[str, int]:
         tag = _sha256(name.encode())[:16]
-        with self._locked():
+        with directory_locked(self.images):
             if any(info.name == name for info in self.list()):
                 raise Conflict(f"image {name!r} already exists; remove it first")
             for partial in self._partial(f"{TMP_PREFIX}{tag}-"):
@@ -220,7 +211,7 @@ class ImageStore:
             record = {k: v for k, v in info.to_dict().items() if k not in ("path", "rootfs")}
             with open(os.open(f"{tmp}/image.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "w") as f:
                 f.write(json.dumps(record, indent=2) + "\n")
-            with self._locked():
+            with directory_locked(self.images):
                 if any(other.name == name for other in self.list()):
                     raise Conflict(f"image {name!r} already exists; remove it first")
                 os.rename(tmp, info.path)
@@ -262,7 +253,7 @@ class ImageStore:
             record = {k: v for k, v in info.to_dict().items() if k not in ("path", "rootfs")}
             with open(os.open(f"{tmp}/image.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "w") as f:
                 f.write(json.dumps(record, indent=2) + "\n")
-            with self._locked():
+            with directory_locked(self.images):
                 images = self.list()
                 if any(other.name == name for other in images):
                     raise Conflict(f"image {name!r} already exists; remove it first")
@@ -346,7 +337,7 @@ class ImageStore:
 
     def remove(self, ref: str) -> ImageInfo:
         """Delete an image no container uses; returns what was removed."""
-        with self._locked():
+        with directory_locked(self.images):
             info = self.get(ref)
             users = self._users(info.id)
             if users:

@@ -1,1 +1,1 @@
-"""Thin layers over Linux: syscall wrappers, process identity from /proc, confined path walks."""
+"""Thin layers over Linux: syscall wrappers, process identity from /proc, confined path walks, directory locks."""

@@ -10,14 +10,13 @@ fails if the address is taken, so two creates never get the same one.
 Everything is root's alone (0700 directories, 0600 files).
 """
 
-import fcntl
 import json
 import os
 import re
 import time
-from contextlib import contextmanager
 
 from runtime.errors import Conflict, InvalidArgument, NotFound
+from runtime.linux.locks import directory_locked
 from runtime.network import addresses
 
 EGRESS = ("internet", "open", "none")
@@ -56,15 +55,8 @@ class NetworkStore:
     def _dir(self, name: str) -> str:
         return f"{self.root}/{name}"
 
-    @contextmanager
     def locked(self):
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
-        fd = os.open(f"{self.root}/.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return directory_locked(self.root)
 
     def names(self) -> list[str]:
         try:
