@@ -36,32 +36,8 @@ class Ahead:
     by a holder child; the calling process joins the three at once."""
 
     def __init__(self):
-        ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
-        hold_r, self._hold_w = os.pipe2(os.O_CLOEXEC)
-        self._pid = os.fork()
-        if self._pid == 0:
-            try:
-                # First of all: a launcher's threads fork holders side by side,
-                # and a holder that kept a copy of another's hold pipe would wait
-                # for that one's end while it waits for this one's.
-                sc.close_all_except(ready_w, hold_r)
-                sc.unshare(sc.CLONE_NEWUSER)
-                sc.unshare(sc.CLONE_NEWNET | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC)
-                # Its pid in the host's /proc, which this mount namespace still
-                # shows: fork gave the caller its pid in the container's.
-                os.write(ready_w, os.readlink("/proc/self").encode())
-                os.read(hold_r, 1)
-            finally:
-                os._exit(0)
-        os.close(ready_w)
-        os.close(hold_r)
-        try:
-            host_pid = os.read(ready_r, 32)
-        finally:
-            os.close(ready_r)
-        if not host_pid.isdigit():
-            raise OSError(0, "cannot make the container's user namespace")
-        proc = f"/proc/{int(host_pid)}"
+        self._pid, self._hold_w, host_pid = _fork_holder(sc.CLONE_NEWNET | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC)
+        proc = f"/proc/{host_pid}"
         self.user = os.open(f"{proc}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         # Opened now: the holder is gone by the time the container is known.
         self._maps = [os.open(f"{proc}/{name}", os.O_WRONLY | os.O_CLOEXEC) for name in ("uid_map", "gid_map")]
@@ -154,35 +130,54 @@ def probe_idmap(path: str) -> str | None:
     return None
 
 
-def _scratch_userns() -> int:
-    """A user namespace mapping root to nobody, made by a child that leaves once it is mapped."""
+def _fork_holder(more: int = 0) -> tuple[int, int, int]:
+    """(pid, hold_w, host pid) of a child in a new user namespace (and the
+    namespaces `more` names), which stays until hold_w is closed; OSError
+    with the child's errno if it could not make them."""
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     hold_r, hold_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
         try:
-            # As Ahead's holder: no copy of another thread's hold pipe.
+            # First of all: a launcher's threads fork holders side by side,
+            # and a holder that kept a copy of another's hold pipe would wait
+            # for that one's end while it waits for this one's.
             sc.close_all_except(ready_w, hold_r)
             try:
                 sc.unshare(sc.CLONE_NEWUSER)
-                os.write(ready_w, b"ok")
+                if more:
+                    sc.unshare(more)
+                # Its pid in the host's /proc, which this mount namespace still
+                # shows: fork gave the caller its pid in the container's.
+                os.write(ready_w, os.readlink("/proc/self").encode())
             except OSError as exc:
-                os.write(ready_w, str(exc.errno).encode())
+                os.write(ready_w, f"e{exc.errno}".encode())
             os.read(hold_r, 1)
         finally:
             os._exit(0)
     os.close(ready_w)
     os.close(hold_r)
     try:
-        answer = os.read(ready_r, 16)
-        if answer != b"ok":
-            raise OSError(int(answer) if answer.isdigit() else errno.ECHILD, "unshare(CLONE_NEWUSER)")
-        for name in ("uid_map", "gid_map"):
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write("0 65534 1\n")
-        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        answer = os.read(ready_r, 32)
     finally:
         os.close(ready_r)
+    if not answer.isdigit():
+        os.close(hold_w)
+        os.waitpid(pid, 0)
+        code = answer[1:]
+        raise OSError(int(code) if code.isdigit() else errno.ECHILD, "unshare(CLONE_NEWUSER)")
+    return pid, hold_w, int(answer)
+
+
+def _scratch_userns() -> int:
+    """A user namespace mapping root to nobody, made by a child that leaves once it is mapped."""
+    pid, hold_w, host_pid = _fork_holder()
+    try:
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{host_pid}/{name}", "w") as f:
+                f.write("0 65534 1\n")
+        return os.open(f"/proc/{host_pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
         os.close(hold_w)
         os.waitpid(pid, 0)
 
