@@ -220,7 +220,9 @@ class PtySession:
                 break
             self._last_read = len(data)
             self._output(data, now)
-            if not self.viewers:
+            # A viewer's window is full: reading more now would hold up to a
+            # frame past it for every slow viewer, not one read.
+            if not self.viewers or any(self._holds(v) for v in self.viewers.values()):
                 break
         self._streaming = recent or self._last_read >= STREAMING_READ_BYTES
         self._update_reading()
