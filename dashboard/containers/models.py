@@ -51,6 +51,10 @@ class Container(models.Model):
     # "auto": a user namespace of its own (root inside, an unprivileged id on the
     # host); "host": the host's ids, which only a teacher may choose.
     userns = models.CharField(max_length=4, choices=[("auto", "own id range"), ("host", "host's ids")], default="auto")
+    # Container ports its owner opens through the dashboard's app proxy (issue 17).
+    app_ports = models.JSONField(default=list, blank=True)
+    # The address on its network as the runtime gave it at the last start; shown, never trusted.
+    ip_address = models.CharField(max_length=45, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     status_detail = models.CharField(max_length=200, blank=True)
     runtime_id = models.CharField(max_length=80, blank=True)
