@@ -1,12 +1,18 @@
 """The import graph of Terrarium's own packages: modules, arrows, layers, circles.
 
-Usage: python scripts/import_graph.py [PACKAGE ...]   (default: runtime dashboard)
+Usage: python scripts/import_graph.py [--chains] [--leave-out MODULE ...] [--tree DIR] [PACKAGE ...]
+       (default packages: runtime dashboard)
+
+--chains       also print the longest import chains, the ones the layer count is
+--leave-out    measure without MODULE and the modules under it (repeatable)
+--tree         measure the tree at DIR (another checkout) instead of this one
 
 Every import is an arrow, wherever it is written: an import inside a function
 still ties the two modules together, it only hides a circle. Those are also
 listed by line, since the layout rule is that each one says why.
 """
 
+import argparse
 import ast
 import sys
 from pathlib import Path
@@ -14,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def module_files(package):
-    for path in sorted((ROOT / package).rglob("*.py")):
+def module_files(package, root=ROOT):
+    for path in sorted((root / package).rglob("*.py")):
         if "migrations" in path.parts:
             continue
-        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        parts = list(path.relative_to(root).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
         yield ".".join(parts), path
@@ -58,8 +64,13 @@ def _top_level(body):
                 yield from _top_level(handler.body)
 
 
-def build(packages):
-    files = dict(item for package in packages for item in module_files(package))
+def _left_out(module, leave_out):
+    return any(module == name or module.startswith(name + ".") for name in leave_out)
+
+
+def build(packages, leave_out=(), root=ROOT):
+    files = {module: path for package in packages for module, path in module_files(package, root)
+             if not _left_out(module, leave_out)}
     arrows, deferred = {}, {}
     for module, path in files.items():
         tree = ast.parse(path.read_text(), str(path))
@@ -108,8 +119,9 @@ def circles(arrows):
     return found
 
 
-def layers(arrows):
-    """Length of the longest chain of imports, counted in modules."""
+def heights(arrows):
+    """Each module's layer: 1 for a module importing none of the others, else
+    one more than the highest module it imports (the longest chain down)."""
     depth = {}
 
     def height(module, seen=()):
@@ -121,17 +133,49 @@ def layers(arrows):
         depth[module] = value
         return value
 
-    return max((height(m) for m in arrows), default=0)
+    for module in arrows:
+        height(module)
+    return depth
+
+
+def layers(arrows):
+    """Length of the longest chain of imports, counted in modules."""
+    return max(heights(arrows).values(), default=0)
+
+
+def longest_chains(arrows):
+    """The modules on the longest chains of imports, layer by layer from the
+    top ({layer: modules}), and one such chain: what to cut to lose a layer."""
+    depth = heights(arrows)
+    top = max(depth.values(), default=0)
+    on_chain = {top: sorted(m for m in depth if depth[m] == top)}
+    for layer in range(top - 1, 0, -1):
+        on_chain[layer] = sorted({t for m in on_chain[layer + 1] for t in arrows[m] if depth[t] == layer})
+    chain = on_chain[top][:1]
+    while chain and depth[chain[-1]] > 1:
+        chain.append(min(t for t in arrows[chain[-1]] if depth[t] == depth[chain[-1]] - 1))
+    return on_chain, chain
 
 
 def main(argv):
-    packages = argv or ["runtime", "dashboard"]
-    for package in packages:
-        arrows, deferred = build([package])
+    parser = argparse.ArgumentParser(description="Modules, arrows, layers and circles of the import graph.")
+    parser.add_argument("packages", nargs="*", default=["runtime", "dashboard"], metavar="PACKAGE")
+    parser.add_argument("--chains", action="store_true", help="print the longest import chains")
+    parser.add_argument("--leave-out", action="append", default=[], metavar="MODULE",
+                        help="leave out MODULE and the modules under it (repeatable)")
+    parser.add_argument("--tree", type=Path, default=ROOT, metavar="DIR", help="the checkout to measure")
+    options = parser.parse_args(argv)
+    for package in options.packages:
+        arrows, deferred = build([package], options.leave_out, options.tree.resolve())
         count = sum(len(targets) for targets in arrows.values())
         print(f"{package}: {len(arrows)} modules, {count} arrows, {layers(arrows)} layers")
         for component in circles(arrows):
             print(f"  circle: {' <-> '.join(component)}")
+        if options.chains:
+            on_chain, chain = longest_chains(arrows)
+            print(f"  a longest chain: {' -> '.join(chain)}")
+            for layer, modules in on_chain.items():
+                print(f"  layer {layer} of the longest chains: {', '.join(modules)}")
         for module, sites in sorted(deferred.items()):
             for line, targets in sites:
                 print(f"  import inside a function: {module}:{line} -> {', '.join(targets)}")
