@@ -1,8 +1,9 @@
 """`python -m runtime`: a docker-like command line over the runtime API.
 
 Each command family lives in its own module (`images`, `containers`, `checks`)
-and registers its sub-commands here; this module only parses, dispatches and
-turns a `TerrariumError` into one `error:` line and exit status 1.
+and registers its sub-commands here; this module only parses, dispatches,
+opens the Runtime a command asks for and turns a `TerrariumError` into one
+`error:` line and exit status 1.
 
 `run` in its plain forms skips argparse (`fast`), and each family is
 imported only when its commands are needed: a container start from the
@@ -50,8 +51,19 @@ def parse_args(argv: list[str]):
     return args
 
 
+def open_runtime(root: str | None, **options):
+    """The Runtime a command works on, handed to it as `args.open_runtime(**options)`:
+    the command modules use one without importing runtime.lifecycle, so that they,
+    like the images and networks commands, stay below it."""
+    # Imported here: image and network commands have no use for it.
+    from runtime.lifecycle import Runtime
+
+    return Runtime(root=root, **options)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    args.open_runtime = lambda **options: open_runtime(args.root, **options)
     if os.geteuid() != 0:
         print("error: the runtime needs root: its state is root's alone, and containers need namespaces, mounts and cgroups",
               file=sys.stderr)

@@ -24,13 +24,10 @@ def register(commands) -> None:
 
 
 def cmd_check(args) -> int:
-    # Imported here: the other commands build this module's parser too.
-    from runtime.lifecycle import Runtime
-
     script = sys.stdin.buffer.read()
     try:
-        result = Runtime(root=args.root).check(args.container, script, env=parse_env(args.env), timeout=args.timeout,
-                                               memory=parse_size(args.memory, "memory limit"), pids=args.pids)
+        result = args.open_runtime().check(args.container, script, env=parse_env(args.env), timeout=args.timeout,
+                                           memory=parse_size(args.memory, "memory limit"), pids=args.pids)
     except TerrariumError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return NOT_RUN

@@ -16,12 +16,9 @@ from runtime.shim import attach
 
 
 def _runtime(args):
-    # Imported here: the images commands build this module's parsers too.
-    from runtime.lifecycle import Runtime
-
     # The node's shared forker: the shims of containers started from separate
     # commands then share its pages, not each its own copy of a CLI's.
-    return Runtime(root=args.root, shared_forker=True)
+    return args.open_runtime(shared_forker=True)
 
 
 def register(commands) -> None:
