@@ -69,10 +69,13 @@ def _left_out(module, leave_out):
 
 
 def build(packages, leave_out=(), root=ROOT):
-    files = {module: path for package in packages for module, path in module_files(package, root)
-             if not _left_out(module, leave_out)}
+    # Imports resolve against every module, so that one of a module left out
+    # is dropped, not counted as an import of its package.
+    files = dict(item for package in packages for item in module_files(package, root))
     arrows, deferred = {}, {}
     for module, path in files.items():
+        if _left_out(module, leave_out):
+            continue
         tree = ast.parse(path.read_text(), str(path))
         is_package = path.name == "__init__.py"
         top = set(_top_level(tree.body))
@@ -80,7 +83,7 @@ def build(packages, leave_out=(), root=ROOT):
         for node in ast.walk(tree):
             if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
-            targets = set(_targets(node, module, is_package, files))
+            targets = {t for t in _targets(node, module, is_package, files) if not _left_out(t, leave_out)}
             arrows[module] |= targets
             if node not in top and targets:
                 deferred.setdefault(module, []).append((node.lineno, sorted(targets)))
