@@ -4,7 +4,7 @@ operations that differ only in which files they touch.
 A driver says where a controller's directory of a cgroup is, which
 directories make up the cgroup (`_dirs`), the names of its memory files
 (`MEMORY`), and how it writes memory and cpu limits, freezes, and reads cpu
-and block-io counters.
+and block-io counters; v2 kills with cgroup.kill where it can.
 """
 
 import os
@@ -12,6 +12,7 @@ from functools import partial
 
 from runtime import settings
 from runtime.cgroups import counters, files
+from runtime.cgroups.signals import signal_frozen
 from runtime.errors import Conflict, NotFound, NotPermitted
 from runtime.records import Record
 
@@ -153,6 +154,9 @@ class CgroupDriver:
     def thaw(self, name: str) -> None:
         if not self._wait_frozen(name, False):
             raise Conflict(f"cgroup '{name}' did not thaw within {FREEZE_TIMEOUT_S:.0f} s")
+
+    def kill_all(self, name: str, sig: int) -> None:
+        signal_frozen(self, name, sig)
 
     def destroy(self, name: str) -> None:
         files.check_name(name)

@@ -11,7 +11,6 @@ from runtime.cgroups.device_rules import ALLOWED
 from runtime.cgroups.hierarchies import v1_controllers
 from runtime.cgroups.limits import CPU_PERIOD_US, Limits
 from runtime.cgroups.open_files import OpenFiles
-from runtime.cgroups.signals import signal_frozen
 from runtime.errors import Conflict
 
 CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "devices", "freezer", "blkio", "cpuset")
@@ -187,9 +186,6 @@ class V1Driver(CgroupDriver):
                 return False
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-
-    def kill_all(self, name: str, sig: int) -> None:
-        signal_frozen(self, name, sig)
 
 
 def _inherit_cpuset(path: str) -> None:

@@ -9,7 +9,6 @@ from runtime.cgroups import bpf_devices, counters, files
 from runtime.cgroups.base import FREEZE_TIMEOUT_S, CgroupDriver, MemoryFiles, NotFoundAs, make_new, require_controllers
 from runtime.cgroups.limits import CPU_PERIOD_US, Limits
 from runtime.cgroups.open_files import OpenFiles
-from runtime.cgroups.signals import signal_frozen
 from runtime.errors import NotPermitted
 
 CONTROLLERS = ("cpu", "memory", "pids", "io", "cpuset")
@@ -143,7 +142,7 @@ class V2Driver(CgroupDriver):
         if sig == signal.SIGKILL and os.path.exists(kill_file):
             files.write(kill_file, 1)
         else:
-            signal_frozen(self, name, sig)
+            super().kill_all(name, sig)
 
 
 def _enable_controllers(path: str) -> None:

@@ -31,7 +31,7 @@ import stat
 import time
 from dataclasses import dataclass
 
-from runtime.cgroups import Limits
+from runtime.cgroups.limits import Limits
 from runtime.errors import Conflict, InvalidArgument, NotFound, TerrariumError
 from runtime.isolation import exec as exec_module
 from runtime.linux import procinfo
