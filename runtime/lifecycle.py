@@ -589,7 +589,8 @@ class Runtime:
             pass
 
     def exec(self, ref: str, argv: list[str], tty: bool = False, env=None, cwd=None, user=None,
-             rows: int = 24, cols: int = 80) -> "runtime.isolation.exec.ExecSession":
+             rows: int = 24, cols: int = 80):
+        """argv started in the running container: a runtime.isolation.exec.ExecSession."""
         state = self._live(ref)
         if state.status == "paused":
             raise Conflict(f"container {state.name} is paused")

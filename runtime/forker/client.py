@@ -12,7 +12,6 @@ import weakref
 
 from runtime.errors import TerrariumError
 from runtime.forker.protocol import SWEEP, command, receive_spare, spare_request
-from runtime.shim.client import WarmShim
 
 
 
@@ -33,8 +32,9 @@ class Forker:
         self._mount_events = select.poll()
         self._mount_events.register(self._mount_table, select.POLLPRI)
 
-    def take(self) -> WarmShim:
-        """A shim forked ahead by the forker, for the caller to start its container with."""
+    def take(self):
+        """A shim forked ahead by the forker (a runtime.shim.client.WarmShim), for the caller
+        to start its container with."""
         with self._lock:
             spare = self._asked_for()
             if spare is None:
@@ -70,7 +70,7 @@ class Forker:
         self._sock.send(spare_request(*self._args))
         self._asked = True
 
-    def _asked_for(self) -> WarmShim | None:
+    def _asked_for(self):
         """The spare asked for after the last start, unless it is stale or dead (then discarded) or lost."""
         if not self._asked:
             return None

@@ -43,7 +43,7 @@ from runtime.forker.protocol import MAX_MESSAGE, SWEEP, shared_address
 from runtime.forker.zygote import Zygote
 from runtime.isolation import container_init, seccomp
 from runtime.linux.procinfo import is_same, set_name, start_time
-from runtime.shim import attach, supervisor
+from runtime.shim import attach
 from runtime.state import StateStore
 
 # The shared forker leaves after this many seconds without a request.
@@ -106,7 +106,7 @@ class _Spares:
         self.host = None
         return True
 
-    def _spare(self) -> supervisor.WarmShim:
+    def _spare(self):
         self._mounts_changed()  # changes before this one are in the copy it makes
         if self.host is None:
             self.host = container_init.host_facts()
@@ -135,7 +135,7 @@ class _Spares:
             for fd in join_fds:
                 os.close(fd)
 
-    def _forked(self, cgroup: str | None, join_fds: list[int]) -> supervisor.WarmShim:
+    def _forked(self, cgroup: str | None, join_fds: list[int]):
         try:
             return self.zygote.spare(cgroup, join_fds, self.host)
         except (BrokenPipeError, ConnectionResetError):
@@ -144,7 +144,7 @@ class _Spares:
             self.zygote = Zygote(self.store, self.driver)
             return self.zygote.spare(cgroup, join_fds, self.host)
 
-    def _discard(self, spare: supervisor.WarmShim) -> None:
+    def _discard(self, spare) -> None:
         spare.discard()
         # Its shim removes it as it leaves, unless it was killed.
         if spare.cgroup is not None:

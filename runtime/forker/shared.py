@@ -14,7 +14,6 @@ import sys
 
 from runtime.errors import TerrariumError
 from runtime.forker.protocol import SWEEP, command, receive_spare, shared_address, spare_request
-from runtime.shim.client import WarmShim
 
 
 class SharedForker:
@@ -25,8 +24,9 @@ class SharedForker:
     def __init__(self, root: str, cgroup_parent: str):
         self.root, self.cgroup_parent = root, cgroup_parent
 
-    def take(self) -> WarmShim:
-        """A shim forked ahead by the shared forker, for the caller to start its container with."""
+    def take(self):
+        """A shim forked ahead by the shared forker (a runtime.shim.client.WarmShim), for the
+        caller to start its container with."""
         with self._connect() as sock:
             sock.send(spare_request(self.root, self.cgroup_parent))
             return receive_spare(sock)
