@@ -79,7 +79,7 @@ def seed_activity(instances, seconds: int, cpu: float) -> None:
     import redis
     from django.conf import settings
 
-    from dashboard.classes.activity import _key as input_key
+    from dashboard.classes.activity import input_key
     from dashboard.shell.models import ShellSession
 
     seed_samples([i.container_id for i in instances], seconds, cpu)
@@ -165,7 +165,7 @@ def make_idle(instances) -> None:
     from django.conf import settings
     from django.utils import timezone
 
-    from dashboard.classes.activity import _key as input_key
+    from dashboard.classes.activity import input_key
     from dashboard.labs.models import CheckRun, LabInstance
     from dashboard.shell.models import ShellSession
 
@@ -186,7 +186,7 @@ def quiet_scan_ms(instances) -> float:
     from django.conf import settings
     from django.utils import timezone
 
-    from dashboard.classes.node import _cpu_busy
+    from dashboard.classes.node import cpu_busy
 
     r = redis.Redis.from_url(settings.REDIS_URL)
     r.delete(*(f"terrarium:stats:c:{i.container_id}:s" for i in instances))
@@ -196,7 +196,7 @@ def quiet_scan_ms(instances) -> float:
     times = []
     for _ in range(RENDERS):
         start = time.perf_counter()
-        assert _cpu_busy(ids, IDLE_LIMIT, timezone.now()) == set()
+        assert cpu_busy(ids, IDLE_LIMIT, timezone.now()) == set()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 

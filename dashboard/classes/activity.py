@@ -24,7 +24,8 @@ _noted: dict[str, float] = {}
 _writes: set[asyncio.Task] = set()
 
 
-def _key(session_key: str) -> str:
+def input_key(session_key: str) -> str:
+    """The key holding the time of shell `session_key`'s last recorded input."""
     return f"terrarium:classes:input:{session_key}"
 
 
@@ -43,7 +44,7 @@ def note_input(session_key: str) -> None:
 
 async def _record(session_key: str, at: float) -> None:
     try:
-        await async_client().set(_key(session_key), repr(at), ex=KEY_TTL)
+        await async_client().set(input_key(session_key), repr(at), ex=KEY_TTL)
     except redis.RedisError:
         # Input goes on; at worst the instance looks idle a little early.
         log.warning("could not record the input of shell %s", session_key, exc_info=True)
@@ -53,5 +54,5 @@ def last_inputs(session_keys: list[str]) -> dict[str, datetime]:
     """The last recorded input of each of these shells that had any."""
     if not session_keys:
         return {}
-    values = client().mget([_key(k) for k in session_keys])
+    values = client().mget([input_key(k) for k in session_keys])
     return {k: datetime.fromtimestamp(float(v), tz=timezone.utc) for k, v in zip(session_keys, values) if v}

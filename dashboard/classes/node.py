@@ -20,7 +20,7 @@ from dashboard.containers.models import Container
 from dashboard.containers.node import claim, shared_runtime
 from dashboard.containers.services import container_delete, container_stop
 from dashboard.labs.models import LabInstance
-from dashboard.monitoring.history import SECOND_KEEP, _key as sample_key
+from dashboard.monitoring.history import SECOND_KEEP, sample_key
 from dashboard.monitoring.samples import FIELDS
 from runtime import TerrariumError
 
@@ -79,7 +79,7 @@ def _enforce_class(klass: Class, node_name: str, now) -> dict[int, str]:
             acted[instance.pk] = "stopped"
         elif (since := suspend_at(klass=klass, last_active=active.get(instance.pk, now))) and now >= since:
             idle.append(instance)
-    busy = _cpu_busy([i.container_id for i in idle], klass.idle_limit_seconds, now) if idle else set()
+    busy = cpu_busy([i.container_id for i in idle], klass.idle_limit_seconds, now) if idle else set()
     for instance in idle:
         if instance.container_id not in busy and _suspend(instance.container):
             acted[instance.pk] = "suspended"
@@ -131,7 +131,7 @@ return busy
 """
 
 
-def _cpu_busy(container_ids: list[int], seconds: int, now) -> set[int]:
+def cpu_busy(container_ids: list[int], seconds: int, now) -> set[int]:
     """The containers whose cpu went above CPU_ACTIVE_PERCENT in the last `seconds`
     (at most the hour of 1-second samples kept): busy, so not idle. Read only for
     instances idle by every other sign, and folded in Redis, so the pass stays cheap."""

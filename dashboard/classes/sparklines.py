@@ -8,7 +8,7 @@ the page more than the rest of the grid."""
 import json
 
 from dashboard.classes.redis_client import client
-from dashboard.monitoring.history import _key
+from dashboard.monitoring.history import sample_key
 from dashboard.monitoring.samples import FIELDS
 
 SPARK_SECONDS = 120
@@ -62,7 +62,7 @@ def sparklines(container_ids: list[int], now: float) -> dict[int, dict]:
     """container id -> {"cpu", "memory": polyline points; "cpu_label", "memory_label"} for those with samples."""
     if not container_ids:
         return {}
-    found = client().eval(_BUCKETS, len(container_ids), *(_key(pk, "s") for pk in container_ids),
+    found = client().eval(_BUCKETS, len(container_ids), *(sample_key(pk, "s") for pk in container_ids),
                          now - SPARK_SECONDS, BUCKET_SECONDS, BUCKETS,
                          *(FIELDS.index(f) + 1 for f in ("t", "cpu_percent", "memory_bytes", "memory_limit_bytes")))
     lines = {}

@@ -43,7 +43,8 @@ def client() -> redis.Redis:
     return _clients[loop]
 
 
-def _key(container_id: int, kind: str) -> str:
+def sample_key(container_id: int, kind: str) -> str:
+    """The sorted set of a container's samples: kind "s" (1-second) or "m" (1-minute)."""
     return f"terrarium:stats:c:{container_id}:{kind}"
 
 
@@ -73,13 +74,13 @@ end
 
 def samples_add(pipe, samples: list[tuple[int, dict]], publish: list[tuple[str, bytes]]) -> None:
     """Queue a tick's samples and the (pub/sub channel, message) pairs to publish with them."""
-    keys = [_key(pk, "s") for pk, _ in samples]
+    keys = [sample_key(pk, "s") for pk, _ in samples]
     args = [a for _, sample in samples for a in (sample["t"], _dump(pack(sample)))]
     pipe.eval(_ADD_SAMPLES, len(keys), *keys, *args, *(a for pair in publish for a in pair))
 
 
 def aggregate_add(pipe, container_id: int, row: list, now: float) -> None:
-    seconds, minutes = _key(container_id, "s"), _key(container_id, "m")
+    seconds, minutes = sample_key(container_id, "s"), sample_key(container_id, "m")
     pipe.zadd(minutes, {_dump(row): row[0]})
     pipe.zremrangebyscore(seconds, "-inf", f"({now - SECOND_KEEP}")
     pipe.zremrangebyscore(minutes, "-inf", f"({now - MINUTE_KEEP}")
@@ -103,11 +104,11 @@ async def container_history(container_id: int, range_name: str, now: float | Non
     seconds, step = RANGES[range_name]
     since = now - seconds
     if step is None:
-        rows = await client().zrangebyscore(_key(container_id, "s"), since, "+inf")
+        rows = await client().zrangebyscore(sample_key(container_id, "s"), since, "+inf")
         return [unpack(json.loads(r)) for r in rows]
     pipe = client().pipeline(transaction=False)
-    pipe.zrangebyscore(_key(container_id, "m"), since, "+inf")
-    pipe.zrevrangebyscore(_key(container_id, "s"), "+inf", since, start=0, num=120)
+    pipe.zrangebyscore(sample_key(container_id, "m"), since, "+inf")
+    pipe.zrevrangebyscore(sample_key(container_id, "s"), "+inf", since, start=0, num=120)
     aggregates, recent = await pipe.execute()
     rows = [json.loads(r) for r in aggregates]
     if step > 60:
@@ -125,7 +126,7 @@ async def recent_samples(container_ids: list[int], seconds: float, now: float | 
         return {}
     pipe = client().pipeline(transaction=False)
     for cid in container_ids:
-        pipe.zrangebyscore(_key(cid, "s"), now - seconds, "+inf")
+        pipe.zrangebyscore(sample_key(cid, "s"), now - seconds, "+inf")
     results = await pipe.execute()
     return {cid: [unpack(json.loads(r)) for r in rows] for cid, rows in zip(container_ids, results)}
 
