@@ -148,7 +148,7 @@ def disk_parts_ms(image: str) -> dict[str, float]:
     for _ in range(RUNS):
         t0 = time.perf_counter()
         fd = os.open(image, os.O_RDWR | os.O_CLOEXEC)
-        device, loop_fd = layerdisk._attach_loop(fd)
+        device, loop_fd = layerdisk.attach_loop(fd)
         os.close(fd)
         t1 = time.perf_counter()
         fs_fd = syscalls.fsopen("ext4")

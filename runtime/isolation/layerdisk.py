@@ -98,7 +98,7 @@ def open_mount(image: str) -> int:
     goes stale."""
     image_fd = os.open(image, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
     try:
-        device, loop_fd = _attach_loop(image_fd)
+        device, loop_fd = attach_loop(image_fd)
     finally:
         os.close(image_fd)
     try:
@@ -124,7 +124,7 @@ def attach(mount_fd: int, target: str) -> tuple[str, str]:
     return f"{target}/upper", f"{target}/work"
 
 
-def _attach_loop(image_fd: int) -> tuple[str, int]:
+def attach_loop(image_fd: int) -> tuple[str, int]:
     """A free loop device backed by image_fd: (its path, an fd holding it)."""
     try:
         control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
