@@ -119,6 +119,27 @@ def join_cgroup(files: list[str | int]) -> None:
             os.close(fd)
 
 
+def take_container_credentials(uid, gid, bounding_dropped: bool) -> None:
+    """The last steps before the execve of every process that enters a
+    container, its pid 1 (which dropped the bounding set ahead, see
+    capabilities.drop_bounding) or an exec'd one: a user or group given by
+    name is looked up in the container's /etc, then the seccomp filter, then
+    the capabilities and ids.
+
+    The filter first, while this process still has CAP_SYS_ADMIN: the
+    capability drop and the execve then happen under it, and there is no
+    moment with the container's credentials and no filter."""
+    groups = None
+    if isinstance(uid, str) or isinstance(gid, str):
+        # The mount namespace joined, / is the container's: its files, its symlinks.
+        uid, gid, groups = users.resolve(uid, gid)
+    seccomp.apply_default_profile()
+    if bounding_dropped:
+        capabilities.reduce_to(uid=uid, gid=gid, groups=groups)
+    else:
+        capabilities.apply_default(uid=uid, gid=gid, groups=groups)
+
+
 def enter_cgroup(files: list[str | int]) -> None:
     """Join the container's cgroup, while the host's /sys/fs/cgroup is still
     visible, then make the cgroup namespace, which has it as its root."""
@@ -259,13 +280,7 @@ def container_init(plan_channel: socket.socket, shim_channel: socket.socket, err
                 os.dup2(fd, target, inheritable=True)
         shim_channel.close()
         sc.close_all_except(error_fd, plan_channel.fileno())
-        uid, gid, groups = plan.uid, plan.gid, None
-        if isinstance(uid, str) or isinstance(gid, str):
-            uid, gid, groups = users.resolve(uid, gid)
-        # The filter before the credentials, as in runtime.isolation.exec: never the
-        # container's credentials without it.
-        seccomp.apply_default_profile()
-        capabilities.reduce_to(uid=uid, gid=gid, groups=groups)
+        take_container_credentials(plan.uid, plan.gid, bounding_dropped=True)
         exec_command(plan.argv, plan.env)
     except BaseException as exc:  # noqa: BLE001 - pid 1 must report, never unwind into the shim's code
         if isinstance(exc, OSError) and exc.strerror:

@@ -38,8 +38,8 @@ import socket
 import time
 
 from runtime.errors import Conflict, TerrariumError
-from runtime.isolation import capabilities, seccomp, terminal, users, userns
-from runtime.isolation.container_init import exec_command, join_cgroup, reset_signals
+from runtime.isolation import seccomp, terminal, userns
+from runtime.isolation.container_init import exec_command, join_cgroup, reset_signals, take_container_credentials
 from runtime.linux import procinfo
 from runtime.linux import syscalls as sc
 
@@ -275,15 +275,8 @@ def _child(argv, tty, env, cwd, user, rows, cols, sock, pipes, error_w, user_fd,
         sock.close()
         sc.close_all_except(error_w)
         os.chdir(cwd)
-        uid, gid, groups = (*user, None) if user else (None, None, None)
-        if isinstance(uid, str) or isinstance(gid, str):
-            # The mount namespace joined, / is the container's: its files, its symlinks.
-            uid, gid, groups = users.resolve(uid, gid)
-        # The filter first, while this process still has CAP_SYS_ADMIN: the
-        # capability drop and the execve then happen under it, and there is
-        # no moment with the container's credentials and no filter.
-        seccomp.apply_default_profile()
-        capabilities.apply_default(uid=uid, gid=gid, groups=groups)
+        uid, gid = user or (None, None)
+        take_container_credentials(uid, gid, bounding_dropped=False)
         reset_signals(_signals_to_reset())
         exec_command(argv, env)
     except BaseException as exc:  # noqa: BLE001 - report to the helper, never return into the caller's code
