@@ -4,15 +4,16 @@ operations that differ only in which files they touch.
 A driver says where a controller's directory of a cgroup is, which
 directories make up the cgroup (`_dirs`), the names of its memory files
 (`MEMORY`), and how it writes memory and cpu limits, freezes, and reads cpu
-and block-io counters; v2 kills with cgroup.kill where it can.
+and block-io counters; v2 kills with cgroup.kill where it can, where this
+base freezes, signals each process and thaws.
 """
 
 import os
+import signal
 from functools import partial
 
 from runtime import settings
 from runtime.cgroups import counters, files
-from runtime.cgroups.signals import signal_frozen
 from runtime.errors import Conflict, NotFound, NotPermitted
 from runtime.records import Record
 
@@ -156,7 +157,31 @@ class CgroupDriver:
             raise Conflict(f"cgroup '{name}' did not thaw within {FREEZE_TIMEOUT_S:.0f} s")
 
     def kill_all(self, name: str, sig: int) -> None:
-        signal_frozen(self, name, sig)
+        """Freeze, signal each pid, thaw: a frozen cgroup cannot fork a process
+        the pid list missed, so no child escapes a SIGKILL. An empty cgroup (an
+        exited container's, as a rule) has nothing to signal and nothing that
+        could fork: no freeze and thaw."""
+        if not self.procs(name):
+            return
+        was_frozen = self.frozen(name)
+        self.freeze(name)
+        try:
+            for pid in self.procs(name):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        finally:
+            # A killed cgroup must thaw for its tasks to die; otherwise a paused
+            # container stays paused.
+            if sig == signal.SIGKILL or not was_frozen:
+                try:
+                    self.thaw(name)
+                except NotFound:
+                    # Killed tasks die as they thaw, and the container's shim
+                    # removes the emptied cgroup: gone is thawed enough.
+                    if sig != signal.SIGKILL:
+                        raise
 
     def destroy(self, name: str) -> None:
         files.check_name(name)

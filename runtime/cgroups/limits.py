@@ -12,6 +12,8 @@ class Limits(Record):
     Immutable: the checks below run once, when it is built."""
 
     __slots__ = ("memory_bytes", "cpus", "cpu_shares", "pids_limit")
+    # The period cpu_quota_us is a share of, which a driver writes beside it.
+    cpu_period_us = CPU_PERIOD_US
 
     def __init__(self, memory_bytes: int | None = None, cpus: float | None = None, cpu_shares: int | None = None,
                  pids_limit: int | None = None):

@@ -9,7 +9,6 @@ from runtime.cgroups.base import (FREEZE_TIMEOUT_S, CgroupDriver, MemoryFiles, N
                                   require_controllers)
 from runtime.cgroups.device_rules import ALLOWED
 from runtime.cgroups.hierarchies import v1_controllers
-from runtime.cgroups.limits import CPU_PERIOD_US, Limits
 from runtime.cgroups.open_files import OpenFiles
 from runtime.errors import Conflict
 
@@ -41,7 +40,8 @@ class V1Driver(CgroupDriver):
     def _dirs(self, name: str) -> list[str]:
         return [f"{hierarchy}/{self.parent}/{name}" for hierarchy in self._hierarchies]
 
-    def create(self, name: str, limits: Limits) -> None:
+    def create(self, name: str, limits) -> None:
+        """Make cgroup `name` in every hierarchy, with `limits` (a cgroups.Limits)."""
         files.check_name(name)
         require_controllers(CONTROLLERS, self._mounts)
         made = []
@@ -59,7 +59,7 @@ class V1Driver(CgroupDriver):
                 files.remove_tree(path)
             raise
 
-    def adopt(self, spare: str, name: str, limits: Limits) -> None:
+    def adopt(self, spare: str, name: str, limits) -> None:
         """Rename the cgroup `spare`, made ahead with create() for a
         container's pid 1 to wait in, to `name`, and give it `limits`; on
         failure it is `spare` again. The pid 1 in it keeps its cgroup
@@ -112,10 +112,10 @@ class V1Driver(CgroupDriver):
         for rule in ALLOWED:
             files.write(f"{path}/devices.allow", rule.v1_line())
 
-    def _set_cpu(self, name: str, limits: Limits) -> None:
+    def _set_cpu(self, name: str, limits) -> None:
         cpu = self._controller_dir(name, "cpu")
         if limits.cpus is not None:
-            files.write(f"{cpu}/cpu.cfs_period_us", CPU_PERIOD_US)
+            files.write(f"{cpu}/cpu.cfs_period_us", limits.cpu_period_us)
             files.write(f"{cpu}/cpu.cfs_quota_us", limits.cpu_quota_us)
         if limits.cpu_shares is not None:
             files.write(f"{cpu}/cpu.shares", limits.cpu_shares)

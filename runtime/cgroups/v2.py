@@ -7,7 +7,6 @@ import time
 
 from runtime.cgroups import bpf_devices, counters, files
 from runtime.cgroups.base import FREEZE_TIMEOUT_S, CgroupDriver, MemoryFiles, NotFoundAs, make_new, require_controllers
-from runtime.cgroups.limits import CPU_PERIOD_US, Limits
 from runtime.cgroups.open_files import OpenFiles
 from runtime.errors import NotPermitted
 
@@ -45,7 +44,8 @@ class V2Driver(CgroupDriver):
         except FileNotFoundError:
             return []
 
-    def create(self, name: str, limits: Limits) -> None:
+    def create(self, name: str, limits) -> None:
+        """Make cgroup `name` under the parent, with `limits` (a cgroups.Limits)."""
         files.check_name(name)
         require_controllers(CONTROLLERS, files.read(f"{self.mountpoint}/cgroup.controllers").split())
         self._ensure_parent()
@@ -79,10 +79,10 @@ class V2Driver(CgroupDriver):
         if os.path.exists(f"{path}/memory.swap.max"):
             files.write(f"{path}/memory.swap.max", 0)
 
-    def _set_cpu(self, name: str, limits: Limits) -> None:
+    def _set_cpu(self, name: str, limits) -> None:
         path = self._dir(name)
         if limits.cpus is not None:
-            files.write(f"{path}/cpu.max", f"{limits.cpu_quota_us} {CPU_PERIOD_US}")
+            files.write(f"{path}/cpu.max", f"{limits.cpu_quota_us} {limits.cpu_period_us}")
         if limits.cpu_shares is not None:
             files.write(f"{path}/cpu.weight", limits.cpu_weight)
 
@@ -138,7 +138,8 @@ class V2Driver(CgroupDriver):
     def kill_all(self, name: str, sig: int) -> None:
         files.check_name(name)
         kill_file = f"{self._dir(name)}/cgroup.kill"
-        # cgroup.kill (Linux 5.14) kills atomically, forks in flight included.
+        # cgroup.kill (Linux 5.14) kills atomically, forks in flight included;
+        # without it, the base's freeze, signal and thaw.
         if sig == signal.SIGKILL and os.path.exists(kill_file):
             files.write(kill_file, 1)
         else:

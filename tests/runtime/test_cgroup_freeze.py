@@ -95,7 +95,7 @@ def test_sigterm_ends_a_frozen_v2_cgroup_that_stays_paused(cg):
 @pytest.mark.v1only
 def test_killing_an_empty_cgroup_leaves_its_freezer_as_it_was(cg):
     # An exited container's cgroup, emptied by pid 1's exit: nothing to
-    # signal, so no freeze and thaw (signals.signal_frozen).
+    # signal, so no freeze and thaw (CgroupDriver.kill_all).
     cg.create("box")
     cg.driver.freeze("box")
     cg.driver.kill_all("box", signal.SIGKILL)
