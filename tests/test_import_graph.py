@@ -1,5 +1,6 @@
 """The layout's rules, checked on the source: no import circles in runtime/
-or dashboard/, and every import inside a function says why on the line above."""
+or dashboard/, every import inside a function says why on the line above, and
+runtime/ stays within its layers."""
 
 import sys
 from pathlib import Path
@@ -39,3 +40,14 @@ def _follows_explained_import(lines, line):
     while i >= 0 and (not lines[i].strip() or lines[i].strip().startswith(("from ", "import "))):
         i -= 1
     return i >= 0 and lines[i].strip().startswith("#")
+
+
+# runtime/ reads top to bottom in at most this many layers (`scripts/import_graph.py
+# --chains runtime` shows the longest chains): an import that adds one is, as a rule,
+# a low module reaching up for something that belongs lower down.
+RUNTIME_LAYERS = 10
+
+
+def test_runtime_stays_within_its_layers():
+    arrows, _ = import_graph.build(["runtime"])
+    assert import_graph.layers(arrows) <= RUNTIME_LAYERS, " -> ".join(import_graph.longest_chains(arrows)[1])
