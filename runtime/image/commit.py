@@ -21,7 +21,6 @@ from runtime import id_ranges
 from runtime.config import ContainerConfig
 from runtime.errors import NotFound, TerrariumError
 from runtime.image import layertar
-from runtime.image.store import ImageInfo
 from runtime.isolation import layerdisk
 from runtime.linux import syscalls, treeops
 
@@ -36,7 +35,9 @@ VFS_CAP_REVISION_3 = 0x03000000
 CAPABILITY_XATTR = "security.capability"
 
 
-def commit(runtime, ref: str, name: str) -> ImageInfo:
+def commit(runtime, ref: str, name: str):
+    """Returns the new image's ImageInfo (runtime.image.store), not imported
+    for the annotation alone: that import would make the runtime a layer deeper."""
     state = runtime.get(ref)
     base = runtime.images.get(state.image_id)
     uid_base = state.userns["uid_base"] if state.userns else None
