@@ -70,7 +70,7 @@ class ContainerForm(forms.Form):
         self.fields["image"].label_from_instance = lambda image: image_choice_label(image=image, user=user)
         if not is_teacher(user):
             del self.fields["userns"]
-        self.networks = {str(n.pk): n for n in networks_usable_by(user=user).exclude(kind=Network.Kind.PERSONAL)}
+        self.networks = {str(n.pk): n for n in networks_usable_by(user=user).filter(kind=Network.Kind.SHARED)}
         self.fields["network"].choices = [
             (PERSONAL, "My network"),
             *((pk, f"{n.name} (egress {n.egress})") for pk, n in self.networks.items()),

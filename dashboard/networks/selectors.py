@@ -1,8 +1,8 @@
 """Reads of networks through the viewer's permissions. One rule says who may
 use a network (the new-container form's choices, the service's check and the
 page all ask `networks_usable_by`): your own personal network, the shared
-networks of classes you are enrolled in, own, or assist in, and a teacher's
-own shared networks. Anyone else's network is a 404."""
+networks of classes you are enrolled in, own, or assist in, a teacher's
+own shared networks, and the networks of labs you have an instance of. Anyone else's network is a 404."""
 
 from django.db.models import Count, Q
 from django.http import Http404
@@ -17,7 +17,9 @@ def networks_usable_by(*, user):
     if not user.is_authenticated:
         return Network.objects.none()
     in_class = Q(klass__enrolments__student=user) | Q(klass__owner=user) | Q(klass__assistants=user)
-    rule = Q(kind=K.PERSONAL, owner=user) | Q(kind=K.SHARED, owner=user) | (Q(kind=K.SHARED) & in_class)
+    rule = Q(kind__in=[K.PERSONAL, K.SHARED, K.LAB], owner=user) | (Q(kind=K.SHARED) & in_class)
+    # A lab's one network: for every student with an instance of the lab.
+    rule |= Q(kind=K.LAB, lab__network="shared", lab__instances__student=user)
     ids = Network.objects.filter(rule).values("id")
     return Network.objects.filter(id__in=ids).select_related("owner", "klass")
 

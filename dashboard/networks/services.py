@@ -46,6 +46,34 @@ def network_for_container(*, owner, network) -> Network | None:
     return network
 
 
+def network_for_lab(*, lab, student) -> Network:
+    """The network of the student's instance of the lab, made on first use:
+    their own network of this lab, or the lab's one network when it says shared."""
+    shared = lab.network == "shared"
+    owner, name = (lab.owner, f"lab-{lab.pk}-all") if shared else (student, f"lab-{lab.pk}")
+    try:
+        with transaction.atomic():
+            network, _ = Network.objects.get_or_create(
+                owner=owner, name=name, kind=K.LAB, defaults={"lab": lab, "egress": lab.egress})
+    except IntegrityError:
+        network = Network.objects.get(owner=owner, name=name, kind=K.LAB)
+    return network
+
+
+@transaction.atomic
+def network_lab_egress_set(*, lab, egress: str, by):
+    """The lab's egress and that of every network of it, applied on their nodes within seconds."""
+    if not (by.is_superuser or lab.owner_id == by.pk):
+        raise PermissionDenied("Only the lab's owner may change its network's egress.")
+    if egress not in Network.Egress.values:
+        raise ValidationError({"egress": "Egress is internet, open or none."})
+    type(lab).objects.filter(pk=lab.pk).update(egress=egress)
+    lab.egress = egress
+    for network in Network.objects.filter(lab=lab).exclude(egress=egress):
+        _egress_set(network, egress)
+    return lab
+
+
 def _nodes_of(network: Network):
     """Nodes whose runtime may have the network: those of its containers, deleted ones included."""
     return Node.objects.filter(containers__network=network).distinct()
@@ -64,9 +92,9 @@ def network_create(*, owner, name: str, egress: str = Network.Egress.INTERNET, k
     if not is_teacher(owner):
         raise PermissionDenied("Only teachers may create shared networks.")
     name = name.strip()
-    if not _NAME.match(name):
+    if not _NAME.match(name) or name.startswith("lab-"):
         raise ValidationError({"name": "A network's name is letters, digits, '_', '.' and '-', "
-                                       "starting with a letter or digit, 63 at most."})
+                                       "starting with a letter or digit (not lab-, the labs' own), 63 at most."})
     if egress not in Network.Egress.values:
         raise ValidationError({"egress": "Egress is internet, open or none."})
     if klass is not None and not (owner.is_superuser or klass.owner_id == owner.pk):
