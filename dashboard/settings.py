@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "dashboard.shell",
     "dashboard.labs",
     "dashboard.classes",
+    "dashboard.networks",
 ]
 
 MIDDLEWARE = [
@@ -215,6 +216,8 @@ SHELL_GRACE_SECONDS = _env_number("SHELL_GRACE_SECONDS", 600, 5, 86400, int)
 SHELL_MAX_PER_USER = _env_number("SHELL_MAX_PER_USER", 16, 1, 1000, int)
 # Runs of one lab step's check a student may ask for (each is a row and a script on the node).
 LAB_MAX_CHECKS_PER_STEP = _env_number("LAB_MAX_CHECKS_PER_STEP", 1000, 1, 1_000_000, int)
+# Shared networks one teacher may own (each is a bridge and a subnet on every node it is used on).
+NETWORKS_PER_TEACHER = _env_number("NETWORKS_PER_TEACHER", 20, 1, 1000, int)
 # Lab shells' recordings (asciicast v2), root-only on the node that owns the PTY
 # (dashboard.shell.recording): each stops at its cap, an instance keeps its newest few.
 RECORDING_DIR = Path(os.environ.get("TERRARIUM_RECORDING_DIR", STATE_DIR / "recordings"))

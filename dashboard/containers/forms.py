@@ -11,11 +11,17 @@ from django.db.models import Max
 
 from dashboard.accounts.roles import is_teacher
 from dashboard.images.selectors import image_choice_label, images_launchable_by
+from dashboard.networks.models import Network
+from dashboard.networks.selectors import networks_usable_by
+from dashboard.networks.services import PERSONAL
 from dashboard.nodes.models import Node
 from runtime import InvalidArgument, check_name, parse_limits
 
 _HOST_LABEL = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PORT = re.compile(r"^[0-9]{1,5}$")
+MAX_APP_PORTS = 8
+NO_NETWORK = "none"
 
 
 def checked(check, *args, **kwargs):
@@ -46,6 +52,12 @@ class ContainerForm(forms.Form):
     node = forms.ModelChoiceField(
         queryset=Node.objects.all(), label="Node", required=False, empty_label="Automatic (least loaded)"
     )
+    network = forms.ChoiceField(label="Network", initial=PERSONAL, required=False,
+                                help_text="Containers on one network reach each other by name")
+    ports = forms.CharField(
+        label="Ports", required=False,
+        help_text=f"Container ports to open through the dashboard, e.g. 80, 8080 (at most {MAX_APP_PORTS})",
+    )
     environment = forms.CharField(
         label="Environment", required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One KEY=value per line"
     )
@@ -58,6 +70,12 @@ class ContainerForm(forms.Form):
         self.fields["image"].label_from_instance = lambda image: image_choice_label(image=image, user=user)
         if not is_teacher(user):
             del self.fields["userns"]
+        self.networks = {str(n.pk): n for n in networks_usable_by(user=user).filter(kind=Network.Kind.SHARED)}
+        self.fields["network"].choices = [
+            (PERSONAL, "My network"),
+            *((pk, f"{n.name} (egress {n.egress})") for pk, n in self.networks.items()),
+            (NO_NETWORK, "None (loopback only)"),
+        ]
 
     def clean_name(self):
         return checked(check_name, self.cleaned_data["name"].strip())
@@ -89,6 +107,21 @@ class ContainerForm(forms.Form):
             )
         return hostname
 
+    def clean_network(self):
+        choice = self.cleaned_data["network"]
+        if choice == NO_NETWORK:
+            return None
+        # Blank (an older client): the form's default, the user's own network.
+        return self.networks.get(choice, PERSONAL)
+
+    def clean_ports(self):
+        words = [w for w in re.split(r"[\s,]+", self.cleaned_data["ports"]) if w]
+        if len(words) > MAX_APP_PORTS or not all(_PORT.match(w) and 1 <= int(w) <= 65535 for w in words):
+            raise forms.ValidationError(
+                f"Ports are at most {MAX_APP_PORTS} container ports from 1 to 65535, separated by commas or spaces."
+            )
+        return sorted({int(w) for w in words})
+
     def clean_environment(self):
         env = {}
         for number, line in enumerate(self.cleaned_data["environment"].splitlines(), 1):
@@ -114,4 +147,6 @@ class ContainerForm(forms.Form):
             "disk_bytes": data["disk_limit"],
             "userns": data.get("userns") or "auto",
             "node": data["node"],
+            "network": data["network"],
+            "app_ports": data["ports"],
         }

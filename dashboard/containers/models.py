@@ -51,6 +51,9 @@ class Container(models.Model):
     # "auto": a user namespace of its own (root inside, an unprivileged id on the
     # host); "host": the host's ids, which only a teacher may choose.
     userns = models.CharField(max_length=4, choices=[("auto", "own id range"), ("host", "host's ids")], default="auto")
+    # Its network (dashboard.networks); null: none, only `lo`.
+    network = models.ForeignKey("networks.Network", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="containers")
     # Container ports its owner opens through the dashboard's app proxy (issue 17).
     app_ports = models.JSONField(default=list, blank=True)
     # The address on its network as the runtime gave it at the last start; shown, never trusted.

@@ -16,6 +16,7 @@ from django.utils import timezone
 from dashboard.containers.events import event_record
 from dashboard.containers.models import Container, Event
 from dashboard.images.node import image_ensure_in_store
+from dashboard.networks.node import network_ensure_on_node
 
 S = Container.Status
 _locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
@@ -37,9 +38,10 @@ def shared_runtime(root: str, cgroup_parent: str):
     return Runtime(root=root, cgroup_parent=cgroup_parent, forker=True)
 
 
-def _config(container: Container):
+def _config(container: Container, network):
     from runtime import ContainerConfig
 
+    on_network = {} if network is None else {"network": network.runtime_name, "network_aliases": [container.name]}
     return ContainerConfig(
         image=container.image.store_name,
         name=container.runtime_name,
@@ -52,6 +54,7 @@ def _config(container: Container):
         disk_bytes=container.disk_bytes,
         userns=container.userns,
         labels={"terrarium.container": str(container.id), "terrarium.owner": container.owner.username},
+        **on_network,
     )
 
 
@@ -64,15 +67,27 @@ def claim(container_id: int, *, expect, **fields) -> bool:
 def _bring_up(rt, container: Container, *, restart: bool):
     from runtime import NotFound
 
+    # Siblings find it by its dashboard name: an alias on its network.
+    network = None if container.network_id is None else network_ensure_on_node(network_id=container.network_id)
     try:
         state = rt.get(container.runtime_name)
     except NotFound:
         image_ensure_in_store(image=container.image)
-        return rt.run(_config(container))
+        return rt.run(_config(container, network))
     if state.status in ("running", "paused"):
         return rt.restart(container.runtime_name, timeout=settings.CONTAINER_STOP_SECONDS) if restart else state
     # An exited container starts again in the same filesystem, as `docker start` does.
     return rt.start(container.runtime_name)
+
+
+def _address(rt, container: Container) -> str:
+    """Its address on its network as the runtime records it ("" on none or once gone)."""
+    from runtime import TerrariumError
+
+    try:
+        return rt.inspect(container.runtime_name)["network"]["ip"] or ""
+    except TerrariumError:
+        return ""
 
 
 def container_launch_on_node(*, container_id: int, restart: bool = False) -> None:
@@ -95,6 +110,7 @@ def container_launch_on_node(*, container_id: int, restart: bool = False) -> Non
             container_id,
             expect=S.STARTING,
             status=S.RUNNING,
+            ip_address=_address(rt, container),
             runtime_id=state.id,
             started_at=now,
             finished_at=None,

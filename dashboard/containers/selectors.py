@@ -8,7 +8,7 @@ from dashboard.containers.models import Container
 
 
 def containers_visible_to(*, user):
-    qs = Container.objects.select_related("image", "node", "owner")
+    qs = Container.objects.select_related("image", "node", "owner", "network")
     if not user.is_authenticated:
         return qs.none()
     return qs if is_teacher(user) else qs.filter(owner=user)

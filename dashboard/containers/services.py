@@ -20,6 +20,8 @@ from dashboard.containers import tasks
 from dashboard.containers.events import event_record
 from dashboard.containers.models import Container, Event
 from dashboard.images.models import Image
+from dashboard.networks.selectors import network_node_of
+from dashboard.networks.services import PERSONAL, network_for_container
 from dashboard.nodes.selectors import node_pick_for_launch
 
 S = Container.Status
@@ -84,8 +86,12 @@ def container_create(
     disk_bytes: int | None = None,
     userns: str = "auto",
     node=None,
+    network=PERSONAL,
+    app_ports: list[int] | None = None,
 ) -> Container:
-    """Record a container and queue its launch on `node`, by default the least-loaded live one."""
+    """Record a container and queue its launch on `node`, by default the
+    least-loaded live one. `network`: the owner's personal network
+    (PERSONAL, made on first use), None for none, or a Network they may use."""
     if image.status != Image.Status.READY:
         raise ValidationError({"image": f"Image {image.name} is {image.status}, not ready."})
     if userns != "auto" and not is_teacher(owner):
@@ -96,11 +102,14 @@ def container_create(
         cpus = cpus or DEFAULT_CPUS
     _lock_owner(owner)
     _quota_check(user=owner, memory_bytes=memory_bytes, cpus=cpus)
+    network = network_for_container(owner=owner, network=network)
     if Container.objects.filter(owner=owner, name=name).exclude(status=S.DELETED).exists():
         raise ValidationError({"name": f"You already have a container named {name}."})
     if node is None and image.base_id is not None:
         # A saved image lives only on the node that saved it: no upload exists to import it elsewhere.
         node = image.node
+    if node is None and network is not None:
+        node = network_node_of(network=network)
     node = node or node_pick_for_launch(cpus=cpus)
     if node is None:
         raise ValidationError("No node is registered yet: start a runtime worker first.")
@@ -119,6 +128,8 @@ def container_create(
         pids_limit=pids_limit,
         disk_bytes=disk_bytes,
         userns=userns,
+        network=network,
+        app_ports=app_ports or [],
         status=S.QUEUED,
         status_detail="" if node.worker_alive else "queued: node offline",
     )

@@ -22,6 +22,9 @@ MAX_TIMEOUT = 60.0
 DEFAULT_FAIL = "Not done yet."
 MAX_STEPS = 50
 MAX_SCRIPT_BYTES = 64 * 1024
+NETWORK_MODES = ("per-student", "shared")
+# As the dashboard's networks (dashboard.networks.models.Network.Egress) and the runtime's.
+EGRESS = ("internet", "open", "none")
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,13 @@ class _Reader:
         value = self.value(node) if isinstance(node, yaml.ScalarNode) else None
         if not isinstance(value, bool):
             self.error(node, f"{what} must be true or false.")
+            return None
+        return value
+
+    def choice(self, node, what: str, choices: tuple[str, ...]) -> str | None:
+        value = self.value(node) if isinstance(node, yaml.ScalarNode) else None
+        if value not in choices:
+            self.error(node, f"{what} must be one of {', '.join(choices)}.")
             return None
         return value
 
@@ -261,8 +271,8 @@ class _LabReader(_Reader):
         return steps
 
     def lab(self, root) -> dict:
-        found = self.mapping(root, MAIN_FILE, {"title", "description", "image", "limits", "params", "setup", "steps"},
-                             {"title", "image", "steps"})
+        found = self.mapping(root, MAIN_FILE, {"title", "description", "image", "limits", "params", "setup", "steps",
+                                               "network", "egress"}, {"title", "image", "steps"})
         if found is None:
             return {}
         # Params first: every text may name them.
@@ -277,6 +287,9 @@ class _LabReader(_Reader):
             "params": params,
             "setup": self.script(found["setup"], "setup") if "setup" in found else "",
             "steps": self.step_list(found["steps"]) if "steps" in found else [],
+            # One network per student (the default) or one for all the lab's instances, and its egress.
+            "network": self.choice(found["network"], "network", NETWORK_MODES) if "network" in found else "per-student",
+            "egress": self.choice(found["egress"], "egress", EGRESS) if "egress" in found else "internet",
         }
 
 

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from dashboard.labs.labfile import EGRESS, NETWORK_MODES
+
 OUTPUT_LIMIT = 8192
 
 
@@ -32,6 +34,10 @@ class Lab(models.Model):
     self_test_container = models.ForeignKey(
         "containers.Container", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The instances' networks (dashboard.networks): "per-student" (each student's
+    # own network of this lab) or "shared" (one for all); their egress, the teacher's to change.
+    network = models.CharField(max_length=11, choices=[(m, m) for m in NETWORK_MODES], default="per-student")
+    egress = models.CharField(max_length=8, choices=[(e, e) for e in EGRESS], default="internet")
 
     class Meta:
         ordering = ["-created_at"]

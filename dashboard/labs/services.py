@@ -18,6 +18,7 @@ from dashboard.labs.labfile import LabError, LabInvalid, parse_lab
 from dashboard.labs.models import CheckRun, Lab, LabInstance
 from dashboard.labs.selectors import lab_managed_by
 from dashboard.labs.sources import MAX_TOTAL_BYTES, LabSourceError, files_from_upload
+from dashboard.networks.services import network_for_lab
 
 # The instance's main process: it waits for nothing and leaves at a stop's SIGTERM.
 KEEP_ALIVE = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"]
@@ -47,7 +48,8 @@ def lab_import(*, owner, upload) -> Lab:
     image = images_launchable_by(user=owner).filter(name=definition["image"]).first()
     if image is None:
         raise LabInvalid([LabError(parsed.lines.get("image"), f"image: no ready image named {definition['image']!r}.")])
-    lab = Lab.objects.create(owner=owner, title=definition["title"], image=image, definition=definition, source=data)
+    lab = Lab.objects.create(owner=owner, title=definition["title"], image=image, definition=definition, source=data,
+                             network=definition["network"], egress=definition["egress"])
     if any(step["solve"] for step in definition["steps"]):
         _self_test(lab)
     return lab
@@ -97,6 +99,7 @@ def _launch(*, lab: Lab, student, purpose: str = "") -> Container:
         pids_limit=limits.get("pids_limit"),
         disk_bytes=limits.get("disk_bytes"),
         userns="auto",
+        network=network_for_lab(lab=lab, student=student),
     )
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:lab_id>/start/", views.lab_start, name="start"),
     path("<int:lab_id>/assign/", views.lab_assign_all, name="assign"),
     path("<int:lab_id>/share/", views.lab_share, name="share"),
+    path("<int:lab_id>/egress/", views.lab_egress, name="egress"),
     path("instances/<int:instance_id>/", views.instance_detail, name="instance"),
     path("instances/<int:instance_id>/state.json", views.instance_state, name="instance-state"),
     path("instances/<int:instance_id>/steps/<str:step_id>/check/", views.instance_check, name="check"),

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.accounts.roles import is_teacher
 from dashboard.labs import services
-from dashboard.labs.labfile import LabError, LabInvalid, lab_points
+from dashboard.labs.labfile import EGRESS, LabError, LabInvalid, lab_points
 from dashboard.labs.selectors import (
     lab_get_for_user,
     lab_instance_get_for_user,
@@ -21,6 +21,7 @@ from dashboard.labs.selectors import (
     labs_visible_to,
 )
 from dashboard.labs.tokens import api_token_create, api_token_delete
+from dashboard.networks.services import network_lab_egress_set
 from dashboard.shell.selectors import shell_sessions_to_watch
 
 
@@ -60,7 +61,8 @@ def lab_detail(request, lab_id):
     lab = lab_get_for_user(user=request.user, lab_id=lab_id)
     instance = lab_instance_of(lab=lab, student=request.user)
     context = {"lab": lab, "instance": instance, "texts": lab_texts(lab=lab, student_id=request.user.pk),
-               "points": lab_points(lab.definition), "manager": lab_managed_by(lab=lab, user=request.user)}
+               "points": lab_points(lab.definition), "manager": lab_managed_by(lab=lab, user=request.user),
+               "egress_values": EGRESS}
     if instance is not None:
         context["view"] = lab_instance_view(instance=instance, user=request.user)
         context["container"] = instance.container
@@ -97,6 +99,19 @@ def lab_share(request, lab_id):
     shared = request.POST.get("shared") == "yes"
     services.lab_share(lab=lab, teacher=request.user, shared=shared)
     messages.success(request, f"{lab.title} is {'shared with' if shared else 'no longer shared with'} other teachers.")
+    return redirect("labs:detail", lab_id=lab.pk)
+
+
+@login_required
+@require_POST
+def lab_egress(request, lab_id):
+    lab = lab_get_for_user(user=request.user, lab_id=lab_id)
+    try:
+        network_lab_egress_set(lab=lab, egress=request.POST.get("egress", ""), by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{lab.title}: network egress {lab.egress}.")
     return redirect("labs:detail", lab_id=lab.pk)
 
 

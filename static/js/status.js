@@ -22,9 +22,13 @@
     const page = await fetch(location.href, { credentials: "same-origin" });
     if (!page.ok) return;
     const fresh = new DOMParser().parseFromString(await page.text(), "text/html");
-    for (const sel of ["#events tbody", "[data-exit-code]", "[data-oom-killed]", "[data-started-at]", "[data-finished-at]"]) {
+    for (const sel of ["#events tbody", "[data-exit-code]", "[data-oom-killed]", "[data-started-at]", "[data-finished-at]",
+                       "[data-container-ip]"]) {
       const mine = document.querySelector(sel), theirs = fresh.querySelector(sel);
-      if (mine && theirs) mine.innerHTML = theirs.innerHTML;
+      if (!mine || !theirs) continue;
+      mine.innerHTML = theirs.innerHTML;
+      // The address is also its attribute's value, which checks read.
+      if (sel === "[data-container-ip]") mine.dataset.containerIp = theirs.dataset.containerIp;
     }
   }
 

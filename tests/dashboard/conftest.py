@@ -176,6 +176,8 @@ def runtime_env(runtime_session, monkeypatch, settings):
     left containers, mounts or cgroups."""
     monkeypatch.setenv("TERRARIUM_ROOT", str(runtime_session.root))
     monkeypatch.setenv("TERRARIUM_CGROUP_PARENT", runtime_session.cgroup_parent)
+    # Names the networks' DNS does not know go nowhere (the loopback), as in tests/runtime.
+    monkeypatch.setenv("TERRARIUM_DNS_UPSTREAM", "127.0.0.1")
     settings.TERRARIUM_ROOT = str(runtime_session.root)
     yield runtime_session
     from runtime import Runtime
@@ -184,6 +186,7 @@ def runtime_env(runtime_session, monkeypatch, settings):
     leftovers = [state.name for state in rt.list(all=True)]
     for name in leftovers:
         rt.delete(name, force=True)
+    networks_left_behind(str(runtime_session.root))
     mounts, cgroups = _mounts_under(runtime_session.root), _cgroups_under(runtime_session.cgroup_parent)
     # Every container's disk (runtime.isolation.layerdisk) goes with its last process.
     loops = backed_under(runtime_session.root)
@@ -191,6 +194,30 @@ def runtime_env(runtime_session, monkeypatch, settings):
     assert not mounts, f"mounts left behind: {mounts}"
     assert not loops, f"loop devices left behind: {loops}"
     assert not cgroups, f"cgroups left behind: {cgroups}"
+
+
+def networks_left_behind(root: str) -> None:
+    """Every network of the root removed (the dashboard's containers made
+    them); the test fails if one of their bridges or veths, the root's
+    nftables tables or its DNS service is left."""
+    from runtime.network import addresses, dns, networks, policy
+    from runtime.network.store import NetworkStore
+
+    subnets = [n.subnet for n in NetworkStore(root).list()]
+    ours = {f"tb-{n.id[:8]}" for n in NetworkStore(root).list()}
+    ours |= {addresses.port_name(a) for subnet in subnets for a in addresses.hosts(subnet)}
+    networks.prune(root)
+    assert not NetworkStore(root).names(), "networks left"
+    # A container's veth goes with its network namespace, a moment after its exit.
+    deadline = time.monotonic() + 10
+    while (left := ours & set(os.listdir("/sys/class/net"))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"links left: {left}"
+    tables = subprocess.run(["nft", "list", "tables"], check=True, capture_output=True, text=True).stdout
+    assert policy.table_name(root) not in tables, "nftables tables left"
+    while dns.running(root) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    assert not dns.running(root), "the DNS service still runs"
 
 
 def _empty(directory: Path) -> None:

@@ -28,6 +28,8 @@ def process_env(runtime_session, **extra) -> dict:
         UPLOAD_DIR=str(runtime_session.root.parent / "uploads"),
         TERRARIUM_RECORDING_DIR=str(runtime_session.root.parent / "recordings"),
         PYTHONUNBUFFERED="1",
+        # The networks' DNS service forwards unknown names nowhere (the loopback).
+        TERRARIUM_DNS_UPSTREAM="127.0.0.1",
     )
     env.update(extra)
     return env
