@@ -16,7 +16,6 @@ end of each round), as a script or an admin starts a container.
 REV_B defaults to the working tree. A revision is checked out into a
 temporary git worktree, removed afterwards."""
 
-import os
 import statistics
 import subprocess
 import sys
