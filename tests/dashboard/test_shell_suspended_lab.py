@@ -7,6 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
+from playwright.sync_api import expect
 from runtime import Runtime
 from shell_helpers import ShellClient, shell_path
 
@@ -62,3 +63,29 @@ async def test_a_teachers_shell_leaves_the_students_lab_suspended(worker, shell_
     assert client.controls == [{"type": "error", "message": "container is paused"}]
     assert await database_sync_to_async(status)(suspended_lab) == "paused"
     assert Runtime(root=settings.TERRARIUM_ROOT).get(suspended_lab.runtime_name).status == "paused"
+
+
+# Every status a shell tab shows, in order: "resuming" lasts a moment only.
+RECORD_STATUSES = """
+window.shellStatuses = [];
+new MutationObserver(() => {
+  const el = document.querySelector(".shell-tab .shell-status");
+  if (el && el.textContent && window.shellStatuses.at(-1) !== el.textContent) window.shellStatuses.push(el.textContent);
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.mark.browser
+def test_on_the_container_page_the_student_sees_their_lab_resume_and_works_in_the_shell(
+        agent_process, worker, suspended_lab, owner, browser_page):
+    page = browser_page(owner)
+    page.add_init_script(RECORD_STATUSES)
+    page.goto(f"/containers/{suspended_lab.pk}/")
+    page.get_by_role("button", name="Open shell").click()
+    expect(page.locator(".shell-tab .shell-status")).to_have_text("connected")
+    assert page.evaluate("window.shellStatuses") == ["connecting", "resuming", "connected"]
+    page.locator(".shell-pane:not([hidden]) .xterm").click()
+    page.keyboard.type("echo resumed-$((6*7))")
+    page.keyboard.press("Enter")
+    expect(page.locator(".shell-pane:not([hidden]) .xterm-rows")).to_contain_text("resumed-42")
+    assert status(suspended_lab) == "running"
