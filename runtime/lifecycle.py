@@ -623,6 +623,7 @@ class Runtime:
 
     def sweep_checks(self) -> None:
         """Kill and remove the checks whose callers died before they could, once past their deadline."""
+        # Imported here: only a worker running labs' checks needs it.
         from runtime.isolation import check as check_module
 
         check_module.sweep_expired(self.driver)
