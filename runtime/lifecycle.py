@@ -622,6 +622,13 @@ class Runtime:
         return check_module.run(self.driver, state, script, env=_exec_env(state, cfg, False, env), timeout=timeout,
                                 memory=memory, pids=pids, output_limit=output_limit, cpus=state.limits.get("cpus"))
 
+    def sweep_checks(self) -> None:
+        """Kill and remove the checks whose callers died before they could, once past their deadline."""
+        # Imported here: only a worker running labs' checks needs it.
+        from runtime.isolation import check as check_module
+
+        check_module.sweep_expired(self.driver)
+
 
 def _exec_env(state: ContainerState, cfg: ContainerConfig, tty: bool, env) -> dict[str, str]:
     """What a process joining the container starts with: its config's environment, then the caller's."""

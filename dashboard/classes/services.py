@@ -21,6 +21,7 @@ from dashboard.classes.throttle import MESSAGE as THROTTLED, join_throttled, joi
 from dashboard.containers.models import Container
 from dashboard.containers.services import container_delete
 from dashboard.labs.models import LabInstance
+from dashboard.labs.selectors import suspended_instance
 from dashboard.labs.services import lab_instance_start
 
 WRONG = "No class has this join code."
@@ -235,17 +236,27 @@ def enrolment_resume(*, enrolment: Enrolment) -> None:
 
 
 def enrolment_returned(*, enrolment: Enrolment) -> bool:
-    """The student is back (their lab's page asked): a suspended instance of
-    theirs is thawed on its node -> whether one was. Only the enrolment's own
-    student's instance: the caller fetched the enrolment as that student."""
+    """The student is back (their lab's page asked): student_returned for
+    their instance of the class's lab. Only the enrolment's own student's
+    instance: the caller fetched the enrolment as that student."""
     instance = LabInstance.objects.select_related("container", "container__node").filter(
         lab_id=enrolment.klass.lab_id, student_id=enrolment.student_id).first()
-    container = instance and instance.container
-    if container is None or container.status != Container.Status.PAUSED or container.owner_id != enrolment.student_id:
+    return bool(instance and instance.container) and student_returned(container=instance.container,
+                                                                       student=enrolment.student)
+
+
+def student_returned(*, container: Container, student) -> bool:
+    """The student is back (their lab's page, or a shell they open in it): a
+    suspended lab instance of theirs in `container` is thawed on its node ->
+    whether one was."""
+    instance = suspended_instance(container=container, student=student)
+    if instance is None:
         return False
     queue = container.node.queue
     transaction.on_commit(lambda: tasks.class_instance_resume.apply_async(args=[instance.pk], queue=queue))
-    class_changed(class_id=enrolment.klass_id)
+    for class_id in Enrolment.objects.filter(student=student, klass__lab_id=instance.lab_id).values_list(
+            "klass_id", flat=True):
+        class_changed(class_id=class_id)
     return True
 
 

@@ -58,7 +58,8 @@ def container_status(*, container: Container) -> dict:
         "exit_code": container.exit_code,
         "oom_killed": container.oom_killed,
         "actions": container.lifecycle_actions,
-        "shell": container.can("shell"),
+        # Paused: a lab suspended while idle, which its student's shell resumes.
+        "shell": container.can("shell") or container.status == Container.Status.PAUSED,
     }
 
 

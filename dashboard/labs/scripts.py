@@ -30,6 +30,14 @@ def _run(container: Container, script: str, *, env: dict, timeout: float, memory
     )
 
 
+def sweep_abandoned_checks() -> None:
+    """What checks whose caller died left behind (a worker killed while one
+    ran): their cgroup's processes killed and the cgroup removed, once past
+    the check's deadline. The runtime worker's heartbeat calls it: the
+    worker runs this node's checks, and another check may never come."""
+    node_runtime().sweep_checks()
+
+
 def run_setup(container: Container, setup: str, values: dict) -> tuple[bool, str]:
     """The lab's setup (or a solve) with the student's params -> (whether it
     succeeded, its output and, if not, why). TerrariumError if it cannot run."""

@@ -10,6 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from dashboard.accounts.roles import is_admin, is_teacher
+from dashboard.containers.models import Container
 from dashboard.labs.markdown import render_markdown
 from dashboard.labs.models import CheckRun, Lab, LabInstance
 from dashboard.labs.params import param_values
@@ -176,3 +177,11 @@ def lab_instances_for_teacher(*, lab: Lab) -> list[dict]:
     for instance in LabInstance.objects.filter(lab=lab).select_related("student", "container").order_by("student__username"):
         rows.append({"instance": instance, "passed": len(passed_steps.get(instance.pk, ())), "total": len(lab.steps)})
     return rows
+
+
+def suspended_instance(*, container, student) -> LabInstance | None:
+    """`student`'s own lab instance in `container` while its class has it
+    suspended (dashboard.classes: its student's return resumes it), else None."""
+    if container.status != Container.Status.PAUSED or container.owner_id != student.pk or container.node_id is None:
+        return None
+    return LabInstance.objects.filter(container=container, student=student).first()

@@ -1,6 +1,7 @@
 """What a node's runtime worker does besides tasks: on start, reconcile what
 was in flight when it stopped; then, every few seconds, say it is alive and
-reconcile again, so the UI shows the runtime's truth."""
+reconcile again, so the UI shows the runtime's truth, and remove what lab
+checks whose caller died left behind."""
 
 import logging
 import threading
@@ -10,6 +11,7 @@ from django.db import close_old_connections
 
 from dashboard.classes.node import classes_limits_enforce_on_node
 from dashboard.containers.node import containers_reconcile_node
+from dashboard.labs.scripts import sweep_abandoned_checks
 from dashboard.nodes.queues import node_queue
 from dashboard.nodes.services import node_worker_seen
 
@@ -25,6 +27,7 @@ def _beat(node_name: str, *, worker_restarted: bool) -> None:
         if worker_restarted:
             log.info("node %s: work in flight at the last stop reconciled", node_name)
         classes_limits_enforce_on_node(node_name=node_name)
+        sweep_abandoned_checks()
     except Exception:
         # A busy database or a runtime hiccup must not end the heartbeat for good.
         log.exception("worker heartbeat of node %s failed", node_name)

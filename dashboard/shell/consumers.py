@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from dashboard.classes.services import student_returned
 from dashboard.revocation import Revalidating
 from dashboard.shell.selectors import ShellUnavailable, logs_access, shell_access, shell_session_exit_code
 from dashboard.shell.services import ShellLimitReached, shell_session_open
@@ -24,6 +25,9 @@ CLOSE_AGENT_ERROR = 4500
 CLOSE_AGENT_SILENT = 4504
 EARLY_INPUT_BYTES = 64 * 1024
 ATTACH_RETRY_SECONDS = 1
+# A suspended lab resumes through its node's runtime worker: as long as the lab's page waits for it.
+RESUME_POLL_SECONDS = 0.5
+RESUME_SECONDS = 60
 MAX_SIZE = 1000
 
 
@@ -49,18 +53,20 @@ class _AgentRelay(Revalidating, AsyncWebsocketConsumer):
     async def connect(self):
         try:
             self.access = await self.authorize()
-        except (PermissionDenied, Http404) as exc:
+        except (PermissionDenied, Http404, ShellUnavailable) as exc:
             await self.accept()
-            await self.close(code=CLOSE_FORBIDDEN if isinstance(exc, PermissionDenied) else CLOSE_NOT_FOUND)
-            return
-        except ShellUnavailable as exc:
-            await self.accept()
-            await self.send_json({"type": "error", "message": str(exc)})
-            await self.close(code=CLOSE_UNAVAILABLE)
+            await self.refuse(exc)
             return
         await self.accept()
         self.watch_access()
         await self.start()
+
+    async def refuse(self, exc: Exception) -> None:
+        if isinstance(exc, ShellUnavailable):
+            await self.send_json({"type": "error", "message": str(exc)})
+            await self.close(code=CLOSE_UNAVAILABLE)
+        else:
+            await self.close(code=CLOSE_FORBIDDEN if isinstance(exc, PermissionDenied) else CLOSE_NOT_FOUND)
 
     async def send_json(self, data: dict) -> None:
         await self.send(text_data=json.dumps(data))
@@ -95,7 +101,32 @@ class ShellConsumer(_AgentRelay):
         self.early_input = bytearray()
         self.ledger = AckLedger()
         query = parse_qs(self.scope.get("query_string", b"").decode())
-        rows, cols = _size(query.get("rows", [24])[0], 24), _size(query.get("cols", [80])[0], 80)
+        self.size = _size(query.get("rows", [24])[0], 24), _size(query.get("cols", [80])[0], 80)
+        if self.access.suspended:
+            self._watchdog = asyncio.create_task(self._resume())
+        else:
+            await self._begin()
+
+    async def _resume(self):
+        """The user's own lab instance, suspended while idle, is resumed as its
+        lab's page resumes it (the student is back); the shell opens once it runs."""
+        await database_sync_to_async(student_returned)(container=self.access.container, student=self.scope["user"])
+        await self.send_json({"type": "resuming"})
+        for _ in range(int(RESUME_SECONDS / RESUME_POLL_SECONDS)):
+            await asyncio.sleep(RESUME_POLL_SECONDS)
+            try:
+                access = await self.authorize()
+            except (PermissionDenied, Http404, ShellUnavailable) as exc:
+                await self.refuse(exc)
+                return
+            if not access.suspended:
+                self.access = access
+                await self._begin()
+                return
+        await self.refuse(ShellUnavailable("the lab did not resume"))
+
+    async def _begin(self):
+        rows, cols = self.size
         if self.access.session is None:
             try:
                 session = await database_sync_to_async(shell_session_open)(

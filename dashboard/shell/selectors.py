@@ -20,6 +20,7 @@ from dashboard.classes.models import Class
 from dashboard.containers.models import Container
 from dashboard.containers.selectors import container_get_for_user
 from dashboard.labs.models import CheckRun, LabInstance
+from dashboard.labs.selectors import suspended_instance
 from dashboard.shell.models import Recording, ShellSession
 from dashboard.shell.wire import AGENT_REPLY_SECONDS, LAYER, node_channel
 
@@ -33,6 +34,8 @@ class ShellAccess:
     container: Container
     session: ShellSession | None
     readonly: bool
+    # The user's own lab instance, suspended while idle: their shell resumes it first.
+    suspended: bool = False
 
     @property
     def agent_channel(self) -> str:
@@ -45,20 +48,22 @@ class ShellAccess:
 
 def shell_access(*, user, container_id, session_key: str | None = None) -> ShellAccess:
     """What `user` may do with a new shell (no key) or an existing session:
-    the session's own user types in it, teachers watch it read-only.
-    Raises PermissionDenied, Http404 or ShellUnavailable."""
+    the session's own user types in it, teachers watch it read-only. A
+    student's own suspended lab instance counts as running: their shell
+    resumes it (`suspended`). Raises PermissionDenied, Http404 or ShellUnavailable."""
     if not user.is_authenticated:
         raise PermissionDenied
     container = container_get_for_user(user=user, container_id=container_id)
+    suspended = suspended_instance(container=container, student=user) is not None
     if session_key is None:
-        if not container.can("shell") or container.node is None:
+        if not (container.can("shell") or suspended) or container.node is None:
             raise ShellUnavailable(f"container is {container.status}")
-        return ShellAccess(container=container, session=None, readonly=False)
+        return ShellAccess(container=container, session=None, readonly=False, suspended=suspended)
     session = ShellSession.objects.filter(key=session_key, container=container).select_related("user").first()
     if session is None:
         raise Http404("No such shell session")
     if session.user_id == user.pk:
-        return ShellAccess(container=container, session=session, readonly=False)
+        return ShellAccess(container=container, session=session, readonly=False, suspended=suspended)
     if is_teacher(user):
         return ShellAccess(container=container, session=session, readonly=True)
     raise PermissionDenied

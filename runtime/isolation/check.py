@@ -17,7 +17,7 @@ for long: the whole group is killed when the script's main process ends
 (its daemons too) or at the timeout, whichever comes first, and the cgroup
 removed. The cgroup's name carries the check's deadline: one whose caller
 died before removing it is killed and removed by the next check on the
-node. When the container's pid 1 dies, the kernel kills every process of
+node, or by sweep_expired (the dashboard's worker calls it on its heartbeat). When the container's pid 1 dies, the kernel kills every process of
 its pid namespace, a check's included.
 """
 

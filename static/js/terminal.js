@@ -114,6 +114,10 @@
         this.term.write(`\r\n\x1b[2m[shell exited with status ${msg.code ?? "unknown"}]\x1b[0m\r\n`);
         this.onStatus(`exited (${msg.code ?? "unknown"})`);
         this.onExit(msg.code);
+      } else if (msg.type === "resuming") {
+        // A suspended lab resumes first; the session follows once it runs.
+        this.term.write("\x1b[2m[resuming your suspended lab…]\x1b[0m\r\n");
+        this.onStatus("resuming");
       } else if (msg.type === "error") {
         this.term.write(`\r\n\x1b[31m[${msg.message}]\x1b[0m\r\n`);
       }

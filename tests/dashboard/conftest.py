@@ -431,7 +431,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 @pytest.fixture
 def browser_page(live_server, session_cookie_for, monkeypatch):
-    """browser_page(user) -> a headless Chromium page on the live server, logged in as user."""
+    """browser_page(user, width=1200) -> a headless Chromium page on the live server, logged in as user."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
@@ -439,8 +439,8 @@ def browser_page(live_server, session_cookie_for, monkeypatch):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
 
-        def login(user):
-            context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
+        def login(user, width=1200):
+            context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 900})
             context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie_for(user),
                                   "url": live_server.url}])
             context.set_default_timeout(30_000)

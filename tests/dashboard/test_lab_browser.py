@@ -6,8 +6,7 @@ after a command for an `auto` step), and a reload keeps it all."""
 import re
 
 import pytest
-from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from dashboard.containers.models import Container
 from dashboard.containers.services import container_delete
@@ -15,9 +14,6 @@ from dashboard.labs.models import LabInstance
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-WAIT_MS = 30_000
 LAB = """\
 title: First steps
 image: busybox
@@ -43,24 +39,6 @@ steps:
 
 
 @pytest.fixture
-def browser_context(live_server, session_cookie_for, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    def login(user):
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie_for(user),
-                              "url": live_server.url}])
-        context.set_default_timeout(WAIT_MS)
-        return context.new_page()
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield login
-        browser.close()
-
-
-@pytest.fixture
 def lab_containers(wait_until):
     """Deletes the lab instances' containers at the end (through the worker)."""
     yield
@@ -74,11 +52,11 @@ def step(page, step_id):
 
 
 def test_a_student_starts_a_lab_works_in_the_terminal_and_checks_pass(
-    agent_process, worker, busybox_image, teacher, owner, browser_context, lab_containers, tmp_path
+    agent_process, worker, busybox_image, teacher, owner, browser_page, lab_containers, tmp_path
 ):
     lab_file = tmp_path / "lab.yaml"
     lab_file.write_text(LAB)
-    teaching = browser_context(teacher)
+    teaching = browser_page(teacher, width=1400)
     teaching.goto("/labs/")
     teaching.get_by_role("button", name="Import lab").click()
     teaching.get_by_label("Lab file").set_input_files(str(lab_file))
@@ -87,7 +65,7 @@ def test_a_student_starts_a_lab_works_in_the_terminal_and_checks_pass(
     teaching.get_by_role("button", name="Assign to all students").click()
     expect(teaching.get_by_text("Assigned to all students")).to_be_visible()
 
-    page = browser_context(owner)
+    page = browser_page(owner, width=1400)
     page.goto("/labs/")
     page.get_by_role("link", name="First steps").click()
     page.get_by_role("button", name="Start lab").click()

@@ -5,34 +5,11 @@ it, reload the page and find the same session with its screen."""
 import re
 
 import pytest
-from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
-
+from playwright.sync_api import expect
 
 from dashboard.shell.models import ShellSession
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WAIT_MS = 30_000
-
-
-@pytest.fixture
-def browser_context(live_server, session_cookie_for, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    def login(user):
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
-        cookie = session_cookie_for(user)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        context.set_default_timeout(WAIT_MS)
-        return context.new_page()
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield login
-        browser.close()
 
 
 def screen(page, pane=".shell-pane:not([hidden])"):
@@ -53,9 +30,9 @@ def type_line(page, text: str, terminal=".shell-pane:not([hidden]) .xterm") -> N
 
 
 def test_student_opens_a_shell_computes_and_finds_it_again_after_reload(
-    agent_process, running_container, owner, browser_context
+    agent_process, running_container, owner, browser_page
 ):
-    page = browser_context(owner)
+    page = browser_page(owner)
     open_shell(page, running_container)
     type_line(page, "echo $((6*7))")
     expect(screen(page)).to_contain_text(re.compile(r"echo \$\(\(6\*7\)\)\s*42"))
@@ -75,14 +52,14 @@ def test_student_opens_a_shell_computes_and_finds_it_again_after_reload(
 
 
 def test_teacher_watches_a_students_shell_from_the_sessions_list(
-    agent_process, running_container, owner, teacher, browser_context
+    agent_process, running_container, owner, teacher, browser_page
 ):
-    student = browser_context(owner)
+    student = browser_page(owner)
     open_shell(student, running_container)
     type_line(student, "echo visible-$((2+3))")
     expect(screen(student)).to_contain_text("visible-5")
 
-    watcher = browser_context(teacher)
+    watcher = browser_page(teacher)
     watcher.goto("/shell/sessions/")
     expect(watcher.locator("tbody tr")).to_have_count(1)
     watcher.get_by_role("link", name="Watch").click()

@@ -5,9 +5,8 @@ and asciinema-player, served from static/vendor, plays it back."""
 
 import pytest
 from class_helpers import make_class, make_lab
-from django.conf import settings
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from dashboard.classes.models import Enrolment
 from dashboard.labs.models import LabInstance
@@ -15,27 +14,7 @@ from dashboard.shell.models import Recording
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 WAIT_MS = 30_000
-
-
-@pytest.fixture
-def browser_context(live_server, session_cookie_for, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    def login(user):
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie_for(user),
-                              "url": live_server.url}])
-        context.set_default_timeout(WAIT_MS)
-        return context.new_page()
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield login
-        browser.close()
 
 
 @pytest.fixture
@@ -51,9 +30,9 @@ def lab_class(running_container, owner, teacher, node):
 
 
 def test_the_teacher_plays_a_students_lab_shell_back(
-        agent_process, recording_dir, lab_class, running_container, owner, teacher, browser_context, wait_until):
+        agent_process, recording_dir, lab_class, running_container, owner, teacher, browser_page, wait_until):
     klass = lab_class
-    student = browser_context(owner)
+    student = browser_page(owner)
     student.goto(f"/containers/{running_container.pk}/")
     student.get_by_role("button", name="Open shell").click()
     expect(student.locator(".shell-tab .shell-status")).to_have_text("connected", timeout=WAIT_MS)
@@ -62,7 +41,7 @@ def test_the_teacher_plays_a_students_lab_shell_back(
     student.keyboard.press("Enter")
     recording = wait_until(lambda: Recording.objects.filter(ended_at__isnull=False).first())
 
-    page = browser_context(teacher)
+    page = browser_page(teacher)
     page.goto(f"/classes/{klass.pk}/")
     page.get_by_role("link", name="Recordings").click()
     page.locator(f"[data-recordings-of='{owner.username}'] a[data-recording='{recording.pk}']").click()
