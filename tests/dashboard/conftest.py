@@ -28,6 +28,7 @@ from django.test import Client
 from dashboard.accounts.roles import TEACHERS_GROUP
 from dashboard.images.node import image_fields_from
 from dashboard.shell import agent
+from browser_netns import BrowserNamespace
 from loop_devices import backed_under
 from processes import process_env, start_node_agent, stop_group
 
@@ -425,26 +426,34 @@ def agent_process(runtime_env, node, tmp_path):
     stop_group(proc)
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-
-
 @pytest.fixture
-def browser_page(live_server, session_cookie_for, monkeypatch):
-    """browser_page(user, width=1200) -> a headless Chromium page on the live server, logged in as user."""
+def browser_page(live_server, session_cookie_for, monkeypatch, tmp_path):
+    """browser_page(user=None, width=1200, forward=()) -> a headless Chromium page on the live server, logged in as
+    user (None: anonymous). Chromium runs in a network namespace of its own (browser_netns), where the host's
+    network changes cannot abort its loads; 127.0.0.1:<port> there leads to the host's for the live server's port
+    and each port in `forward`. The test fails if a process, thread or socket of the namespace is left."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    namespace = BrowserNamespace(tmp_path)
+    try:
+        namespace.forward(live_server.port)
+        with sync_playwright() as p:
+            browser = namespace.launch(p)
 
-        def login(user, width=1200):
-            context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 900})
-            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie_for(user),
-                                  "url": live_server.url}])
-            context.set_default_timeout(30_000)
-            return context.new_page()
+            def login(user=None, width=1200, forward=()):
+                for port in forward:
+                    namespace.forward(port)
+                context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 900})
+                if user is not None:
+                    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie_for(user),
+                                          "url": live_server.url}])
+                context.set_default_timeout(30_000)
+                return context.new_page()
 
-        yield login
-        browser.close()
+            yield login
+            browser.close()
+    finally:
+        left = namespace.close()
+    assert not left, f"left behind by the browser's network namespace: {left}"
