@@ -6,24 +6,18 @@ delete it."""
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 60_000
 
 
 @pytest.fixture
-def page(live_server, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(WAIT_MS)
-        yield context.new_page()
-        browser.close()
+def page(browser_page):
+    page = browser_page()
+    page.set_default_timeout(WAIT_MS)
+    return page
 
 
 def test_a_student_imports_an_image_and_runs_stops_and_deletes_a_container(page, owner, worker, busybox_tar):

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from runtime import Runtime
 
 from class_helpers import make_class
@@ -21,8 +21,6 @@ from dashboard.labs.services import lab_import, lab_instance_start
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 WAIT_MS = 60_000
 LAB = b"""\
 title: Resume lab
@@ -54,17 +52,10 @@ def instance(teacher, owner, busybox_image, worker, wait_until):
 
 
 @pytest.fixture
-def page(live_server, owner, session_cookie_for, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    cookie = session_cookie_for(owner)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        context.set_default_timeout(WAIT_MS)
-        yield context.new_page()
-        browser.close()
+def page(browser_page, owner):
+    page = browser_page(owner)
+    page.set_default_timeout(WAIT_MS)
+    return page
 
 
 def test_the_student_opens_the_suspended_labs_page_and_it_resumes_with_a_working_terminal(

@@ -7,13 +7,12 @@ import os
 import signal
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from registry_testing import Registry
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 60_000
 # Every text the progress cells showed, however briefly.
 RECORD_PROGRESS = """
@@ -35,17 +34,11 @@ def registry():
 
 
 @pytest.fixture
-def page(live_server, session_cookie_for, owner, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url)
-        context.add_cookies([{"name": "sessionid", "value": session_cookie_for(owner), "url": live_server.url}])
-        context.set_default_timeout(WAIT_MS)
-        context.add_init_script(RECORD_PROGRESS)
-        yield context.new_page()
-        browser.close()
+def page(browser_page, owner):
+    page = browser_page(owner)
+    page.set_default_timeout(WAIT_MS)
+    page.add_init_script(RECORD_PROGRESS)
+    return page
 
 
 def test_a_student_pulls_an_image_sees_its_progress_and_then_ready(page, worker, registry, busybox_tar):
