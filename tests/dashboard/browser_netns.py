@@ -76,6 +76,7 @@ class BrowserNamespace:
             self._closing = True
             for sock in [*self._listeners.values(), *self._connections]:
                 _shut(sock)
+        deadline = time.monotonic() + EXIT_SECONDS
         while alive := [t for t in self._threads if t.is_alive()]:
             alive[0].join(max(0.0, deadline - time.monotonic()))
             if time.monotonic() >= deadline:
