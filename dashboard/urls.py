@@ -18,4 +18,5 @@ urlpatterns = [
     path("labs/", include("dashboard.labs.urls")),
     path("api/", include("dashboard.labs.api_urls")),
     path("", include("dashboard.classes.urls")),
+    path("", include("dashboard.appproxy.urls")),
 ]
