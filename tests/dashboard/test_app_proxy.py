@@ -212,3 +212,28 @@ def test_only_the_owner_may_share(web_app, teacher, client_for):
 def test_an_unknown_host_is_404(app_proxy):
     assert proxy_request("127.0.0.1", "/")[0] == 404
     assert proxy_request("c1-8080.example.org", "/")[0] == 404
+
+
+def test_requests_the_proxy_could_read_apart_from_the_app_are_refused(web_app, app_proxy, owner, client_for):
+    cookie = open_app(client_for(owner), web_app.pk, 8080)
+    host = app_host(web_app.pk, 8080)
+    smuggled = [
+        f"POST / HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nContent-Length: 4\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        f"GET / HTTP/1.1\nHost: {host}\nCookie: {cookie}\n\n",
+        f"GET / HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nX-Big: {'a' * 70_000}\r\n\r\n",
+    ]
+    for request in smuggled:
+        with socket.create_connection(("127.0.0.1", settings.TERRARIUM_APPS_PORT), timeout=30) as sock:
+            sock.sendall(request.encode())
+            assert sock.makefile("rb").readline().startswith(b"HTTP/1.1 400 "), request[:40]
+
+
+@pytest.mark.browser
+def test_the_owner_opens_the_app_in_chromium(web_app, app_proxy, owner, browser_page):
+    page = browser_page(owner)
+    page.goto(f"/containers/{web_app.pk}/")
+
+    page.goto(f"/apps/{web_app.pk}/8080/")
+    assert urlsplit(page.url).netloc == app_host(web_app.pk, 8080)
+    assert page.locator("body").inner_text().strip() == APP_BODY
