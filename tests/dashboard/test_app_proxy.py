@@ -25,7 +25,7 @@ from dashboard.classes.models import Enrolment
 from dashboard.containers.models import Container
 from dashboard.containers.node import shared_runtime
 from runtime import ContainerConfig
-from runtime.network import dns, networks, policy
+from runtime.network import addresses, dns, networks, policy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +36,6 @@ def web_app(runtime_env, busybox_image, owner, node):
     httpd on 8080, on a network of the test's own; at the end the container
     and the network go, and no link or nftables table of theirs is left."""
     root = str(runtime_env.root)
-    before = links()
     # A subnet of this test process's own: other test sessions on the machine make networks from the pool.
     subnet = f"10.{200 + os.getpid() % 50}.{os.getpid() // 50 % 256}.0/24"
     network = networks.create(root, f"apps{os.getpid() % 100000}", subnet=subnet)
@@ -46,12 +45,15 @@ def web_app(runtime_env, busybox_image, owner, node):
     state = rt.run(ContainerConfig(image=busybox_image.store_name, name=container.runtime_name,
                                    command=["sh", "-c", APP_SCRIPT], network=network.name))
     address = rt.inspect(container.runtime_name)["network"]["ip"]
+    # Its bridge and the container's veth; other test sessions on the machine make links of their own.
+    made = {network.bridge, addresses.port_name(address)}
+    assert made <= links()
     wait_listening(address, 8080)
     yield SimpleNamespace(container=container, pk=container.pk, pid=state.pid)
     rt.delete(container.runtime_name, force=True)
     networks.remove(root, network.name)
     deadline = time.monotonic() + 10
-    while (left := links() - before) and time.monotonic() < deadline:
+    while (left := links() & made) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"links left: {left}"
     assert policy.table_name(root) not in nft_tables(), "nftables tables left"
