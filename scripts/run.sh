@@ -58,5 +58,5 @@ setpriv --reuid "$WEB_USER" --regid "$WEB_USER" --init-groups --inh-caps=-all \
   "$PY" -m dashboard.webserver -b 127.0.0.1 -p "$PORT" &
 pids+=($!)
 
-echo "Terrarium is running on http://127.0.0.1:$PORT (Ctrl-C stops it)"
+echo "Terrarium is running on http://127.0.0.1:$PORT, containers' apps on http://c<id>-<port>.localhost:${TERRARIUM_APPS_PORT:-8001} (Ctrl-C stops it)"
 wait -n "${pids[@]}" || true
