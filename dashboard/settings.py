@@ -236,6 +236,8 @@ TERRARIUM_APPS_DOMAIN = os.environ.get("TERRARIUM_APPS_DOMAIN", "localhost")
 if not re.fullmatch(r"(\{node\}|[A-Za-z0-9-]+)(\.(\{node\}|[A-Za-z0-9-]+))*", TERRARIUM_APPS_DOMAIN):
     raise ImproperlyConfigured(f"TERRARIUM_APPS_DOMAIN must be a domain name, not {TERRARIUM_APPS_DOMAIN!r}")
 TERRARIUM_APPS_BIND = os.environ.get("TERRARIUM_APPS_BIND", "127.0.0.1")
+if not re.fullmatch(r"[0-9.]{7,15}|[0-9A-Fa-f:]{2,39}", TERRARIUM_APPS_BIND):
+    raise ImproperlyConfigured(f"TERRARIUM_APPS_BIND must be an IP address, not {TERRARIUM_APPS_BIND!r}")
 if "pytest" in sys.modules and "TERRARIUM_APPS_PORT" not in os.environ:
     # A test session's proxy must not meet another session's (or `make run`'s) on one port.
     with socket.socket() as _probe:

@@ -15,6 +15,8 @@ WEB_USER=${WEB_USER:-terrarium}
 export TERRARIUM_STATE_DIR=${TERRARIUM_STATE_DIR:-$PWD/.state}
 export TERRARIUM_REDIS_PORT=${TERRARIUM_REDIS_PORT:-6379}
 export NODE_NAME=${NODE_NAME:-$(hostname)}
+# The app proxy sends a browser without its cookie to the dashboard, as browsers reach it.
+export TERRARIUM_DASHBOARD_URL=${TERRARIUM_DASHBOARD_URL:-http://127.0.0.1:$PORT}
 PY=$PWD/.venv/bin/python
 # Root's processes write files for root alone; the state directory grants the web user what it needs.
 umask 077

@@ -50,10 +50,16 @@ class AppProxy:
         self.access: dict[tuple[int, int, int], tuple[bool, float]] = {}
 
     async def serve(self) -> None:
-        server = await asyncio.start_server(
-            self.handle, host=settings.TERRARIUM_APPS_BIND, port=settings.TERRARIUM_APPS_PORT,
-            limit=http1.HEAD_LIMIT, reuse_address=True,
-        )
+        try:
+            server = await asyncio.start_server(
+                self.handle, host=settings.TERRARIUM_APPS_BIND, port=settings.TERRARIUM_APPS_PORT,
+                limit=http1.HEAD_LIMIT, reuse_address=True,
+            )
+        except OSError as exc:
+            # The agent's other components (shells, samples) go on without it.
+            log.error("app proxy: cannot listen on %s:%s: %s (set TERRARIUM_APPS_PORT)",
+                      settings.TERRARIUM_APPS_BIND, settings.TERRARIUM_APPS_PORT, exc.strerror)
+            return
         log.info("app proxy on %s:%s", settings.TERRARIUM_APPS_BIND, settings.TERRARIUM_APPS_PORT)
         async with server:
             await server.serve_forever()

@@ -8,6 +8,8 @@ the owner allows it."""
 import base64
 import os
 import socket
+import subprocess
+import sys
 import time
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -239,3 +241,16 @@ def test_the_owner_opens_the_app_in_chromium(web_app, app_proxy, owner, browser_
     page.goto(f"/apps/{web_app.pk}/8080/")
     assert urlsplit(page.url).netloc == app_host(web_app.pk, 8080)
     assert page.locator("body").inner_text().strip() == APP_BODY
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("TERRARIUM_APPS_DOMAIN", "apps.example.org/x", "TERRARIUM_APPS_DOMAIN must be a domain name"),
+    ("TERRARIUM_APPS_PORT", "0", "TERRARIUM_APPS_PORT must be between"),
+    ("TERRARIUM_APPS_BIND", "anywhere", "TERRARIUM_APPS_BIND must be an IP address"),
+    ("TERRARIUM_DASHBOARD_URL", "ftp://dashboard", "TERRARIUM_DASHBOARD_URL must be http(s)://host[:port]"),
+])
+def test_a_bad_app_setting_stops_start_up_with_a_clear_message(name, value, message):
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, capture_output=True,
+                            text=True, env={**os.environ, name: value, "DJANGO_SETTINGS_MODULE": "dashboard.settings"})
+    assert result.returncode != 0
+    assert message in result.stderr.strip().splitlines()[-1]
