@@ -3,12 +3,14 @@ node on its own origin, `c<pk>-<port>.<domain>`, to the users the
 dashboard lets open it.
 
 A browser arrives from the dashboard's /apps/<pk>/<port>/ at
-/_terrarium/auth?token=..., a signed token that works once (its nonce is
-burnt in Redis) within a minute; the proxy checks it is for this host,
-asks the database again, sets its cookie (host-only, HttpOnly, SameSite=Lax,
-signed, bound to the user, container and port) and sends the browser to
-`/`. Every other request needs that cookie, is checked against the
-database (cached ACCESS_CACHE_SECONDS), and goes to the address the runtime
+/_terrarium/auth?token=..., a signed token that works once within a
+minute (its nonce is taken from Redis, where it names the user's dashboard
+session); the proxy checks it is for this host, asks the database again,
+sets its cookie (host-only, HttpOnly, SameSite=Lax, signed, bound to the
+user, container, port and, through a grant in Redis, that session) and
+sends the browser to `/`. Every other request needs that cookie, is checked
+against the database (cached ACCESS_CACHE_SECONDS: a logout closes the app
+too), and goes to the address the runtime
 gives the container, without the proxy's cookie and with X-Forwarded-*.
 One request per connection; a WebSocket upgrade, once the app answers 101,
 is spliced both ways. The app's cookies stay host-only (a Domain attribute
@@ -47,7 +49,7 @@ class AppProxy:
         self.redis = redis
         self.connections = 0
         self.per_user: dict[int, int] = {}
-        self.access: dict[tuple[int, int, int], tuple[bool, float]] = {}
+        self.access: dict[tuple, tuple[bool, float]] = {}
 
     async def serve(self) -> None:
         try:
@@ -97,10 +99,11 @@ class AppProxy:
         if path == origins.AUTH_PATH:
             writer.write(await self._auth(app, target))
             return
-        user_id, stale = self._cookie_user(head, app)
-        if user_id is None or not await self._may_open(user_id, app):
-            writer.write(self._to_dashboard(app, expire=stale or user_id is not None))
+        found, stale = self._cookie_grant(head, app)
+        if found is None or not await self._may_open(*found, app):
+            writer.write(self._to_dashboard(app, expire=stale or found is not None))
             return
+        user_id = found[0]
         if not self._same_app_origin(head, app):
             writer.write(http1.response(403, "Forbidden", body="<p>Requests from another site are refused.</p>"))
             return
@@ -121,44 +124,46 @@ class AppProxy:
         pk, port = app
         token = (parse_qs(urlsplit(target).query).get("token") or [""])[0]
         payload = tokens.token_read(token, container_pk=pk, port=port)
-        if payload is None or not await self._burn(payload["n"]):
+        # Taken once: the nonce names the dashboard's session only until the first use.
+        session_key = payload and await self.redis.getdel(tokens.NONCE_KEY.format(payload["n"]))
+        if not session_key:
             return http1.response(403, "Forbidden", [("Referrer-Policy", "no-referrer")], body=(
                 "<p>This link has expired or was used already.</p>"
                 f'<p><a href="{origins.dashboard_app_url(container_pk=pk, port=port)}">Open the app again</a></p>'))
-        if not await self._may_open(payload["u"], app, cached=False):
+        grant = tokens.new_secret()
+        await self.redis.set(tokens.GRANT_KEY.format(grant), session_key, ex=tokens.COOKIE_SECONDS)
+        if not await self._may_open(payload["u"], grant, app, cached=False):
             return self._to_dashboard(app, expire=True)
-        value = tokens.cookie_value(user_id=payload["u"], container_pk=pk, port=port)
+        value = tokens.cookie_value(user_id=payload["u"], container_pk=pk, port=port, grant=grant)
         return http1.response(302, "Found", [
             ("Location", "/"), ("Set-Cookie", self._cookie(value, tokens.COOKIE_SECONDS)),
             ("Referrer-Policy", "no-referrer"),
         ])
 
-    async def _burn(self, nonce: str) -> bool:
-        """True the first time a token's nonce is seen within its life."""
-        return bool(await self.redis.set(tokens.NONCE_KEY.format(nonce), 1, nx=True, ex=tokens.NONCE_SECONDS))
-
     def _cookie(self, value: str, max_age: int) -> str:
         secure = "; Secure" if settings.HTTPS else ""
         return f"{tokens.cookie_name()}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
 
-    def _cookie_user(self, head, app) -> tuple[int | None, bool]:
-        """(the user id of the first valid cookie of ours for this app, whether
-        a cookie of ours that is not valid here came along)."""
+    def _cookie_grant(self, head, app) -> tuple[tuple[int, str] | None, bool]:
+        """((user id, grant) of the first valid cookie of ours for this app,
+        whether a cookie of ours that is not valid here came along)."""
         name, (pk, port) = tokens.cookie_name(), app
         values = [v for n, v in http1.cookie_pairs(head.get_all("cookie")) if n == name][:MAX_COOKIES_TRIED]
         for value in values:
-            user_id = tokens.cookie_user(value, container_pk=pk, port=port)
-            if user_id is not None:
-                return user_id, False
+            found = tokens.cookie_read(value, container_pk=pk, port=port)
+            if found is not None:
+                return found, False
         return None, bool(values)
 
-    async def _may_open(self, user_id: int, app, cached: bool = True) -> bool:
-        key, now = (user_id, *app), time.monotonic()
+    async def _may_open(self, user_id: int, grant: str, app, cached: bool = True) -> bool:
+        key, now = (user_id, grant, *app), time.monotonic()
         hit = self.access.get(key)
         if cached and hit is not None and hit[1] > now:
             return hit[0]
-        allowed = await database_sync_to_async(app_user_may_open)(
-            user_id=user_id, container_pk=app[0], port=app[1], node_name=self.node_name)
+        session_key = await self.redis.get(tokens.GRANT_KEY.format(grant))
+        allowed = bool(session_key) and await database_sync_to_async(app_user_may_open)(
+            user_id=user_id, session_key=session_key.decode(), container_pk=app[0], port=app[1],
+            node_name=self.node_name)
         if len(self.access) > 10_000:
             self.access = {k: v for k, v in self.access.items() if v[1] > now}
         self.access[key] = (allowed, now + ACCESS_CACHE_SECONDS)
@@ -253,14 +258,13 @@ class AppProxy:
         await http1.copy_until_eof(app_reader, writer)
 
     def _client_head(self, head, keep_connection: bool) -> http1.Head:
-        ours = tokens.cookie_name().lower()
         headers = []
         for name, value in head.headers:
             lower = name.lower()
             if lower == "set-cookie":
-                value = _host_only(value)
-                if value.partition("=")[0].strip().lower() == ours:
+                if _names_our_cookie(value):
                     continue
+                value = _host_only(value)
             elif lower in ("connection", "upgrade") and keep_connection:
                 pass
             elif lower in http1.HOP_BY_HOP:
@@ -269,6 +273,12 @@ class AppProxy:
         if not keep_connection:
             headers.append(("Connection", "close"))
         return http1.Head(head.start, headers)
+
+
+def _names_our_cookie(set_cookie: str) -> bool:
+    """Whether an app's Set-Cookie is for the proxy's cookie name, with or without a prefix."""
+    name = set_cookie.partition("=")[0].strip().lower()
+    return name.removeprefix("__host-").removeprefix("__secure-") == tokens.COOKIE_BASE_NAME
 
 
 def _host_only(set_cookie: str) -> str:

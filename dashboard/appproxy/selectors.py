@@ -4,7 +4,11 @@ teachers in (AppShare). Anyone else gets a 404, as for any object of
 another user. The same rule serves the dashboard's view and the node
 agent's proxy, which asks again for every new connection."""
 
-from django.contrib.auth import get_user_model
+from importlib import import_module
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.contrib.auth import get_user
 from django.http import Http404
 
 from dashboard.classes.selectors import classes_for_staff
@@ -36,12 +40,18 @@ def app_container_for_user(*, user, container_pk: int, port: int) -> Container:
     return container
 
 
-def app_user_may_open(*, user_id: int, container_pk: int, port: int, node_name: str) -> bool:
-    """Whether the active user `user_id` may open `port` of container
-    `container_pk`, running on node `node_name`: the proxy's check."""
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+def app_user_may_open(*, user_id: int, session_key: str, container_pk: int, port: int, node_name: str) -> bool:
+    """Whether dashboard session `session_key` is still user `user_id`'s
+    (not logged out, expired or past a password change) and that user may
+    open `port` of container `container_pk`, running on node `node_name`:
+    the proxy's check."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    # get_user reads request.session alone, and checks the session's password hash.
+    user = get_user(SimpleNamespace(session=store))
     container = _container(container_pk)
-    if user is None or container is None or container.node is None or container.node.name != node_name:
+    if not user.is_authenticated or user.pk != user_id or not user.is_active:
+        return False
+    if container is None or container.node is None or container.node.name != node_name:
         return False
     return _may_open(user, container, port)
 

@@ -15,7 +15,8 @@ from dashboard.containers.selectors import container_get_for_user
 @require_GET
 def app_open(request, container_pk, port):
     container = app_container_for_user(user=request.user, container_pk=container_pk, port=port)
-    response = redirect(services.app_open_url(user=request.user, container=container, port=port))
+    response = redirect(services.app_open_url(
+        user=request.user, session_key=request.session.session_key, container=container, port=port))
     # The token is good for one use and a minute; still, no cache or history keeps it.
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"

@@ -160,6 +160,15 @@ def test_anonymous_is_sent_to_log_in(web_app, app_proxy, client_for):
     assert header(headers, "location") == [f"{settings.TERRARIUM_DASHBOARD_URL}/apps/{web_app.pk}/8080/"]
 
 
+def test_logging_out_of_the_dashboard_closes_the_app(web_app, app_proxy, owner, client_for, wait_until):
+    client = client_for(owner)
+    cookie = open_app(client, web_app.pk, 8080)
+    assert proxy_request(app_host(web_app.pk, 8080), "/", {"Cookie": cookie})[0] == 200
+
+    client.logout()
+    wait_until(lambda: proxy_request(app_host(web_app.pk, 8080), "/", {"Cookie": cookie})[0] == 302, timeout=10)
+
+
 def test_a_used_token_is_refused(web_app, app_proxy, owner, client_for):
     target = urlsplit(client_for(owner).get(f"/apps/{web_app.pk}/8080/")["Location"])
     assert proxy_request(target.netloc, f"{target.path}?{target.query}")[0] == 302
