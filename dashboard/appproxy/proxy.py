@@ -76,6 +76,8 @@ class AppProxy:
             await writer.drain()
         except (http1.BadMessage, ConnectionError, asyncio.IncompleteReadError) as exc:
             log.debug("app proxy: %s", exc)
+        except Exception:
+            log.exception("app proxy: a request failed")
         finally:
             self.connections -= 1
             writer.close()

@@ -263,3 +263,21 @@ def test_a_bad_app_setting_stops_start_up_with_a_clear_message(name, value, mess
                             text=True, env={**os.environ, name: value, "DJANGO_SETTINGS_MODULE": "dashboard.settings"})
     assert result.returncode != 0
     assert message in result.stderr.strip().splitlines()[-1]
+
+
+def test_the_share_form_shows_the_owner_the_setting_and_nobody_else(busybox_image, node, owner, teacher, rf):
+    from django.template.loader import render_to_string
+
+    container = Container.objects.create(owner=owner, image=busybox_image, node=node, name="web", app_ports=[8080])
+
+    def form(user):
+        request = rf.get("/")
+        request.user = user
+        return render_to_string("appproxy/_share.html", {"container": container, "user": user}, request)
+
+    assert "Let teachers open my ports" in form(owner) and "checked" not in form(owner)
+    assert f'action="/apps/{container.pk}/share/"' in form(owner) and ">Save</button>" in form(owner)
+    AppShare.objects.create(container=container, teachers=True)
+    container.refresh_from_db()
+    assert "checked" in form(owner)
+    assert form(teacher).strip() == ""
