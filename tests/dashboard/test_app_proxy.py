@@ -184,6 +184,14 @@ def test_a_token_for_another_app_is_refused(web_app, app_proxy, owner, client_fo
     assert status == 403 and not header(headers, "set-cookie")
 
 
+def test_a_container_the_runtime_does_not_run_answers_502(web_app, app_proxy, owner, client_for, runtime_env):
+    cookie = open_app(client_for(owner), web_app.pk, 8080)
+    shared_runtime(str(runtime_env.root), runtime_env.cgroup_parent).stop(web_app.container.runtime_name, timeout=1)
+
+    status, _, body = proxy_request(app_host(web_app.pk, 8080), "/", {"Cookie": cookie})
+    assert status == 502 and APP_BODY not in body
+
+
 def test_a_port_not_opened_is_404(web_app, owner, client_for):
     assert client_for(owner).get(f"/apps/{web_app.pk}/9090/").status_code == 404
 
