@@ -19,6 +19,9 @@ from runtime.linux import procinfo
 
 UDP_IDLE_S = 60
 MAX_MESSAGE = 65536
+IP_PKTINFO = 8
+# struct in_pktinfo: interface index, local address (for the reply), the header's destination.
+_PKTINFO = struct.Struct("=I4s4s")
 
 
 def address(table: str) -> bytes:
@@ -73,30 +76,38 @@ def _tcp(listener: socket.socket, target: tuple[str, int]) -> None:
 
 
 def _udp(published: socket.socket, target: tuple[str, int]) -> None:
-    peers = {}  # client address -> socket connected to the container
+    # A reply leaves from the address its client sent to (IP_PKTINFO): the
+    # route alone would pick the link's first address when the port is
+    # published on all of them, and the client would not take it.
+    published.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+    peers = {}  # client address -> (socket connected to the container, the address the client sent to)
     try:
         while True:
-            ready, _, _ = select.select([published, *peers.values()], [], [], UDP_IDLE_S)
+            ready, _, _ = select.select([published, *(s for s, _ in peers.values())], [], [], UDP_IDLE_S)
             if not ready:
-                for sock in peers.values():
+                for sock, _ in peers.values():
                     sock.close()
                 peers.clear()
             for sock in ready:
                 if sock is published:
-                    data, client = published.recvfrom(65536)
+                    data, ancillary, _, client = published.recvmsg(65536, socket.CMSG_SPACE(_PKTINFO.size))
                     if not data and not client:
                         return
                     if client not in peers:
-                        peers[client] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                        peers[client].connect(target)
-                    peers[client].send(data)
+                        asked = next((_PKTINFO.unpack(d)[2] for level, kind, d in ancillary
+                                      if level == socket.IPPROTO_IP and kind == IP_PKTINFO), bytes(4))
+                        upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                        upstream.connect(target)
+                        peers[client] = (upstream, asked)
+                    peers[client][0].send(data)
                 else:
-                    client = next(c for c, s in peers.items() if s is sock)
-                    published.sendto(sock.recv(65536), client)
+                    client, asked = next((c, a) for c, (s, a) in peers.items() if s is sock)
+                    info = _PKTINFO.pack(0, asked, bytes(4))
+                    published.sendmsg([sock.recv(65536)], [(socket.IPPROTO_IP, IP_PKTINFO, info)], 0, client)
     except OSError:
         return
     finally:
-        for sock in peers.values():
+        for sock, _ in peers.values():
             sock.close()
 
 
