@@ -169,3 +169,20 @@ def serve_dns(host: FakeHost) -> None:
                          capture_output=True, text=True).stdout.count(":0035 ") < 2:
         assert time.monotonic() < deadline, "the resolver did not start"
         time.sleep(0.02)
+
+
+def wait_listening(pid: int, port: int, proto: str = "tcp") -> None:
+    """Returns once a socket of pid's network namespace is bound to port (TCP: listening), IPv4 or IPv6."""
+    state = "0A" if proto == "tcp" else "07"
+
+    def bound():
+        for table in (proto, f"{proto}6"):
+            with open(f"/proc/{pid}/net/{table}") as f:
+                if any(fields[1].endswith(f":{port:04X}") and fields[3] == state
+                       for fields in (line.split() for line in list(f)[1:])):
+                    return True
+        return False
+    deadline = time.monotonic() + 10
+    while not bound():
+        assert time.monotonic() < deadline, f"nothing listens on {proto} port {port} of {pid}"
+        time.sleep(0.02)
