@@ -8,7 +8,8 @@ other network's. Any other name is forwarded to the host's resolvers, a
 loopback one (systemd-resolved's 127.0.0.53) included, since this process
 runs in the host's namespace; TERRARIUM_DNS_UPSTREAM (addresses, comma
 separated) replaces them. It also holds every container's published ports
-(runtime.network.proxy). The networks are looked at again every second;
+(runtime.network.proxy), and binds them again when it starts after a
+crash (proxy.restore). The networks are looked at again every second;
 the process leaves once none is left. `ensure` starts it when it is not
 running (its pid and start time in <root>/networks/.dns.pid).
 """
@@ -150,6 +151,10 @@ class Server:
         self.root = root
         # Published ports' hand-overs (runtime.network.proxy).
         self.control = proxy.listen(policy.table_name(root))
+        # A service started again after a crash: the published ports it held, back.
+        store = NetworkStore(root)
+        for name in store.names():
+            proxy.restore(root, store.leases(name))
         self.sockets = {}  # gateway -> (socket, Names)
         self.pending = {}  # upstream socket -> (client socket, client address, deadline)
 
@@ -253,11 +258,13 @@ def main(root: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return
+    # Running (see ensure) once the published ports are back: a reconcile returns with them.
+    server = Server(root)
     tmp = f"{pidfile(root)}.tmp"
     with open(tmp, "w") as f:
         f.write(f"{os.getpid()} {procinfo.start_time(os.getpid())}\n")
     os.rename(tmp, pidfile(root))
-    Server(root).run()
+    server.run()
 
 
 if __name__ == "__main__":
