@@ -4,8 +4,9 @@ as over UDP: what a resolver asks again when a UDP answer came truncated
 connection may carry several, answered in turn. Names of the gateway's
 network are answered from its leases; any other query is forwarded over
 TCP to the first upstream that takes the connection, its answer relayed
-whole. A thread per connection, MAX_CONNECTIONS at most (one more is
-closed at once), each closed after IDLE_S without a query.
+whole. A thread per connection, MAX_CONNECTIONS at most and
+MAX_PER_CLIENT from one address (one more is closed at once), so one
+container cannot take them all; each closed after IDLE_S without a query.
 """
 
 import socket
@@ -15,6 +16,7 @@ import threading
 from runtime.network import dns_wire
 
 MAX_CONNECTIONS = 64
+MAX_PER_CLIENT = 8
 IDLE_S = 10
 FORWARD_TIMEOUT_S = 5
 IP_FREEBIND = 15
@@ -74,20 +76,23 @@ class Service:
 
     def __init__(self, port: int):
         self.port = port
-        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.lock = threading.Lock()
+        self.open = {}  # client address -> its open connections
 
     def accept(self, listener: socket.socket, names, servers: list[str]) -> None:
         try:
-            conn, _ = listener.accept()
+            conn, (client, _) = listener.accept()
         except OSError:
             return
-        if not self.slots.acquire(blocking=False):
-            # A container opening connections without end gets them closed, not the service's threads.
-            conn.close()
-            return
-        threading.Thread(target=self._serve, args=(conn, names, servers), daemon=True).start()
+        with self.lock:
+            if sum(self.open.values()) >= MAX_CONNECTIONS or self.open.get(client, 0) >= MAX_PER_CLIENT:
+                # A container opening connections without end gets them closed, not the service's threads.
+                conn.close()
+                return
+            self.open[client] = self.open.get(client, 0) + 1
+        threading.Thread(target=self._serve, args=(conn, client, names, servers), daemon=True).start()
 
-    def _serve(self, conn: socket.socket, names, servers: list[str]) -> None:
+    def _serve(self, conn: socket.socket, client: str, names, servers: list[str]) -> None:
         try:
             with conn:
                 conn.settimeout(IDLE_S)
@@ -100,4 +105,7 @@ class Service:
         except OSError:
             pass
         finally:
-            self.slots.release()
+            with self.lock:
+                self.open[client] -= 1
+                if not self.open[client]:
+                    del self.open[client]

@@ -80,3 +80,27 @@ def test_a_name_too_long_for_udp_comes_whole_over_tcp_from_upstream(rt, net_root
     assert ask(rt, "lab", "udp", "big.test", "example.test") == "0 tc \n0 - 203.0.113.10\n"
     whole = ",".join(f"203.0.113.{10 + i}" for i in range(40))
     assert ask(rt, "lab", "tcp", "big.test", "example.test") == f"0 - {whole}\n0 - 203.0.113.10\n"
+
+
+# argv: server. Opens 70 TCP connections to its port 53 (as many as it takes), says "held" and keeps them.
+HOLD = """
+import socket, sys, time
+held = [socket.create_connection((sys.argv[1], 53), timeout=10) for _ in range(70)]
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_container_holding_connections_does_not_starve_another(rt, net_root):
+    networks.create(net_root, "lab")
+    web = server(rt, "lab", "web")
+    hog = rt.run(ContainerConfig(image="busybox", command=["sleep", "60"], network="lab"))
+    gateway = networks.inspect(net_root, "lab")["gateway"]
+    holder = subprocess.Popen(["nsenter", f"--net=/proc/{hog.pid}/ns/net", sys.executable, "-c", HOLD, gateway],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert ask(rt, "lab", "tcp", "web") == f"0 - {address(rt, web.id)}\n"
+    finally:
+        holder.kill()
+        holder.wait()
