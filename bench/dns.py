@@ -1,9 +1,10 @@
 """Name lookups through a network's DNS service with CONTAINERS busybox
 `sleep` containers running on it: the time from a query sent to its
 answer received, for names of the network's containers (answered from its
-leases, nothing forwarded), over UDP. First LOOKUPS lookups one after
+leases, nothing forwarded). Over UDP: first LOOKUPS lookups one after
 another from one container's network namespace, then every container
-asking at once (LOOKUPS each); p50, p95 and the worst of each. The
+asking at once (LOOKUPS each); over TCP, LOOKUPS on one connection. p50,
+p95 and the worst of each. The
 clients are this Python run in the containers' namespaces (nsenter), so
 a figure is the service's and the network's, not a client's start.
 
@@ -37,29 +38,42 @@ CONTAINERS = 30
 LOOKUPS = 300
 GOAL_P95_MS = 20
 
-# argv: server, count, names. Prints the latencies (ms) of count lookups, the names taken in turn, as JSON.
+# argv: server, udp|tcp, count, start (epoch s: no lookup before), names. Prints the latencies (ms) of count lookups, the names taken in turn, as JSON.
 CLIENT = """
 import json, socket, struct, sys, time
-server, count, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-sock.settimeout(5)
-sock.connect((server, 53))
+server, proto, count, start, names = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5:]
+if proto == "tcp":
+    sock = socket.create_connection((server, 53), timeout=5)
+else:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(5)
+    sock.connect((server, 53))
+def reply():
+    if proto == "udp":
+        return sock.recv(512)
+    data = b""
+    while len(data) < 2 or len(data) < 2 + struct.unpack("!H", data[:2])[0]:
+        data += sock.recv(4096)
+    return data[2:]
+time.sleep(max(0, start - time.time()))
 times = []
 for i in range(count):
     labels = b"".join(bytes([len(p)]) + p.encode() for p in names[i % len(names)].split("."))
     query = struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + labels + b"\\0\\0\\1\\0\\1"
     t = time.perf_counter()
-    sock.send(query)
-    while struct.unpack("!H", sock.recv(512)[:2])[0] != i:
-        pass
+    sock.send(query if proto == "udp" else struct.pack("!H", len(query)) + query)
+    answer = reply()
+    while struct.unpack("!H", answer[:2])[0] != i:
+        answer = reply()
     times.append((time.perf_counter() - t) * 1000)
+    assert struct.unpack("!H", answer[6:8])[0] == 1, "no address in the answer"
 print(json.dumps(times))
 """
 
 
-def client(pid: int, gateway: str, names: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", CLIENT, gateway,
-                             str(LOOKUPS), *names], stdout=subprocess.PIPE, text=True)
+def client(pid: int, gateway: str, names: list[str], proto: str = "udp", start: float = 0) -> subprocess.Popen:
+    return subprocess.Popen(["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", CLIENT, gateway, proto,
+                             str(LOOKUPS), str(start), *names], stdout=subprocess.PIPE, text=True)
 
 
 def summary(times: list[float]) -> str:
@@ -89,11 +103,16 @@ def main() -> None:
         print(f"DNS lookups of container names, {CONTAINERS} containers running on one network, load average {load}")
 
         one = client(states[0].pid, network.gateway, names)
-        print(f"  one client, one lookup after another: {summary(json.loads(one.communicate()[0]))}")
+        print(f"  UDP, one client, one lookup after another: {summary(json.loads(one.communicate()[0]))}")
 
-        clients = [client(s.pid, network.gateway, names[n:] + names[:n]) for n, s in enumerate(states)]
+        # Every client started first, asking from the same moment on.
+        start = time.time() + 5
+        clients = [client(s.pid, network.gateway, names[n:] + names[:n], start=start) for n, s in enumerate(states)]
         together = [t for c in clients for t in json.loads(c.communicate()[0])]
         print(f"  {CONTAINERS} clients at once, one per container: {summary(together)}")
+
+        tcp = client(states[0].pid, network.gateway, names, "tcp")
+        print(f"  over TCP, one connection: {summary(json.loads(tcp.communicate()[0]))}")
     finally:
         if root.exists():
             leftover = rt or Runtime(root=root, cgroup_parent=parent)
