@@ -224,10 +224,18 @@ def main(root: str) -> None:
     os.umask(0o077)
     # One per root: whoever holds the lock serves, for as long as it lives.
     lock = os.open(f"{root}/networks/.dns.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            # Held by a service that runs, or by a killed one whose threads
+            # are still leaving: the lock goes with its last descriptor, its
+            # published ports' sockets with it, so they can be bound again.
+            if running(root) or time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
     # Running (see ensure) once the published ports are back: a reconcile returns with them.
     server = Server(root)
     tmp = f"{pidfile(root)}.tmp"
