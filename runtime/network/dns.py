@@ -1,8 +1,8 @@
 """The node's DNS service for containers: `python -m runtime.network.dns ROOT`.
 
 One process per state root listens on port 53 of each network's gateway
-address only, UDP and TCP (runtime.network.dns_tcp) (the policy lets a container reach nothing else of
-the host). A query that comes in on a network's gateway is answered from
+address only, over UDP and TCP (runtime.network.dns_tcp); the policy lets
+a container reach nothing else of the host. A query that comes in on a network's gateway is answered from
 that network's leases: the names and aliases of its containers, and of no
 other network's. Any other name is forwarded to the host's resolvers, a
 loopback one (systemd-resolved's 127.0.0.53) included, since this process
