@@ -171,7 +171,12 @@ def accept(server: socket.socket) -> None:
             message, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, 64)
         except OSError:
             return
-        request = json.loads(message) if message else {}
+        try:
+            request = json.loads(message) if message else {}
+        except ValueError:
+            request = {}
+        if not isinstance(request, dict):
+            request = {}
         sockets = []
         for fd, port in zip(fds, request.get("ports", [])):
             kind = socket.SOCK_STREAM if port["proto"] == "tcp" else socket.SOCK_DGRAM
@@ -185,15 +190,13 @@ def accept(server: socket.socket) -> None:
                   else b"g")
 
 
-def restore(root: str, leases: dict[str, str]) -> list[str]:
+def restore(root: str, leases: dict[str, str]) -> None:
     """When the service starts again (after a crash or `kill -9`, the
     published ports gone with it): the ports of every running container of
     leases ({address: container id}) bound again and served. Connections
     the dead service carried are lost with it (their clients see them
     reset or closed); new ones reach the container again. A port another
-    process took meanwhile stays unpublished. The ids of containers whose
-    ports were restored."""
-    restored = []
+    process took meanwhile stays unpublished."""
     for ip, cid in leases.items():
         try:
             with open(f"{root}/containers/{cid}/state.json") as f:
@@ -201,14 +204,13 @@ def restore(root: str, leases: dict[str, str]) -> list[str]:
         except (OSError, ValueError):
             continue
         wanted = state.get("config", {}).get("ports") or []
-        if not wanted or state.get("status") != "running" or not procinfo.is_same(state.get("pid"),
-                                                                                  state.get("pid_start_time")):
+        # Paused too: a frozen container keeps its ports.
+        if not wanted or state.get("status") not in ("running", "paused") or not procinfo.is_same(
+                state.get("pid"), state.get("pid_start_time")):
             continue
         try:
             sockets = bind(wanted)
         except TerrariumError:
             # Its launcher holds them (a start handing them over now), or another process took one.
             continue
-        if serve(state["pid"], state["pid_start_time"], ip, wanted, sockets):
-            restored.append(cid)
-    return restored
+        serve(state["pid"], state["pid_start_time"], ip, wanted, sockets)
