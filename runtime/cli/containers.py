@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 
+from runtime.cli.table import print_table
 from runtime.config import ContainerConfig, parse_env
 from runtime.errors import InvalidArgument
 from runtime.isolation import terminal
@@ -268,11 +269,12 @@ def cmd_ps(args) -> int:
     if args.json:
         print(json.dumps([s.to_dict() for s in states], indent=2))
         return 0
-    print(f"{'CONTAINER ID':<14}{'NAME':<20}{'IMAGE':<16}{'STATUS':<16}{'PID':<8}COMMAND")
+    rows = [("CONTAINER ID", "NAME", "IMAGE", "STATUS", "PID", "COMMAND")]
     for s in states:
         status = f"exited ({s.exit_code})" if s.status == "exited" else s.status
         command = " ".join((s.config or {}).get("command") or [])
-        print(f"{s.id[:12]:<14}{s.name:<20}{s.image:<16}{status:<16}{s.pid or '':<8}{command}")
+        rows.append((s.id[:12], s.name, s.image, status, str(s.pid or ""), command))
+    print_table(rows)
     return 0
 
 
