@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "dashboard.labs",
     "dashboard.classes",
     "dashboard.networks",
+    "dashboard.appproxy",
 ]
 
 MIDDLEWARE = [
@@ -227,7 +228,29 @@ AGENT_COMPONENTS = [
     "dashboard.nodes.heartbeat.run",
     "dashboard.monitoring.sampler.run",
     "dashboard.shell.agent.run",
+    "dashboard.appproxy.proxy.run",
 ]
+# Containers' web apps (dashboard.appproxy): each port opens on an origin of its
+# own, c<pk>-<port>.<TERRARIUM_APPS_DOMAIN>, served by the node agent's proxy on
+# TERRARIUM_APPS_BIND:TERRARIUM_APPS_PORT. `{node}` in the domain is the node's
+# name (several nodes: a wildcard DNS name per node). Browsers resolve *.localhost
+# to the machine itself.
+TERRARIUM_APPS_DOMAIN = os.environ.get("TERRARIUM_APPS_DOMAIN", "localhost")
+if not re.fullmatch(r"(\{node\}|[A-Za-z0-9-]+)(\.(\{node\}|[A-Za-z0-9-]+))*", TERRARIUM_APPS_DOMAIN):
+    raise ImproperlyConfigured(f"TERRARIUM_APPS_DOMAIN must be a domain name, not {TERRARIUM_APPS_DOMAIN!r}")
+TERRARIUM_APPS_BIND = os.environ.get("TERRARIUM_APPS_BIND", "127.0.0.1")
+if not re.fullmatch(r"[0-9.]{7,15}|[0-9A-Fa-f:]{2,39}", TERRARIUM_APPS_BIND):
+    raise ImproperlyConfigured(f"TERRARIUM_APPS_BIND must be an IP address, not {TERRARIUM_APPS_BIND!r}")
+if "pytest" in sys.modules and "TERRARIUM_APPS_PORT" not in os.environ:
+    # A test session's proxy must not meet another session's (or `make run`'s) on one port.
+    with socket.socket() as _probe:
+        _probe.bind(("127.0.0.1", 0))
+        os.environ["TERRARIUM_APPS_PORT"] = str(_probe.getsockname()[1])
+TERRARIUM_APPS_PORT = _env_number("TERRARIUM_APPS_PORT", 8001, 1, 65535, int)
+# Where the proxy sends a browser without its cookie: the dashboard, as browsers reach it.
+TERRARIUM_DASHBOARD_URL = os.environ.get("TERRARIUM_DASHBOARD_URL", "http://127.0.0.1:8000").rstrip("/")
+if not re.fullmatch(r"https?://[^/?#\s]+", TERRARIUM_DASHBOARD_URL):
+    raise ImproperlyConfigured(f"TERRARIUM_DASHBOARD_URL must be http(s)://host[:port], not {TERRARIUM_DASHBOARD_URL!r}")
 
 if TESTING:
     # Dozens of users are created per test run; a slow hash would dominate it.

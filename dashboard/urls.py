@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/", include("dashboard.labs.api_urls")),
     path("", include("dashboard.classes.urls")),
     path("networks/", include("dashboard.networks.urls")),
+    path("", include("dashboard.appproxy.urls")),
 ]

@@ -5,6 +5,7 @@ anything is created, so bad input leaves nothing behind.
 """
 
 import re
+import socket
 
 from runtime.errors import InvalidArgument
 from runtime.records import Record
@@ -20,6 +21,8 @@ _ENV_KEY = r"^[^=\0]+$"
 # A name as useradd and Docker take one: not starting with a dash, no colon or space.
 _USER = r"^([A-Za-z0-9_.][A-Za-z0-9_.-]*\$?)(?::([A-Za-z0-9_.][A-Za-z0-9_.-]*\$?))?$"
 USERNS_MODES = ("auto", "host")
+# resolv.conf's resolvers read no more nameservers than this (MAXNS).
+MAX_DNS = 3
 
 
 def parse_env(lines) -> dict[str, str]:
@@ -72,10 +75,22 @@ def hostname_from_name(name: str) -> str:
     return label or "container"
 
 
+def check_dns(servers: list[str]) -> list[str]:
+    """IPv4 addresses only (containers have no IPv6), MAX_DNS at most."""
+    for server in servers:
+        try:
+            socket.inet_pton(socket.AF_INET, server)
+        except (OSError, TypeError):
+            raise InvalidArgument(f"invalid DNS server {server!r}: use an IPv4 address such as 192.0.2.53") from None
+    if len(servers) > MAX_DNS:
+        raise InvalidArgument(f"too many DNS servers: {MAX_DNS} at most (resolv.conf reads no more)")
+    return servers
+
+
 class ContainerConfig(Record):
     __slots__ = ("image", "name", "command", "env", "hostname", "workdir", "user", "memory_bytes", "cpus",
                  "cpu_shares", "pids_limit", "disk_bytes", "tty", "interactive", "labels", "volatile", "userns",
-                 "network", "network_aliases", "ip", "ports")
+                 "network", "network_aliases", "ip", "ports", "dns")
 
     def __init__(self, image: str, name: str | None = None, command: list[str] | None = None,
                  env: dict[str, str] | None = None, hostname: str | None = None, workdir: str | None = None,
@@ -83,7 +98,7 @@ class ContainerConfig(Record):
                  cpu_shares: int | None = None, pids_limit: int | None = None, disk_bytes: int | None = None, tty: bool = False,
                  interactive: bool = False, labels: dict[str, str] | None = None, volatile: bool = False,
                  userns: str = "auto", network: str = "none", network_aliases: list[str] | None = None,
-                 ip: str | None = None, ports: list[dict] | None = None):
+                 ip: str | None = None, ports: list[dict] | None = None, dns: list[str] | None = None):
         self.image = image
         self.name = name
         self.command = command
@@ -116,6 +131,10 @@ class ContainerConfig(Record):
         self.ip = ip
         # Published ports, as runtime.network.ports.parse gives them.
         self.ports = [] if ports is None else ports
+        # `--dns`: the nameservers of its resolv.conf instead of its network's
+        # DNS service (or the host's resolvers); reached as any other address,
+        # so only as far as its network's egress lets it.
+        self.dns = [] if dns is None else dns
 
     def validate(self) -> None:
         if not self.image:
@@ -145,6 +164,7 @@ class ContainerConfig(Record):
         for alias in self.network_aliases:
             if not re.match(_HOST_LABEL, alias or ""):
                 raise InvalidArgument(f"invalid network alias {alias!r}: use letters, digits and inner '-'")
+        check_dns(self.dns)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ContainerConfig":

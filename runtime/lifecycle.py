@@ -172,7 +172,7 @@ class Runtime:
             workdir=cfg.workdir or defaults.get("workdir") or "/", uid=user[0] if user else None,
             gid=user[1] if user else None, tty=cfg.tty, cgroup_version=self.driver.version,
             cgroup_files=self.driver.join_files(state.id),
-            nameservers=nameservers or host_nameservers(), volatile=cfg.volatile,
+            nameservers=cfg.dns or nameservers or host_nameservers(), volatile=cfg.volatile,
             disk=None if cfg.disk_bytes is None else layerdisk.image_path(directory),
             uid_base=state.userns["uid_base"] if state.userns else None, network=network,
         )

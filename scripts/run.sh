@@ -15,6 +15,8 @@ WEB_USER=${WEB_USER:-terrarium}
 export TERRARIUM_STATE_DIR=${TERRARIUM_STATE_DIR:-$PWD/.state}
 export TERRARIUM_REDIS_PORT=${TERRARIUM_REDIS_PORT:-6379}
 export NODE_NAME=${NODE_NAME:-$(hostname)}
+# The app proxy sends a browser without its cookie to the dashboard, as browsers reach it.
+export TERRARIUM_DASHBOARD_URL=${TERRARIUM_DASHBOARD_URL:-http://127.0.0.1:$PORT}
 PY=$PWD/.venv/bin/python
 # Root's processes write files for root alone; the state directory grants the web user what it needs.
 umask 077
@@ -58,5 +60,5 @@ setpriv --reuid "$WEB_USER" --regid "$WEB_USER" --init-groups --inh-caps=-all \
   "$PY" -m dashboard.webserver -b 127.0.0.1 -p "$PORT" &
 pids+=($!)
 
-echo "Terrarium is running on http://127.0.0.1:$PORT (Ctrl-C stops it)"
+echo "Terrarium is running on http://127.0.0.1:$PORT, containers' apps on http://c<id>-<port>.localhost:${TERRARIUM_APPS_PORT:-8001} (Ctrl-C stops it)"
 wait -n "${pids[@]}" || true

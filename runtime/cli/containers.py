@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 
+from runtime.cli.table import print_table
 from runtime.config import ContainerConfig, parse_env
 from runtime.errors import InvalidArgument
 from runtime.isolation import terminal
@@ -106,11 +107,15 @@ def _config_options(p, argparse) -> None:
     p.add_argument("--user", metavar="USER[:GROUP]")
     p.add_argument("--userns", choices=("auto", "host"), default="auto",
                    help="auto: a user namespace of its own (default); host: the host's ids")
-    p.add_argument("--network", default="none", help="none (default), bridge or a network's name")
+    p.add_argument("--network", default="none",
+                   help="none (the default: lo only, stricter than Docker's bridge), bridge or a network's name")
     p.add_argument("--network-alias", action="append", default=[], metavar="ALIAS",
                    help="another name the network's DNS answers for this container")
     p.add_argument("-p", "--publish", action="append", default=[], metavar="[HOSTIP:]HOSTPORT:CONTAINERPORT[/udp]",
                    help="forward a port of the host to the container (needs --network)")
+    p.add_argument("--dns", action="append", default=[], metavar="IP",
+                   help="a nameserver for its resolv.conf instead of the network's DNS (repeatable; "
+                        "reached only as far as the network's egress allows)")
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
 
@@ -130,6 +135,7 @@ def _config(args) -> ContainerConfig:
         hostname=args.hostname, workdir=args.workdir, user=args.user,
         tty=args.tty, interactive=args.interactive, volatile=args.rm, userns=args.userns,
         network=args.network, network_aliases=args.network_alias, ports=_ports(args.publish),
+        dns=args.dns,
         **parse_limits(memory=args.memory, cpus=args.cpus, cpu_shares=args.cpu_shares, pids=args.pids_limit,
                        disk=args.disk).fields(),
     )
@@ -263,11 +269,12 @@ def cmd_ps(args) -> int:
     if args.json:
         print(json.dumps([s.to_dict() for s in states], indent=2))
         return 0
-    print(f"{'CONTAINER ID':<14}{'NAME':<20}{'IMAGE':<16}{'STATUS':<16}{'PID':<8}COMMAND")
+    rows = [("CONTAINER ID", "NAME", "IMAGE", "STATUS", "PID", "COMMAND")]
     for s in states:
         status = f"exited ({s.exit_code})" if s.status == "exited" else s.status
         command = " ".join((s.config or {}).get("command") or [])
-        print(f"{s.id[:12]:<14}{s.name:<20}{s.image:<16}{status:<16}{s.pid or '':<8}{command}")
+        rows.append((s.id[:12], s.name, s.image, status, str(s.pid or ""), command))
+    print_table(rows)
     return 0
 
 

@@ -18,7 +18,7 @@ _VALUES = {"--name": "name", "--memory": "memory", "--cpus": "cpus", "--cpu-shar
            "--pids-limit": "pids_limit", "--disk": "disk", "--hostname": "hostname", "-e": "env", "--env": "env",
            "-w": "workdir", "--workdir": "workdir", "--user": "user", "--userns": "userns",
            "--network": "network", "--network-alias": "network_alias",
-           "-p": "publish", "--publish": "publish"}
+           "-p": "publish", "--publish": "publish", "--dns": "dns"}
 _INTS = ("cpu_shares", "pids_limit")
 _CHOICES = {"userns": ("auto", "host")}
 
@@ -43,7 +43,8 @@ def parse(argv: list[str]) -> SimpleNamespace | None:
     """The namespace argparse would give for `[--root DIR] run ...`, or None."""
     args = SimpleNamespace(root=None, rm=False, detach=False, tty=False, interactive=False, name=None,
                            memory=None, cpus=None, cpu_shares=None, pids_limit=None, disk=None, hostname=None, env=[],
-                           workdir=None, user=None, userns="auto", network="none", network_alias=[], publish=[])
+                           workdir=None, user=None, userns="auto", network="none", network_alias=[], publish=[],
+                           dns=[])
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
         dest, args.root, i = _value(argv, i, {"--root": "root"})
@@ -66,7 +67,7 @@ def parse(argv: list[str]) -> SimpleNamespace | None:
         dest, value, i = _value(argv, i, _VALUES)
         if dest is None:
             return None
-        if dest in ("env", "network_alias", "publish"):
+        if dest in ("env", "network_alias", "publish", "dns"):
             getattr(args, dest).append(value)
         elif dest in _INTS:
             try:

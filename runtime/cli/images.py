@@ -4,6 +4,7 @@ import json
 import os
 import sys
 
+from runtime.cli.table import print_table
 from runtime.errors import InvalidArgument
 from runtime.image.store import ImageStore, ImportLimits
 
@@ -55,9 +56,7 @@ def _ls(args) -> int:
         return 0
     rows = [("IMAGE ID", "NAME", "FORMAT", "SIZE", "FILES", "CREATED")]
     rows += [(i.id[:12], i.name, i.format, _size(i.size_bytes), str(i.file_count), i.created_at) for i in images]
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print_table(rows)
     return 0
 
 

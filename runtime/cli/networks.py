@@ -3,6 +3,7 @@
 import json
 
 from runtime import settings
+from runtime.cli.table import print_table
 from runtime.network import doctor, networks
 from runtime.network.store import NetworkStore
 
@@ -62,9 +63,8 @@ def cmd_ls(args) -> None:
     if args.json:
         print(json.dumps([n.to_dict() for n in found]))
         return
-    print(f"{'NAME':20} {'SUBNET':18} {'EGRESS':9} {'ICC':4} BRIDGE")
-    for n in found:
-        print(f"{n.name:20} {n.subnet:18} {n.egress:9} {'yes' if n.icc else 'no':4} {n.bridge}")
+    print_table([("NAME", "SUBNET", "EGRESS", "ICC", "BRIDGE")]
+                + [(n.name, n.subnet, n.egress, "yes" if n.icc else "no", n.bridge) for n in found])
 
 
 def cmd_inspect(args) -> None:

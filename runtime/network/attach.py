@@ -37,9 +37,9 @@ def plan(root: str, cfg) -> dict:
 
 def describe(cfg) -> dict:
     if cfg.network == "none":
-        return {"name": "none", "ip": None, "aliases": [], "ports": []}
+        return {"name": "none", "ip": None, "aliases": [], "ports": [], "dns": list(cfg.dns)}
     return {"name": cfg.network, "ip": cfg.ip, "aliases": list(cfg.network_aliases),
-            "ports": [dict(p) for p in cfg.ports]}
+            "ports": [dict(p) for p in cfg.ports], "dns": list(cfg.dns)}
 
 
 def bind_ports(cfg) -> list:

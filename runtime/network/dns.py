@@ -1,14 +1,15 @@
 """The node's DNS service for containers: `python -m runtime.network.dns ROOT`.
 
-One process per state root listens on UDP port 53 of each network's
-gateway address only (the policy lets a container reach nothing else of
-the host). A query that comes in on a network's gateway is answered from
+One process per state root listens on port 53 of each network's gateway
+address only, over UDP and TCP (runtime.network.dns_tcp); the policy lets
+a container reach nothing else of the host. A query that comes in on a network's gateway is answered from
 that network's leases: the names and aliases of its containers, and of no
 other network's. Any other name is forwarded to the host's resolvers, a
 loopback one (systemd-resolved's 127.0.0.53) included, since this process
 runs in the host's namespace; TERRARIUM_DNS_UPSTREAM (addresses, comma
 separated) replaces them. It also holds every container's published ports
-(runtime.network.proxy). The networks are looked at again every second;
+(runtime.network.proxy), and binds them again when it starts after a
+crash (proxy.restore). The networks are looked at again every second;
 the process leaves once none is left. `ensure` starts it when it is not
 running (its pid and start time in <root>/networks/.dns.pid).
 """
@@ -18,22 +19,19 @@ import json
 import os
 import select
 import socket
-import struct
 import subprocess
 import sys
 import time
 
 from runtime.linux import procinfo
-from runtime.network import policy, proxy
+from runtime.network import dns_tcp, dns_wire, policy, proxy
 from runtime.network.store import NetworkStore
 
 PORT = 53
-TTL = 5
 FORWARD_TIMEOUT_S = 5
 START_TIMEOUT_S = 5
 MAX_PENDING = 256
 IP_FREEBIND = 15
-_HEADER = struct.Struct("!HHHHHH")
 
 
 def pidfile(root: str) -> str:
@@ -79,39 +77,6 @@ def upstreams() -> list[str]:
     return servers
 
 
-def question(packet: bytes) -> tuple[str, int, int] | None:
-    """(lowercased name, qtype, end offset of the question) of a standard query, or None."""
-    if len(packet) < _HEADER.size:
-        return None
-    _, flags, qdcount, _, _, _ = _HEADER.unpack_from(packet)
-    if flags & 0x8000 or (flags >> 11) & 0xF or qdcount != 1:
-        return None
-    labels, offset = [], _HEADER.size
-    while offset < len(packet):
-        size = packet[offset]
-        offset += 1
-        if size == 0:
-            if offset + 4 > len(packet):
-                return None
-            qtype = struct.unpack_from("!H", packet, offset)[0]
-            return ".".join(labels).lower(), qtype, offset + 4
-        if size & 0xC0 or offset + size > len(packet):
-            return None
-        labels.append(packet[offset:offset + size].decode("ascii", "replace"))
-        offset += size
-    return None
-
-
-def answer(query: bytes, end: int, address: str | None, rcode: int = 0) -> bytes:
-    """A reply to query: one A record of address (None: no record), or rcode."""
-    qid, flags = struct.unpack_from("!HH", query)
-    reply_flags = 0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | rcode
-    records = b""
-    if address is not None:
-        records = struct.pack("!HHHIH", 0xC00C, 1, 1, TTL, 4) + socket.inet_aton(address)
-    return _HEADER.pack(qid, reply_flags, 1, 1 if records else 0, 0, 0) + query[_HEADER.size:end] + records
-
-
 class Names:
     """name -> address of one network's containers, read again when its leases change."""
 
@@ -150,7 +115,12 @@ class Server:
         self.root = root
         # Published ports' hand-overs (runtime.network.proxy).
         self.control = proxy.listen(policy.table_name(root))
-        self.sockets = {}  # gateway -> (socket, Names)
+        # A service started again after a crash: the published ports it held, back.
+        store = NetworkStore(root)
+        for name in store.names():
+            proxy.restore(root, store.leases(name))
+        self.sockets = {}  # gateway -> (UDP socket, TCP listener, Names)
+        self.tcp = dns_tcp.Service(PORT)
         self.pending = {}  # upstream socket -> (client socket, client address, deadline)
 
     def refresh(self) -> bool:
@@ -158,7 +128,9 @@ class Server:
         wanted = {n.gateway: n.name for n in NetworkStore(self.root).list()}
         for gateway in list(self.sockets):
             if gateway not in wanted:
-                self.sockets.pop(gateway)[0].close()
+                udp, tcp, _ = self.sockets.pop(gateway)
+                udp.close()
+                tcp.close()
         for gateway, name in wanted.items():
             if gateway not in self.sockets:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -166,10 +138,11 @@ class Server:
                 sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
                 try:
                     sock.bind((gateway, PORT))
+                    listener = dns_tcp.listen(gateway, PORT)
                 except OSError:
                     sock.close()
                     continue
-                self.sockets[gateway] = (sock, Names(self.root, name))
+                self.sockets[gateway] = (sock, listener, Names(self.root, name))
         return bool(wanted)
 
     def serve_one(self, sock: socket.socket, names: Names) -> None:
@@ -177,21 +150,20 @@ class Server:
             packet, client = sock.recvfrom(4096)
         except OSError:
             return
-        asked = question(packet)
+        asked = dns_wire.local(packet, names)
         if asked is None:
             return
-        name, qtype, end = asked
-        address = names.lookup(name)
-        if address is not None:
-            # Containers have IPv4 only: any other type gets an empty answer.
-            sock.sendto(answer(packet, end, address if qtype == 1 else None), client)
+        reply, end = asked
+        if reply is not None:
+            sock.sendto(reply, client)
             return
+        # A reply too long for UDP comes back truncated (TC): the client asks again over TCP (dns_tcp).
         self.forward(packet, end, sock, client)
 
     def forward(self, packet: bytes, end: int, sock: socket.socket, client) -> None:
         if len(self.pending) >= MAX_PENDING:
             # A container flooding lookups gets failures, not the service's descriptors.
-            sock.sendto(answer(packet, end, None, rcode=2), client)
+            sock.sendto(dns_wire.answer(packet, end, None, rcode=dns_wire.SERVFAIL), client)
             return
         for server in upstreams():
             upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -203,14 +175,14 @@ class Server:
                 continue
             self.pending[upstream] = (sock, client, time.monotonic() + FORWARD_TIMEOUT_S, packet, end)
             return
-        sock.sendto(answer(packet, end, None, rcode=2), client)
+        sock.sendto(dns_wire.answer(packet, end, None, rcode=dns_wire.SERVFAIL), client)
 
     def relay(self, upstream: socket.socket) -> None:
         sock, client, _, packet, end = self.pending.pop(upstream)
         try:
             reply = upstream.recv(65535)
         except OSError:
-            reply = answer(packet, end, None, rcode=2)
+            reply = dns_wire.answer(packet, end, None, rcode=dns_wire.SERVFAIL)
         upstream.close()
         sock.sendto(reply, client)
 
@@ -220,7 +192,7 @@ class Server:
             if deadline < now:
                 self.pending.pop(upstream)
                 upstream.close()
-                sock.sendto(answer(packet, end, None, rcode=2), client)
+                sock.sendto(dns_wire.answer(packet, end, None, rcode=dns_wire.SERVFAIL), client)
 
     def run(self) -> None:
         next_refresh = 0.0
@@ -229,8 +201,9 @@ class Server:
                 if not self.refresh():
                     return
                 next_refresh = time.monotonic() + 1
-            by_fd = {s.fileno(): (s, names) for s, names in self.sockets.values()}
-            ready, _, _ = select.select([*by_fd, *self.pending, self.control], [], [], 0.5)
+            by_fd = {s.fileno(): (s, names) for s, _, names in self.sockets.values()}
+            listeners = {t.fileno(): (t, names) for _, t, names in self.sockets.values()}
+            ready, _, _ = select.select([*by_fd, *listeners, *self.pending, self.control], [], [], 0.5)
             for item in ready:
                 if item is self.control:
                     try:
@@ -240,6 +213,8 @@ class Server:
                         pass
                 elif item in self.pending:
                     self.relay(item)
+                elif item in listeners:
+                    self.tcp.accept(*listeners[item], upstreams())
                 else:
                     self.serve_one(*by_fd[item])
             self.expire()
@@ -249,15 +224,25 @@ def main(root: str) -> None:
     os.umask(0o077)
     # One per root: whoever holds the lock serves, for as long as it lives.
     lock = os.open(f"{root}/networks/.dns.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            # Held by a service that runs, or by a killed one whose threads
+            # are still leaving: the lock goes with its last descriptor, its
+            # published ports' sockets with it, so they can be bound again.
+            if running(root) or time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+    # Running (see ensure) once the published ports are back: a reconcile returns with them.
+    server = Server(root)
     tmp = f"{pidfile(root)}.tmp"
     with open(tmp, "w") as f:
         f.write(f"{os.getpid()} {procinfo.start_time(os.getpid())}\n")
     os.rename(tmp, pidfile(root))
-    Server(root).run()
+    server.run()
 
 
 if __name__ == "__main__":

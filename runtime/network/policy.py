@@ -9,7 +9,10 @@ networks the tables are gone. No iptables.
   (its gateway, port 53); nothing enters a network but replies (traffic
   between networks, and from the outside, dropped); out of a network by
   its egress: `open` anything, `internet` anything but private and
-  link-local addresses (both masqueraded), `none` nothing.
+  link-local addresses (both masqueraded), `none` nothing. The host's own
+  processes (the dashboard's app proxy) open connections to any
+  container's address, whatever its egress or icc: their packets pass no
+  hook of ours on the way out, and the replies come back as established.
 - `bridge <table>`: a frame from a container's port (any name a network's
   addresses give, see runtime.network.addresses.port_name) passes only with that
   container's MAC and address (IPv4 and ARP; anything else is dropped,

@@ -16,9 +16,15 @@ import threading
 
 from runtime.errors import TerrariumError
 from runtime.linux import procinfo
+from runtime.network.ports import bind
 
 UDP_IDLE_S = 60
 MAX_MESSAGE = 65536
+IP_PKTINFO = 8
+# (pid, start time) of the containers whose ports this process serves.
+_served = set()
+# struct in_pktinfo: interface index, local address (for the reply), the header's destination.
+_PKTINFO = struct.Struct("=I4s4s")
 
 
 def address(table: str) -> bytes:
@@ -73,34 +79,42 @@ def _tcp(listener: socket.socket, target: tuple[str, int]) -> None:
 
 
 def _udp(published: socket.socket, target: tuple[str, int]) -> None:
-    peers = {}  # client address -> socket connected to the container
+    # A reply leaves from the address its client sent to (IP_PKTINFO): the
+    # route alone would pick the link's first address when the port is
+    # published on all of them, and the client would not take it.
+    published.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+    peers = {}  # client address -> (socket connected to the container, the address the client sent to)
     try:
         while True:
-            ready, _, _ = select.select([published, *peers.values()], [], [], UDP_IDLE_S)
+            ready, _, _ = select.select([published, *(s for s, _ in peers.values())], [], [], UDP_IDLE_S)
             if not ready:
-                for sock in peers.values():
+                for sock, _ in peers.values():
                     sock.close()
                 peers.clear()
             for sock in ready:
                 if sock is published:
-                    data, client = published.recvfrom(65536)
+                    data, ancillary, _, client = published.recvmsg(65536, socket.CMSG_SPACE(_PKTINFO.size))
                     if not data and not client:
                         return
                     if client not in peers:
-                        peers[client] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                        peers[client].connect(target)
-                    peers[client].send(data)
+                        asked = next((_PKTINFO.unpack(d)[2] for level, kind, d in ancillary
+                                      if level == socket.IPPROTO_IP and kind == IP_PKTINFO), bytes(4))
+                        upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                        upstream.connect(target)
+                        peers[client] = (upstream, asked)
+                    peers[client][0].send(data)
                 else:
-                    client = next(c for c, s in peers.items() if s is sock)
-                    published.sendto(sock.recv(65536), client)
+                    client, asked = next((c, a) for c, (s, a) in peers.items() if s is sock)
+                    info = _PKTINFO.pack(0, asked, bytes(4))
+                    published.sendmsg([sock.recv(65536)], [(socket.IPPROTO_IP, IP_PKTINFO, info)], 0, client)
     except OSError:
         return
     finally:
-        for sock in peers.values():
+        for sock, _ in peers.values():
             sock.close()
 
 
-def _until_exit(pidfd: int, sockets: list) -> None:
+def _until_exit(pidfd: int, sockets: list, key: tuple) -> None:
     select.select([pidfd], [], [])
     os.close(pidfd)
     for sock in sockets:
@@ -110,6 +124,7 @@ def _until_exit(pidfd: int, sockets: list) -> None:
         except OSError:
             pass
         sock.close()
+    _served.discard(key)
 
 
 def listen(table: str) -> socket.socket:
@@ -117,6 +132,30 @@ def listen(table: str) -> socket.socket:
     server.bind(address(table))
     server.listen(64)
     return server
+
+
+def serve(pid: int, started: int, ip: str, ports: list[dict], sockets: list) -> bool:
+    """Forward sockets to the container until its pid 1 exits; False (the
+    sockets closed) if it has exited already. A container served already
+    keeps its proxies, and these sockets are closed: a hand-over that comes
+    after restore found the container (see restore)."""
+    key = (pid, started)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (OSError, TypeError):
+        pidfd = None
+    if pidfd is None or not procinfo.is_same(pid, started) or key in _served:
+        for sock in sockets:
+            sock.close()
+        if pidfd is not None:
+            os.close(pidfd)
+        return key in _served
+    _served.add(key)
+    for sock, port in zip(sockets, ports):
+        forward = _tcp if port["proto"] == "tcp" else _udp
+        threading.Thread(target=forward, args=(sock, (ip, port["container_port"])), daemon=True).start()
+    threading.Thread(target=_until_exit, args=(pidfd, sockets, key), daemon=True).start()
+    return True
 
 
 def accept(server: socket.socket) -> None:
@@ -132,27 +171,46 @@ def accept(server: socket.socket) -> None:
             message, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, 64)
         except OSError:
             return
+        try:
+            request = json.loads(message) if message else {}
+        except ValueError:
+            request = {}
+        if not isinstance(request, dict):
+            request = {}
         sockets = []
-        for fd, port in zip(fds, json.loads(message)["ports"] if message else []):
+        for fd, port in zip(fds, request.get("ports", [])):
             kind = socket.SOCK_STREAM if port["proto"] == "tcp" else socket.SOCK_DGRAM
             sockets.append(socket.socket(socket.AF_INET, kind, fileno=fd))
-        request = json.loads(message) if message else {}
-        try:
-            pidfd = os.pidfd_open(request["pid"]) if request else None
-        except (OSError, KeyError, TypeError):
-            # Gone already, or no pid recorded: it exited before the hand-over.
-            pidfd = None
-        if pidfd is None or not procinfo.is_same(request["pid"], request["started"]):
-            for sock in sockets:
-                sock.close()
-            if pidfd is not None:
-                os.close(pidfd)
-            if request:
-                # Exited already: nothing to forward, and not the launcher's error.
-                conn.send(b"g")
+        for fd in fds[len(sockets):]:
+            os.close(fd)
+        if not request:
             return
-        for sock, port in zip(sockets, request["ports"]):
-            serve = _tcp if port["proto"] == "tcp" else _udp
-            threading.Thread(target=serve, args=(sock, (request["ip"], port["container_port"])), daemon=True).start()
-        threading.Thread(target=_until_exit, args=(pidfd, sockets), daemon=True).start()
-        conn.send(b"k")
+        # Exited already: nothing to forward, and not the launcher's error.
+        conn.send(b"k" if serve(request["pid"], request["started"], request["ip"], request["ports"], sockets)
+                  else b"g")
+
+
+def restore(root: str, leases: dict[str, str]) -> None:
+    """When the service starts again (after a crash or `kill -9`, the
+    published ports gone with it): the ports of every running container of
+    leases ({address: container id}) bound again and served. Connections
+    the dead service carried are lost with it (their clients see them
+    reset or closed); new ones reach the container again. A port another
+    process took meanwhile stays unpublished."""
+    for ip, cid in leases.items():
+        try:
+            with open(f"{root}/containers/{cid}/state.json") as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            continue
+        wanted = state.get("config", {}).get("ports") or []
+        # Paused too: a frozen container keeps its ports.
+        if not wanted or state.get("status") not in ("running", "paused") or not procinfo.is_same(
+                state.get("pid"), state.get("pid_start_time")):
+            continue
+        try:
+            sockets = bind(wanted)
+        except TerrariumError:
+            # Its launcher holds them (a start handing them over now), or another process took one.
+            continue
+        serve(state["pid"], state["pid_start_time"], ip, wanted, sockets)

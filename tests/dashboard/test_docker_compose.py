@@ -72,3 +72,12 @@ def test_redis_answers_only_to_the_password(compose):
 
 def test_named_volumes_are_declared(compose):
     assert {"state", "runtime", "redis", "postgres"} <= set(compose["volumes"])
+
+
+def test_the_agent_shares_the_workers_network_where_containers_networks_live(compose):
+    agent, worker = compose["services"]["agent"], compose["services"]["worker"]
+    assert agent["network_mode"] == "service:worker"
+    assert "ports" not in agent
+    assert "127.0.0.1:8001:8001" in worker["ports"]
+    assert agent["environment"]["TERRARIUM_APPS_BIND"] == "0.0.0.0"
+    assert agent["environment"]["REDIS_URL"] == worker["environment"]["REDIS_URL"]

@@ -24,7 +24,9 @@ def test_the_page_shows_address_network_and_open_ports(client_for, owner, image)
     assert 'data-container-ip="10.88.3.2">10.88.3.2<' in page
     assert 'data-container-network="owner">owner<' in page
     for port in (80, 8080):
-        assert (f'<a href="/apps/{container.pk}/{port}/" data-app-port="{port}">Open port {port}</a>') in page
+        assert (f'<a href="/apps/{container.pk}/{port}/" target="_blank" rel="noopener noreferrer" '
+                f'data-app-port="{port}">Open port {port}</a>') in page
+    assert "Let teachers open my ports" in page
 
 
 def test_a_container_on_no_network_says_so(client_for, owner, image):
@@ -33,6 +35,7 @@ def test_a_container_on_no_network_says_so(client_for, owner, image):
     assert 'data-container-network="none">None (loopback only)<' in page
     assert 'data-container-ip="">—<' in page
     assert "data-app-port=" not in page
+    assert "Let teachers open my ports" not in page
 
 
 def test_another_students_container_page_is_a_404(client_for, owner, other_student, image):

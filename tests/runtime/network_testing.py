@@ -7,6 +7,7 @@ in conftest.py."""
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -126,3 +127,62 @@ class Banner:
         self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join()
+
+
+# A resolver on port 53 of its namespace, UDP and TCP: every A question gets
+# 203.0.113.10, except `big.test`, which gets 40 records (over 512 bytes):
+# over UDP, only the header and question with TC set, so the asker retries
+# over TCP. Each TCP connection may carry several queries.
+RESOLVER = """
+import socket, struct, threading
+def reply(q, udp):
+    end = q.index(b"\\0", 12) + 5
+    count = 40 if q[13:17] == b"big\\x04" or b"\\x03big\\x04test" in q[12:end] else 1
+    if udp and count > 1:
+        return q[:2] + b"\\x83\\x80\\0\\1\\0\\0\\0\\0\\0\\0" + q[12:end]
+    records = b"".join(struct.pack("!HHHIH", 0xC00C, 1, 1, 5, 4) + bytes([203, 0, 113, 10 + i]) for i in range(count))
+    return q[:2] + b"\\x81\\x80\\0\\1" + struct.pack("!H", count) + b"\\0\\0\\0\\0" + q[12:end] + records
+def serve(conn):
+    with conn:
+        while len(size := conn.recv(2, socket.MSG_WAITALL)) == 2:
+            q = conn.recv(struct.unpack("!H", size)[0], socket.MSG_WAITALL)
+            answer = reply(q, False)
+            conn.sendall(struct.pack("!H", len(answer)) + answer)
+def tcp():
+    server = socket.create_server(("0.0.0.0", 53))
+    while True:
+        threading.Thread(target=serve, args=(server.accept()[0],), daemon=True).start()
+threading.Thread(target=tcp, daemon=True).start()
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("0.0.0.0", 53))
+while True:
+    q, peer = udp.recvfrom(512)
+    udp.sendto(reply(q, True), peer)
+"""
+
+
+def serve_dns(host: FakeHost) -> None:
+    """RESOLVER on port 53 of host; returns once it listens on UDP and TCP."""
+    host.spawn(sys.executable, "-c", RESOLVER)
+    deadline = time.monotonic() + 10
+    while subprocess.run(["ip", "netns", "exec", host.name, "cat", "/proc/net/tcp", "/proc/net/udp"],
+                         capture_output=True, text=True).stdout.count(":0035 ") < 2:
+        assert time.monotonic() < deadline, "the resolver did not start"
+        time.sleep(0.02)
+
+
+def wait_listening(pid: int, port: int, proto: str = "tcp") -> None:
+    """Returns once a socket of pid's network namespace is bound to port (TCP: listening), IPv4 or IPv6."""
+    state = "0A" if proto == "tcp" else "07"
+
+    def bound():
+        for table in (proto, f"{proto}6"):
+            with open(f"/proc/{pid}/net/{table}") as f:
+                if any(fields[1].endswith(f":{port:04X}") and fields[3] == state
+                       for fields in (line.split() for line in list(f)[1:])):
+                    return True
+        return False
+    deadline = time.monotonic() + 10
+    while not bound():
+        assert time.monotonic() < deadline, f"nothing listens on {proto} port {port} of {pid}"
+        time.sleep(0.02)

@@ -49,6 +49,15 @@ def test_detached_run_ps_inspect_exec_logs_stop_rm(rt):
     assert cli("rm", "web").returncode == 0
 
 
+def test_ps_keeps_columns_apart_when_a_name_is_longer_than_its_header(rt, state_root, busybox_tar):
+    rt.images.import_archive(busybox_tar, name="busybox-38cf0032-long")
+    cid = cli("run", "-d", "--name", "a-container-named-at-length", "busybox-38cf0032-long", "sleep", "60").stdout.strip()
+    header, row = cli("ps").stdout.splitlines()
+    assert header.split() == ["CONTAINER", "ID", "NAME", "IMAGE", "STATUS", "PID", "COMMAND"]
+    assert row.split()[:4] == [cid[:12], "a-container-named-at-length", "busybox-38cf0032-long", "running"]
+    assert row.index("busybox-38cf0032-long") == header.index("IMAGE")
+
+
 def test_bad_input_gets_one_error_line_and_exit_1(rt):
     for args in (["run", "--memory", "10x", "busybox", "true"], ["run", "nosuchimage", "true"],
                  ["run", "--bogus", "busybox"], ["rm", "nosuch"], ["kill", "-s", "NOPE", "x"],

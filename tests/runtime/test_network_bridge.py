@@ -63,7 +63,7 @@ def test_inspect_shows_the_network_its_address_and_aliases(rt, net_root):
     networks.create(net_root, "lab")
     web = server(rt, "lab", "web", network_aliases=["www"])
     shown = rt.inspect(web.id)["network"]
-    assert shown == {"name": "lab", "ip": address(rt, web.id), "aliases": ["www"], "ports": []}
+    assert shown == {"name": "lab", "ip": address(rt, web.id), "aliases": ["www"], "ports": [], "dns": []}
     assert shown["ip"] in NetworkStore(net_root).leases("lab")
 
 

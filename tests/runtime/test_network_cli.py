@@ -59,3 +59,9 @@ def test_bad_network_input_gets_one_error_line_and_changes_nothing(rt, net_root)
         assert (done.returncode, done.stderr) == (1, message), args
     assert NetworkStore(net_root).names() == ["lab"]
     assert rt.list(all=True) == []
+
+
+def test_run_help_says_no_network_is_the_default_and_names_dns():
+    shown = " ".join(cli("run", "--help").stdout.split())
+    assert "none (the default: lo only, stricter than Docker's bridge)" in shown
+    assert "--dns IP" in shown
