@@ -252,7 +252,7 @@ def test_requests_the_proxy_could_read_apart_from_the_app_are_refused(web_app, a
 
 @pytest.mark.browser
 def test_the_owner_opens_the_app_in_chromium(web_app, app_proxy, owner, browser_page):
-    page = browser_page(owner)
+    page = browser_page(owner, forward=[settings.TERRARIUM_APPS_PORT])
     page.goto(f"/containers/{web_app.pk}/")
 
     page.goto(f"/apps/{web_app.pk}/8080/")
