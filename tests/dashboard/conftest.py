@@ -432,10 +432,12 @@ def browser_page(live_server, session_cookie_for, monkeypatch, tmp_path):
     user (None: anonymous). Chromium runs in a network namespace of its own (browser_netns), where the host's
     network changes cannot abort its loads; 127.0.0.1:<port> there leads to the host's for the live server's port
     and each port in `forward`. The test fails if a process, thread or socket of the namespace is left."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM is only used around it.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # expect() waits 5 s by default, less than a check or a start takes on a loaded machine; as long as the pages'.
+    expect.set_options(timeout=30_000)
     namespace = BrowserNamespace(tmp_path)
     try:
         namespace.forward(live_server.port)
