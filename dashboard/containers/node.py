@@ -5,6 +5,7 @@ it takes an id, claims the work with a conditional status change (so a
 redelivered task does nothing twice), calls the runtime and mirrors its state.
 """
 
+import contextlib
 import functools
 import threading
 from collections import defaultdict
@@ -16,7 +17,7 @@ from django.utils import timezone
 from dashboard.containers.events import event_record
 from dashboard.containers.models import Container, Event
 from dashboard.images.node import image_ensure_in_store
-from dashboard.networks.node import network_ensure_on_node
+from dashboard.networks.node import network_held_on_node, network_release_on_node
 
 S = Container.Status
 _locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
@@ -64,20 +65,34 @@ def claim(container_id: int, *, expect, **fields) -> bool:
     return bool(Container.objects.filter(id=container_id, status=expect).update(**fields))
 
 
+def _network_held(container: Container):
+    if container.network_id is None:
+        return contextlib.nullcontext()
+    # Held from the network's make until the runtime has leased the container
+    # its address on it: the node's removal of a network without containers
+    # (networks.node.network_release_on_node, a delete's or the heartbeat's,
+    # in this same worker process) waits on this lock, so it never removes
+    # the network between the two, and afterwards the lease keeps it.
+    return network_held_on_node(network_id=container.network_id)
+
+
 def _bring_up(rt, container: Container, *, restart: bool):
     from runtime import NotFound
 
-    # Siblings find it by its dashboard name: an alias on its network.
-    network = None if container.network_id is None else network_ensure_on_node(network_id=container.network_id)
     try:
         state = rt.get(container.runtime_name)
     except NotFound:
+        state = None
+        # Before the network is held: an import may take a while.
         image_ensure_in_store(image=container.image)
-        return rt.run(_config(container, network))
-    if state.status in ("running", "paused"):
-        return rt.restart(container.runtime_name, timeout=settings.CONTAINER_STOP_SECONDS) if restart else state
-    # An exited container starts again in the same filesystem, as `docker start` does.
-    return rt.start(container.runtime_name)
+    with _network_held(container) as network:
+        if state is None:
+            # Siblings find it by its dashboard name: an alias on its network.
+            return rt.run(_config(container, network))
+        if state.status in ("running", "paused"):
+            return rt.restart(container.runtime_name, timeout=settings.CONTAINER_STOP_SECONDS) if restart else state
+        # An exited container starts again in the same filesystem, as `docker start` does.
+        return rt.start(container.runtime_name)
 
 
 def _address(rt, container: Container) -> str:
@@ -152,6 +167,9 @@ def container_delete_on_node(*, container_id: int) -> None:
             pass
         if claim(container_id, expect=S.DELETING, status=S.DELETED, finished_at=timezone.now()):
             event_record(container=container, kind=Event.Kind.DELETED)
+    if container.network_id is not None:
+        # Its network leaves the node with its last container there (the heartbeat's sweep retries).
+        network_release_on_node(network_id=container.network_id)
 
 
 GONE = "gone from the runtime"

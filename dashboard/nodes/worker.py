@@ -1,7 +1,8 @@
 """What a node's runtime worker does besides tasks: on start, reconcile what
 was in flight when it stopped; then, every few seconds, say it is alive and
-reconcile again, so the UI shows the runtime's truth, and remove what lab
-checks whose caller died left behind."""
+reconcile again, so the UI shows the runtime's truth, remove what lab
+checks whose caller died left behind and networks no container of the node
+uses, and start the networks' DNS service again if it died."""
 
 import logging
 import threading
@@ -12,6 +13,7 @@ from django.db import close_old_connections
 from dashboard.classes.node import classes_limits_enforce_on_node
 from dashboard.containers.node import containers_reconcile_node
 from dashboard.labs.scripts import sweep_abandoned_checks
+from dashboard.networks.node import networks_reconcile_on_node, networks_upkeep_on_node
 from dashboard.nodes.queues import node_queue
 from dashboard.nodes.services import node_worker_seen
 
@@ -23,10 +25,15 @@ def _beat(node_name: str, *, worker_restarted: bool) -> None:
     close_old_connections()
     try:
         node_worker_seen(name=node_name)
+        if worker_restarted:
+            # First the runtime's networks (a crash or a reboot left bridges, rules or leases behind),
+            # then the rows, which read the runtime.
+            networks_reconcile_on_node()
         containers_reconcile_node(node_name=node_name, worker_restarted=worker_restarted)
         if worker_restarted:
             log.info("node %s: work in flight at the last stop reconciled", node_name)
         classes_limits_enforce_on_node(node_name=node_name)
+        networks_upkeep_on_node()
         sweep_abandoned_checks()
     except Exception:
         # A busy database or a runtime hiccup must not end the heartbeat for good.

@@ -169,6 +169,20 @@ def ensure(root: str, network: Network) -> int:
     return index
 
 
+def names(root: str) -> list[str]:
+    return NetworkStore(root).names()
+
+
+def serve(root: str) -> bool:
+    """The DNS service, and with it the published ports it holds, started
+    again if it died while the root has networks: one read of its pid file
+    when it runs. True when it had to be started."""
+    if dns.running(root) or not NetworkStore(root).names():
+        return False
+    dns.ensure(root)
+    return True
+
+
 def inspect(root: str, name: str) -> dict:
     store = NetworkStore(root)
     network = store.get(name)
@@ -177,7 +191,6 @@ def inspect(root: str, name: str) -> dict:
     data["table"] = policy.table_name(root)
     data["bridge_up"] = bridge_index(network) is not None
     return data
-
 
 
 def reconcile(root: str) -> dict:
