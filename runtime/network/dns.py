@@ -78,19 +78,36 @@ def upstreams() -> list[str]:
 
 
 class Names:
-    """name -> address of one network's containers, read again when its leases change."""
+    """name -> address of the containers of the network on one gateway, read
+    again when its leases change."""
 
-    def __init__(self, root: str, network: str):
-        self.root, self.network = root, network
-        self.leases_dir = f"{root}/networks/{network}/leases"
+    def __init__(self, root: str, network: str, gateway: str):
+        self.root, self.gateway = root, gateway
+        self.follow(network)
+
+    def follow(self, network: str) -> None:
+        self.network = network
+        self.leases_dir = f"{self.root}/networks/{network}/leases"
         self.seen = None
         self.table = {}
+
+    def _moved(self) -> bool:
+        """Its network removed and another made on the same subnet since the
+        last refresh (a node gives back a network without containers, then
+        makes one): that one's names, at once."""
+        for network in NetworkStore(self.root).list():
+            if network.gateway == self.gateway and network.name != self.network:
+                self.follow(network.name)
+                return True
+        return False
 
     def lookup(self, name: str) -> str | None:
         try:
             stamp = os.stat(self.leases_dir).st_mtime_ns
         except FileNotFoundError:
-            return None
+            if not self._moved():
+                return None
+            return self.lookup(name)
         if stamp != self.seen:
             self.table = self._read()
             self.seen = stamp
@@ -132,6 +149,8 @@ class Server:
                 udp.close()
                 tcp.close()
         for gateway, name in wanted.items():
+            if gateway in self.sockets and self.sockets[gateway][2].network != name:
+                self.sockets[gateway][2].follow(name)
             if gateway not in self.sockets:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 # Bound before the bridge has its address (it is made again after a reboot).
@@ -142,7 +161,7 @@ class Server:
                 except OSError:
                     sock.close()
                     continue
-                self.sockets[gateway] = (sock, listener, Names(self.root, name))
+                self.sockets[gateway] = (sock, listener, Names(self.root, name, gateway))
         return bool(wanted)
 
     def serve_one(self, sock: socket.socket, names: Names) -> None:
