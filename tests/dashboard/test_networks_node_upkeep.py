@@ -6,6 +6,7 @@ the root's others, and starts a killed DNS service again; a worker started
 after a kill -9 reconciles the runtime's networks. Traffic goes only
 between these containers and the node's own DNS service."""
 
+import contextlib
 import os
 import re
 import signal
@@ -59,12 +60,23 @@ def network_names() -> list[str]:
     return NetworkStore(root()).names()
 
 
-def listening_on(address: str, port: int) -> bool:
-    """A UDP or TCP socket of the host bound to address:port (/proc/net, little-endian hex)."""
-    wanted = "%s:%04X" % ("".join(f"{int(b):02X}" for b in reversed(address.split("."))), port)
+def served(gateway: str) -> bool:
+    """This root's DNS service has a socket on gateway:53 (UDP or TCP): /proc/net, little-endian hex,
+    and the sockets' inodes among its descriptors' (another state root's service may bind the same address)."""
+    from runtime.network import dns
+
+    with open(dns.pidfile(root())) as f:
+        pid = f.read().split()[0]
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    wanted = "%s:0035" % "".join(f"{int(b):02X}" for b in reversed(gateway.split(".")))
     for table in ("/proc/net/udp", "/proc/net/tcp"):
         with open(table) as f:
-            if any(line.split()[1] == wanted for line in list(f)[1:]):
+            if any(line.split()[1] == wanted and line.split()[9] in inodes for line in list(f)[1:]):
                 return True
     return False
 
@@ -110,7 +122,7 @@ def test_a_network_leaves_the_node_with_its_last_container_there_and_comes_back_
     prying = running(wait_until, launch(client_of(other_student), busybox_image, "prying"))
     personal = Network.objects.get(owner=owner)
     before = networks.inspect(root(), personal.runtime_name)
-    assert before["bridge"] in links() and listening_on(before["gateway"], 53)
+    assert before["bridge"] in links() and served(before["gateway"])
     assert named_in_rules(before)
 
     delete(client, wait_until, web)
@@ -121,9 +133,9 @@ def test_a_network_leaves_the_node_with_its_last_container_there_and_comes_back_
     veths = {addresses.port_name(a) for a in addresses.hosts(before["subnet"])}
     wait_until(lambda: not (links() & (veths | {before["bridge"]})), timeout=10)
     assert not named_in_rules(before)
-    wait_until(lambda: not listening_on(before["gateway"], 53), timeout=10)
+    wait_until(lambda: not served(before["gateway"]), timeout=10)
     # The other network's names are still served, by the same service.
-    assert listening_on(networks.inspect(root(), prying.network.runtime_name)["gateway"], 53)
+    assert served(networks.inspect(root(), prying.network.runtime_name)["gateway"])
     assert Network.objects.filter(pk=personal.pk).exists()
 
     again = running(wait_until, launch(client, busybox_image, "web"))
