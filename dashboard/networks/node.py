@@ -89,7 +89,7 @@ def networks_upkeep_on_node() -> list[str]:
     from runtime import networks
 
     removed = []
-    for name in networks.names(_root()):
+    for name in networks.unused(_root()):
         found = _DASHBOARDS.match(name)
         if found and network_release_on_node(network_id=int(found.group(1))):
             removed.append(name)

@@ -173,6 +173,12 @@ def names(root: str) -> list[str]:
     return NetworkStore(root).names()
 
 
+def unused(root: str) -> list[str]:
+    """Names of the networks no container holds an address on (running or not)."""
+    store = NetworkStore(root)
+    return [name for name in store.names() if not store.leases(name)]
+
+
 def serve(root: str) -> bool:
     """The DNS service, and with it the published ports it holds, started
     again if it died while the root has networks: one read of its pid file
