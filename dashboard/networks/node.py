@@ -104,8 +104,12 @@ def networks_reconcile_on_node() -> dict:
     a start's lease, taken before its container's record is written, would look stale."""
     from runtime import networks
 
+    names = networks.names(_root())
+    if not names:
+        # A node that never had a network needs nothing of nftables.
+        return {}
     with contextlib.ExitStack() as held:
-        for name in sorted(networks.names(_root())):
+        for name in sorted(names):
             found = _DASHBOARDS.match(name)
             if found:
                 held.enter_context(_locks[int(found.group(1))])

@@ -28,18 +28,29 @@ def _beat(node_name: str, *, worker_restarted: bool) -> None:
         if worker_restarted:
             # First the runtime's networks (a crash or a reboot left bridges, rules or leases behind),
             # then the rows, which read the runtime.
-            networks_reconcile_on_node()
+            _networks_reconcile(node_name)
         containers_reconcile_node(node_name=node_name, worker_restarted=worker_restarted)
         if worker_restarted:
             log.info("node %s: work in flight at the last stop reconciled", node_name)
         classes_limits_enforce_on_node(node_name=node_name)
-        networks_upkeep_on_node()
         sweep_abandoned_checks()
+        networks_upkeep_on_node()
     except Exception:
         # A busy database or a runtime hiccup must not end the heartbeat for good.
         log.exception("worker heartbeat of node %s failed", node_name)
     finally:
         close_old_connections()
+
+
+def _networks_reconcile(node_name: str) -> None:
+    try:
+        done = networks_reconcile_on_node()
+    except Exception:
+        # The containers' work in flight is queued again all the same; the next start on a network makes its bridge.
+        log.exception("networks of node %s not reconciled", node_name)
+        return
+    if done.get("leases_freed") or done.get("links_removed"):
+        log.info("node %s: networks reconciled: %s", node_name, done)
 
 
 def _loop(node_name: str) -> None:
