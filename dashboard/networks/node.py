@@ -11,6 +11,7 @@ one worker process, so a lock per network in this process keeps a removal
 from coming between a start's make and its container's lease."""
 
 import contextlib
+import logging
 import re
 import threading
 from collections import defaultdict
@@ -21,6 +22,7 @@ from django.conf import settings
 from dashboard.containers.models import Container
 from dashboard.networks.models import Network
 
+log = logging.getLogger(__name__)
 _locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
 # The runtime names of the dashboard's networks (Network.runtime_name); the root's others (the CLI's
 # `bridge`, an admin's) are never removed here.
@@ -82,19 +84,18 @@ def network_release_on_node(*, network_id: int) -> bool:
         return True
 
 
-def networks_upkeep_on_node() -> list[str]:
+def networks_upkeep_on_node() -> None:
     """The heartbeat's part: the dashboard's networks without containers on
     this node removed, and the DNS service started again if it died (its
-    containers' names and published ports come back with it). The names removed."""
+    containers' names and published ports come back with it)."""
     from runtime import networks
 
-    removed = []
     for name in networks.unused(_root()):
         found = _DASHBOARDS.match(name)
         if found and network_release_on_node(network_id=int(found.group(1))):
-            removed.append(name)
-    networks.serve(_root())
-    return removed
+            log.info("network %s removed from this node: no container of it uses it", name)
+    if networks.serve(_root()):
+        log.warning("the networks' DNS service was not running: started again")
 
 
 def networks_reconcile_on_node() -> dict:

@@ -183,6 +183,7 @@ def test_names_resolve_again_between_a_students_containers_after_the_dns_service
     wait_until(served_again, timeout=30, interval=0.5)
     with open(dns.pidfile(root())) as f:
         assert int(f.read().split()[0]) != pid
+    assert b"DNS service was not running: started again" in worker.log.read_bytes()
 
 
 def test_a_worker_started_after_a_kill_reconciles_the_runtimes_networks(runtime_env, start_node_worker,
