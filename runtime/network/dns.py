@@ -61,6 +61,21 @@ def ensure(root: str) -> None:
         time.sleep(0.005)
 
 
+def refresh(root: str) -> None:
+    """Have the running service listen on the networks made or removed since
+    its last look (it looks once a second) before this returns: a container
+    started on a new network looks up names at once, its first apt-get or
+    pip included. Nothing when no service runs (its start looks anyway)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC) as conn:
+            conn.settimeout(START_TIMEOUT_S)
+            conn.connect(proxy.address(policy.table_name(root)))
+            conn.send(json.dumps({"refresh": True}).encode())
+            conn.recv(1)
+    except OSError:
+        pass
+
+
 def upstreams() -> list[str]:
     configured = os.environ.get("TERRARIUM_DNS_UPSTREAM")
     if configured is not None:
@@ -226,7 +241,7 @@ class Server:
             for item in ready:
                 if item is self.control:
                     try:
-                        proxy.accept(self.control)
+                        proxy.accept(self.control, self.refresh)
                     except (OSError, ValueError, KeyError, TypeError):
                         # One malformed hand-over must not take the node's DNS down with it.
                         pass

@@ -94,6 +94,7 @@ def create(root: str, name: str, subnet: str | None = None, egress: str = "inter
             delete_bridge(network)
             raise
     dns.ensure(root)
+    dns.refresh(root)
     return network
 
 
@@ -134,6 +135,7 @@ def remove(root: str, name: str) -> Network:
         store.remove(name)
         delete_bridge(network)
         apply_policy(root, store)
+    dns.refresh(root)
     return network
 
 
@@ -149,6 +151,8 @@ def prune(root: str) -> list[str]:
                 removed.append(network.name)
         if removed:
             apply_policy(root, store)
+    if removed:
+        dns.refresh(root)
     return removed
 
 

@@ -158,8 +158,9 @@ def serve(pid: int, started: int, ip: str, ports: list[dict], sockets: list) -> 
     return True
 
 
-def accept(server: socket.socket) -> None:
-    """One hand-over: the sockets proxied until the container's pid 1 exits."""
+def accept(server: socket.socket, refresh) -> None:
+    """One hand-over: the sockets proxied until the container's pid 1 exits;
+    or a request to look at the networks again (`refresh()`, then the reply)."""
     conn, _ = server.accept()
     with conn:
         # Any local account may connect to an abstract socket: only root is heard, and nobody for long.
@@ -184,6 +185,10 @@ def accept(server: socket.socket) -> None:
         for fd in fds[len(sockets):]:
             os.close(fd)
         if not request:
+            return
+        if request.get("refresh") is True:
+            refresh()
+            conn.send(b"k")
             return
         # Exited already: nothing to forward, and not the launcher's error.
         conn.send(b"k" if serve(request["pid"], request["started"], request["ip"], request["ports"], sockets)
