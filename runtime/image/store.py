@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import re
+import struct
 import time
 
 from runtime import settings
@@ -31,6 +32,8 @@ NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}"
 TMP_PREFIX = ".tmp-"
 # overlayfs takes at most 500 lower dirs; the init layer is one of them.
 MAX_CHAIN = 128
+# FS_IOC_GETFLAGS, FS_IOC_SETFLAGS and FS_TOPDIR_FL (chattr +T) from linux/fs.h.
+_GET_FLAGS, _SET_FLAGS, _TOP_DIR = 0x80086601, 0x40086602, 0x00020000
 
 
 class ImageInfo(Record):
@@ -80,6 +83,27 @@ def _check_name(name) -> None:
     if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
         raise InvalidArgument(
             f"invalid image name {name!r}: use up to 128 letters, digits and . _ : / @ -, starting with a letter or digit")
+
+
+def _mark_top_dir(path: str) -> None:
+    """Have ext4 place each directory made in path as it places the
+    children of /: in the group with the fewest directories and more than
+    the average free inodes and blocks, not beside path's other children.
+    An import's tree then lands away from the groups a recent removal
+    emptied: on an ext4 without a journal, each new inode there is found
+    only after a scan past every inode deleted in the last minute, which
+    made an import right after a removal ten times slower. Filesystems
+    without the flag refuse it, and placement is then theirs as before."""
+    fd = os.open(path, treeops.DIR_FLAGS)
+    try:
+        flags, = struct.unpack("i", fcntl.ioctl(fd, _GET_FLAGS, bytes(4)))
+        if not flags & _TOP_DIR:
+            fcntl.ioctl(fd, _SET_FLAGS, struct.pack("i", flags | _TOP_DIR))
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTTY, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM):
+            raise
+    finally:
+        os.close(fd)
 
 
 def _flock(fd: int) -> bool:
@@ -151,6 +175,7 @@ class ImageStore:
                     self._discard(partial)
                 finally:
                     os.close(fd)
+            _mark_top_dir(self.images)
             tmp = f"{self.images}/{TMP_PREFIX}{tag}-{os.urandom(8).hex()}"
             os.mkdir(tmp, mode=0o700)
             fd = os.open(tmp, treeops.DIR_FLAGS)
