@@ -4,7 +4,6 @@ sent and sets cookies), a WebSocket echo server run from the host in that
 container's network namespace, and raw HTTP to the proxy on loopback."""
 
 import http.client
-import os
 import socket
 import subprocess
 import sys
@@ -72,14 +71,6 @@ def wait_listening(address: str, port: int, timeout: float = 30) -> None:
                 return
         assert time.monotonic() < deadline, f"nothing listens on {address}:{port}"
         time.sleep(0.05)
-
-
-def links() -> set[str]:
-    return set(os.listdir("/sys/class/net"))
-
-
-def nft_tables() -> str:
-    return subprocess.run(["nft", "list", "tables"], check=True, capture_output=True, text=True).stdout
 
 
 def app_host(pk: int, port: int) -> str:

@@ -358,6 +358,49 @@ def start_node_worker(runtime_env, tmp_path):
 
 
 @pytest.fixture
+def client_of(client_for):
+    """client_of(user) -> client_for(user) that knows its user (client.user)."""
+
+    def make(user):
+        client = client_for(user)
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture
+def launch_running(launched, wait_until):
+    """launch_running(client, image, name, command="sleep 3600", **fields) -> the Container the new-container
+    form made for client.user (client_of), once the worker runs it."""
+    from django.urls import reverse
+
+    from dashboard.containers.models import Container
+
+    def launch(client, image, name, command="sleep 3600", **fields):
+        data = {"image": image.id, "name": name, "command": command, "memory_limit": "64m", **fields}
+        response = client.post(reverse("containers:new"), data)
+        assert response.status_code == 302, response.content.decode()[-2000:]
+        container = Container.objects.exclude(status="deleted").get(owner=client.user, name=name)
+        wait_until(lambda: Container.objects.get(id=container.id).status in ("running", "failed"))
+        container.refresh_from_db()
+        assert container.status == "running", container.status_detail
+        return container
+
+    return launch
+
+
+@pytest.fixture
+def launched(worker):
+    """The containers a test launches through the worker are deleted from the runtime at the end."""
+    yield
+    from dashboard.containers.node import node_runtime
+
+    for state in node_runtime().list(all=True):
+        node_runtime().delete(state.id, force=True)
+
+
+@pytest.fixture
 def worker(worker_process, runtime_env, node):
     """The session's real Celery worker for this node (root, same DB, Redis and runtime)."""
     return worker_process

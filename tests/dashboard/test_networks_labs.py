@@ -42,17 +42,7 @@ def imported(client_for, teacher, extra="") -> Lab:
 
 def start(client, lab) -> LabInstance:
     assert client.post(reverse("labs:start", args=[lab.pk])).status_code == 302
-    return LabInstance.objects.select_related("container__network").get(lab=lab, student__username=client.username)
-
-
-@pytest.fixture
-def client_of(client_for):
-    def make(user):
-        client = client_for(user)
-        client.username = user.username
-        return client
-
-    return make
+    return LabInstance.objects.select_related("container__network").get(lab=lab, student__username=client.user.username)
 
 
 def test_a_lab_file_says_network_and_egress():
@@ -127,13 +117,6 @@ def test_students_and_other_teachers_may_not_set_a_labs_egress(client_for, teach
     assert client_for(teacher).post(reverse("labs:egress", args=[lab.pk]), {"egress": "closed"}).status_code == 302
     lab.refresh_from_db()
     assert lab.egress == "internet"
-
-
-@pytest.fixture
-def launched(worker):
-    yield
-    for state in node_runtime().list(all=True):
-        node_runtime().delete(state.id, force=True)
 
 
 def running(wait_until, instance) -> Container:

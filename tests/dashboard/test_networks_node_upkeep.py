@@ -20,27 +20,13 @@ from dashboard.containers.models import Container
 from dashboard.containers.node import node_runtime
 from dashboard.networks.models import Network
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.usefixtures("launched")]
 
 SLEEP = "sleep 3600"
 
 
 def root() -> str:
     return str(settings.TERRARIUM_ROOT)
-
-
-def launch(client, image, name, command=SLEEP):
-    data = {"image": image.id, "name": name, "command": command, "memory_limit": "64m"}
-    response = client.post(reverse("containers:new"), data)
-    assert response.status_code == 302, response.content.decode()[-2000:]
-    return Container.objects.exclude(status="deleted").get(owner__username=client.session_user, name=name)
-
-
-def running(wait_until, container) -> Container:
-    wait_until(lambda: Container.objects.get(id=container.id).status in ("running", "failed"))
-    container.refresh_from_db()
-    assert container.status == "running", container.status_detail
-    return container
 
 
 def delete(client, wait_until, container) -> None:
@@ -96,30 +82,16 @@ def named_in_rules(network: dict) -> bool:
         or any(addresses.port_name(a) in rules for a in addresses.hosts(network["subnet"]))
 
 
-@pytest.fixture
-def client_of(client_for, worker):
-    """client_of(user) -> a logged-in client; the containers launched are deleted at the end."""
-
-    def make(user):
-        client = client_for(user)
-        client.session_user = user.username
-        return client
-
-    yield make
-    for state in node_runtime().list(all=True):
-        node_runtime().delete(state.id, force=True)
-
-
 def test_a_network_leaves_the_node_with_its_last_container_there_and_comes_back_with_the_next_start(
-        client_of, owner, other_student, busybox_image, worker, wait_until):
+        launch_running, client_of, owner, other_student, busybox_image, wait_until):
     from runtime import networks
     from runtime.network import addresses
 
     client = client_of(owner)
-    web = running(wait_until, launch(client, busybox_image, "web"))
-    db = running(wait_until, launch(client, busybox_image, "db"))
+    web = launch_running(client, busybox_image, "web")
+    db = launch_running(client, busybox_image, "db")
     # Another student's network keeps the DNS service running: it must stop serving only the one removed.
-    prying = running(wait_until, launch(client_of(other_student), busybox_image, "prying"))
+    prying = launch_running(client_of(other_student), busybox_image, "prying")
     personal = Network.objects.get(owner=owner)
     before = networks.inspect(root(), personal.runtime_name)
     assert before["bridge"] in links() and served(before["gateway"])
@@ -138,14 +110,13 @@ def test_a_network_leaves_the_node_with_its_last_container_there_and_comes_back_
     assert served(networks.inspect(root(), prying.network.runtime_name)["gateway"])
     assert Network.objects.filter(pk=personal.pk).exists()
 
-    again = running(wait_until, launch(client, busybox_image, "web"))
+    again = launch_running(client, busybox_image, "web")
     assert again.network == personal
     assert networks.inspect(root(), personal.runtime_name)["containers"] == {
         node_runtime().get(again.runtime_name).id: again.ip_address}
 
 
-def test_the_heartbeat_removes_the_dashboards_networks_without_containers_and_no_other(
-        owner, worker, wait_until):
+def test_the_heartbeat_removes_the_dashboards_networks_without_containers_and_no_other(owner, worker, wait_until):
     from runtime import networks
 
     # A node's copy left without containers, as the nodes kept them before they gave them back.
@@ -164,13 +135,13 @@ def test_the_heartbeat_removes_the_dashboards_networks_without_containers_and_no
 
 
 def test_names_resolve_again_between_a_students_containers_after_the_dns_service_is_killed(
-        client_of, owner, busybox_image, worker, wait_until):
+        launch_running, client_of, owner, busybox_image, worker, wait_until):
     from runtime.linux import procinfo
     from runtime.network import dns
 
     client = client_of(owner)
-    web = running(wait_until, launch(client, busybox_image, "web"))
-    db = running(wait_until, launch(client, busybox_image, "db"))
+    web = launch_running(client, busybox_image, "web")
+    db = launch_running(client, busybox_image, "db")
     with open(dns.pidfile(root())) as f:
         pid, started = (int(v) for v in f.read().split())
     assert procinfo.is_same(pid, started)
@@ -186,8 +157,7 @@ def test_names_resolve_again_between_a_students_containers_after_the_dns_service
     assert b"DNS service was not running: started again" in worker.log.read_bytes()
 
 
-def test_a_worker_started_after_a_kill_reconciles_the_runtimes_networks(runtime_env, start_node_worker,
-                                                                        wait_until):
+def test_a_worker_started_after_a_kill_reconciles_the_runtimes_networks(runtime_env, start_node_worker):
     from runtime import networks
     from runtime.network.store import NetworkStore
 
