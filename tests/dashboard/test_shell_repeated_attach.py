@@ -43,11 +43,24 @@ async def test_a_repeated_attach_reply_neither_resets_the_screen_nor_holds_acks_
     layer, running_row, node, owner_cookie
 ):
     agent = node_channel(node.name)
-    # Subscribed before the socket opens, so its open request is heard.
+
+    async def heard_next():
+        """The agent channel's next message but the probes below."""
+        while (message := await asyncio.wait_for(layer.receive(agent), 10))["type"] == "probe":
+            pass
+        return message
+
+    # Subscribed before the socket opens, so its open request is heard: a
+    # receive subscribes when it starts, which a loaded machine may delay,
+    # so probes go out until one comes back (pub/sub keeps no message for
+    # a channel nobody listens on yet).
     first = asyncio.create_task(layer.receive(agent))
-    await asyncio.sleep(0.1)
+    while not first.done():
+        await layer.send(agent, {"type": "probe"})
+        await asyncio.wait({first}, timeout=0.1)
+    assert first.result()["type"] == "probe"
     client = await ShellClient(shell_path(running_row), owner_cookie).connect()
-    request = await asyncio.wait_for(first, 10)
+    request = await heard_next()
     assert request["type"] == "open"
     reply, key = request["reply"], request["session"]
     attached = {"type": "shell.attached", "session": key, "readonly": False}
@@ -58,7 +71,7 @@ async def test_a_repeated_attach_reply_neither_resets_the_screen_nor_holds_acks_
 
     heard = []
     while not any(m["type"] == "ack" and m["upto"] == 9 for m in heard):
-        heard.append(await asyncio.wait_for(layer.receive(agent), 10))
+        heard.append(await heard_next())
     assert [m["type"] for m in heard if m["type"] not in ("ack", "open")] == []
     assert client.screen == b"$ hello"
     await client.disconnect()
