@@ -121,14 +121,17 @@ def disk_option() -> int | None:
     return parse_size(sys.argv[sys.argv.index("--disk") + 1])
 
 
-def start_to_exit_ms(runtime, disk_bytes=None, userns="host", restart=False, network="none") -> float:
+def start_to_exit_ms(runtime, disk_bytes=None, userns="host", restart=False, network="none", ports=None) -> float:
     """Median of RUNS starts to exit of `true` in containers created beforehand,
     untimed; with the host's ids unless told, as the disk figures were taken.
-    With restart, each container has run once before, untimed: its range is held."""
+    With restart, each container has run once before, untimed: its range is held.
+    With ports (an iterator of host ports), each publishes 127.0.0.1:<next port>:80,
+    a new port each run (the last run's proxy may still hold its own as it leaves)."""
     times = []
     for _ in range(RUNS):
+        published = [network_ports.parse(f"127.0.0.1:{next(ports)}:80")] if ports else []
         state = runtime.create(ContainerConfig(image="busybox", command=["true"], disk_bytes=disk_bytes, userns=userns,
-                                               network=network))
+                                               network=network, ports=published))
         if restart:
             runtime.start(state.id)
             runtime.wait(state.id)
@@ -250,28 +253,11 @@ def userns_main(rt, worker, bundle, counter) -> None:
             print(f"  {what:26} {case:11}: auto {auto:6.2f} ms, host {host:6.2f} ms, {auto - host:+.2f} ms")
 
 
-def published_start_to_exit_ms(runtime, ports) -> float:
-    """start_to_exit_ms on the default network with one published port, a new one each run
-    (the last run's proxy may still hold its own as it leaves)."""
-    times = []
-    for _ in range(RUNS):
-        spec = network_ports.parse(f"127.0.0.1:{next(ports)}:80")
-        state = runtime.create(ContainerConfig(image="busybox", command=["true"], userns="host", network="bridge",
-                                               ports=[spec]))
-        time.sleep(SETTLE_S)
-        t = time.perf_counter()
-        runtime.start(state.id)
-        runtime.wait(state.id)
-        times.append(time.perf_counter() - t)
-        runtime.delete(state.id)
-    return statistics.median(times) * 1000
-
-
 def network_main(rt, worker, bundle, counter) -> None:
     """Start to exit of `true` on the default network and with `lo` only, and with one -p."""
     blocks = side_by_side(rt, worker, bundle, counter, {"bridge": {"network": "bridge"}, "none": {}})
     ports = iter(range(20000, 30000))
-    blocks.update({f"{who}, -p": (lambda runtime=runtime: published_start_to_exit_ms(runtime, ports))
+    blocks.update({f"{who}, -p": (lambda runtime=runtime: start_to_exit_ms(runtime, network="bridge", ports=ports))
                    for who, runtime in (("worker", worker), ("plain", rt))})
     m, regime = in_turn(blocks)
     print(f"start-to-exit of true, --network bridge vs none, {regime}, median of {ROUNDS} rounds of {RUNS}: "
