@@ -273,3 +273,15 @@ def test_the_share_form_shows_the_owner_the_setting_and_nobody_else(busybox_imag
     container.refresh_from_db()
     assert "checked" in form(owner)
     assert form(teacher).strip() == ""
+
+
+def test_a_web_server_launched_from_the_form_opens_from_its_container_page(
+        launch_running, client_of, app_proxy, owner, busybox_image):
+    # The whole path a student takes: the form's Ports, the worker's start on their network, the page's link.
+    client = client_of(owner)
+    web = launch_running(client, busybox_image, "web", "httpd -f -p 8080 -h /etc", ports="8080")
+    page = client.get(f"/containers/{web.pk}/").content.decode()
+    assert f'href="/apps/{web.pk}/8080/"' in page and f'data-container-ip="{web.ip_address}"' in page
+    cookie = open_app(client, web.pk, 8080)
+    status, _, body = proxy_request(app_host(web.pk, 8080), "/passwd", {"Cookie": cookie})
+    assert (status, body.splitlines()[0]) == (200, "root:x:0:0:root:/root:/bin/sh")
