@@ -45,4 +45,9 @@ class Network(models.Model):
     @property
     def runtime_name(self) -> str:
         """The name the runtime knows it by on every node: unique across users."""
-        return f"n{self.pk}"
+        return self.runtime_name_of(self.pk)
+
+    @staticmethod
+    def runtime_name_of(network_id: int) -> str:
+        """runtime_name for a row that may be gone (a node removing its copy)."""
+        return f"n{network_id}"

@@ -24,13 +24,9 @@ from dashboard.networks.models import Network
 
 log = logging.getLogger(__name__)
 _locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
-# The runtime names of the dashboard's networks (Network.runtime_name); the root's others (the CLI's
+# The runtime names of the dashboard's networks (Network.runtime_name_of); the root's others (the CLI's
 # `bridge`, an admin's) are never removed here.
 _DASHBOARDS = re.compile(r"^n([0-9]+)$")
-
-
-def _name(network_id: int) -> str:
-    return f"n{network_id}"
 
 
 def _root() -> str:
@@ -43,7 +39,7 @@ def _ensure(network_id: int) -> Network:
 
     network = Network.objects.filter(id=network_id).first()
     if network is None:
-        raise NotFound(f"no such network: {_name(network_id)}")
+        raise NotFound(f"no such network: {Network.runtime_name_of(network_id)}")
     try:
         record = networks.get(_root(), network.runtime_name)
     except NotFound:
@@ -78,7 +74,7 @@ def network_release_on_node(*, network_id: int) -> bool:
             return False
         try:
             # Refused while a container, running or not, holds a lease on it.
-            networks.remove(_root(), _name(network_id))
+            networks.remove(_root(), Network.runtime_name_of(network_id))
         except (NotFound, Conflict):
             return False
         return True
@@ -128,7 +124,7 @@ def network_apply_on_node(*, network_id: int) -> None:
         network = Network.objects.filter(id=network_id).first()
         try:
             if network is None:
-                networks.remove(_root(), _name(network_id))
+                networks.remove(_root(), Network.runtime_name_of(network_id))
                 return
             record = networks.get(_root(), network.runtime_name)
             if record.egress != network.egress:
