@@ -8,6 +8,7 @@ is gone (bench/shell_latency.py lost its markers so under load).
 The agent here is a stand-in on the node's channel that answers twice."""
 
 import asyncio
+import contextlib
 
 import pytest
 from channels.layers import channel_layers, get_channel_layer
@@ -45,9 +46,17 @@ async def test_a_repeated_attach_reply_neither_resets_the_screen_nor_holds_acks_
     agent = node_channel(node.name)
 
     async def heard_next():
-        """The agent channel's next message but the probes below."""
-        while (message := await asyncio.wait_for(layer.receive(agent), 10))["type"] == "probe":
-            pass
+        """The agent channel's next message but the probes below. The wait
+        outlasts the database's busy timeout (20 s), which a loaded suite's
+        other writers can make the socket's session row wait for."""
+        try:
+            while (message := await asyncio.wait_for(layer.receive(agent), 30))["type"] == "probe":
+                pass
+        except TimeoutError:
+            with contextlib.suppress(Exception):
+                await client.closed(timeout=1)
+            raise AssertionError(f"the agent channel heard nothing; the socket got {client.controls}, "
+                                 f"closed with {client.close_code}") from None
         return message
 
     # Subscribed before the socket opens, so its open request is heard: a
@@ -59,7 +68,8 @@ async def test_a_repeated_attach_reply_neither_resets_the_screen_nor_holds_acks_
         await layer.send(agent, {"type": "probe"})
         await asyncio.wait({first}, timeout=0.1)
     assert first.result()["type"] == "probe"
-    client = await ShellClient(shell_path(running_row), owner_cookie).connect()
+    client = ShellClient(shell_path(running_row), owner_cookie)
+    await client.connect()
     request = await heard_next()
     assert request["type"] == "open"
     reply, key = request["reply"], request["session"]
