@@ -99,6 +99,10 @@ def _decoder(compression: str, raw: _Raw):
     return raw
 
 
+def _nothing() -> None:
+    pass
+
+
 class DecodedStream:
     """The decompressed bytes of one archive, served to the tar reader.
 
@@ -120,6 +124,8 @@ class DecodedStream:
         self._pos = 0
         self.offset = 0
         self._eof = False
+        # Called when the reader is about to wait for input (the extractor hands its queued files over).
+        self.before_wait = _nothing
         self._thread = threading.Thread(target=self._produce, name="archive-decoder", daemon=True)
         self._thread.start()
 
@@ -146,7 +152,11 @@ class DecodedStream:
     def _refill(self) -> bool:
         if self._eof:
             return False
-        item = self._queue.get()
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            self.before_wait()
+            item = self._queue.get()
         if isinstance(item, BaseException):
             self._eof = True
             raise item
@@ -185,6 +195,16 @@ class DecodedStream:
             need -= take
         self.offset += n
         return b"".join(parts)
+
+    def take(self, n: int):
+        """The next n bytes; a view into the decoded chunk, not a copy, when they lie within one."""
+        end = self._pos + n
+        if end <= len(self._buf):
+            view = self._buf[self._pos:end]
+            self._pos = end
+            self.offset += n
+            return view
+        return self.read_exact(n)
 
     def pour(self, n: int, fd: int) -> None:
         """Write the next n bytes to fd (or drop them if fd is -1), straight from the decoded chunks."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from runtime.errors import ImportFailed
 from runtime.id_ranges import SIZE
 from runtime.image import tarstream
+from runtime.image.file_writers import FileWriters
 from runtime.image.import_limits import ImportLimits
 from runtime.image.tarstream import BLK, CHR, DIR, FIFO, LNK, REG, SYM, clean_path, show
 from runtime.linux import syscalls, treeops
@@ -28,6 +29,8 @@ FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 WHITEOUT = b".wh."
 OPAQUE = b".wh..wh..opq"
 MAX_CACHED_DIRS = 256
+# A new file up to this size is written by FileWriters' threads; a bigger one here, poured from the stream.
+THREADED_FILE_BYTES = 1 << 20
 # A container's user namespace maps ids 0..65535 only: a file owned by a
 # higher id would show as nobody inside, and its owner could not chown it.
 MAX_OWNER_ID = SIZE - 1
@@ -61,15 +64,22 @@ def _check_owner(entry: tarstream.Entry) -> None:
 
 
 class Extractor:
-    """Applies tar layers, in order, to the directory open as root_fd."""
+    """Applies tar layers, in order, to the empty directory open as root_fd."""
 
     def __init__(self, root_fd: int, limits: ImportLimits):
+        # What is in the rootfs is then known without asking the disk: only
+        # what this extractor made (`_seen`, `_layer`), so a file at a path
+        # never made before is new and can go to a writer thread.
+        if os.listdir(root_fd):
+            raise ValueError("an Extractor fills an empty directory")
         self.root = root_fd
         self.limits = limits
         self.report = Report()
         self._dirs: dict[bytes, int] = {}
         self._dir_times: dict[bytes, int] = {}
         self._layer: set[bytes] = set()
+        self._seen: set[bytes] = set()
+        self._writers = FileWriters(self._write_new)
         self._uid, self._gid = os.geteuid(), os.getegid()
         # The gid of each directory this import gave an owner: a new file takes
         # our gid or its directory's (setgid dir, grpid mount), so when both
@@ -79,6 +89,8 @@ class Extractor:
     def apply(self, entries, stream) -> None:
         """Extract one layer: entries from tarstream.entries(stream)."""
         self._layer = set()
+        # A slow source's files land as they come, not when a batch fills.
+        stream.before_wait = self._writers.hand_over
         for entry in entries:
             self.report.entries += 1
             if self.report.entries > self.limits.max_entries:
@@ -89,6 +101,8 @@ class Extractor:
                 self._entry(entry, stream)
             except OSError as exc:
                 raise ImportFailed(f"entry {show(entry.name)}: {_why(exc)}") from None
+        self._writers.wait_all()
+        self._seen |= self._layer
 
     def finish(self) -> None:
         """Give directories their archive mtimes, now that nothing more is created in them."""
@@ -106,6 +120,7 @@ class Extractor:
                 os.close(fd)
 
     def close(self) -> None:
+        self._writers.close()
         self._forget(None)
 
     def _entry(self, entry: tarstream.Entry, stream) -> None:
@@ -131,9 +146,12 @@ class Extractor:
         if kind != LNK:
             _check_owner(entry)
         pfd = self._dirs.get(parent) or self._dir(parent, entry.name, create=True)
+        new = rel not in self._layer and rel not in self._seen
+        if not new:
+            self._writers.wait_for(rel)
         self._layer.add(rel)
         if kind == REG:
-            self._file(pfd, leaf, rel, entry, stream, self._dir_gid.get(parent))
+            self._file(pfd, leaf, rel, entry, stream, self._dir_gid.get(parent), new)
         elif kind == DIR:
             self._mkdir(pfd, leaf, rel, entry)
         elif kind == SYM:
@@ -148,10 +166,17 @@ class Extractor:
             os.utime(leaf, ns=(entry.mtime_ns, entry.mtime_ns), dir_fd=pfd, follow_symlinks=False)
             self.report.files += 1
 
-    def _file(self, pfd: int, leaf: bytes, rel: bytes, entry: tarstream.Entry, stream, dir_gid: int | None) -> None:
+    def _file(self, pfd: int, leaf: bytes, rel: bytes, entry: tarstream.Entry, stream, dir_gid: int | None,
+              new: bool) -> None:
         if self.report.bytes + entry.size > self.limits.max_bytes:
             raise ImportFailed(
                 f"entry {show(entry.name)}: unpacking it would exceed the {self.limits.max_bytes} byte size limit")
+        chown = entry.uid != self._uid or entry.gid != self._gid or dir_gid != self._gid
+        self.report.files += 1
+        self.report.bytes += entry.size
+        if new and entry.size <= THREADED_FILE_BYTES:
+            self._writers.add(rel, entry.size, (pfd, leaf, entry, stream.take(entry.size), chown))
+            return
         try:
             fd = os.open(leaf, FILE_FLAGS, 0o600, dir_fd=pfd)
         except FileExistsError:
@@ -160,14 +185,30 @@ class Extractor:
         try:
             if entry.size:
                 stream.pour(entry.size, fd)
-            if entry.uid != self._uid or entry.gid != self._gid or dir_gid != self._gid:
-                os.fchown(fd, entry.uid, entry.gid)
-            self._mode_and_xattrs(fd, entry)
-            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+            self._own_and_date(fd, entry, chown)
         finally:
             os.close(fd)
-        self.report.files += 1
-        self.report.bytes += entry.size
+
+    def _write_new(self, job) -> None:
+        """A new file's whole life, in a writer thread."""
+        pfd, leaf, entry, data, chown = job
+        try:
+            fd = os.open(leaf, FILE_FLAGS, 0o600, dir_fd=pfd)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                self._own_and_date(fd, entry, chown)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise ImportFailed(f"entry {show(entry.name)}: {_why(exc)}") from None
+
+    def _own_and_date(self, fd: int, entry: tarstream.Entry, chown: bool) -> None:
+        if chown:
+            os.fchown(fd, entry.uid, entry.gid)
+        self._mode_and_xattrs(fd, entry)
+        os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
 
     def _mkdir(self, pfd: int, leaf: bytes, rel: bytes, entry: tarstream.Entry) -> None:
         try:
@@ -187,6 +228,8 @@ class Extractor:
         self._dir_times[rel] = entry.mtime_ns
         stale = self._dirs.pop(rel, None)
         if stale is not None:
+            # Files queued for the writer threads may still name the old fd.
+            self._writers.wait_all()
             os.close(stale)
         self._dirs[rel] = fd
 
@@ -202,6 +245,7 @@ class Extractor:
         target = clean_path(entry.linkname, what=f"entry {show(entry.name)}: hardlink target")
         if target == rel:
             return
+        self._writers.wait_for(target)
         tparent, _, tleaf = target.rpartition(b"/")
         tpfd = self._dir(tparent, entry.name, create=False) if target else None
         if tpfd is None:
@@ -236,6 +280,7 @@ class Extractor:
             pass
 
     def _hide_lower_children(self, rel_dir: bytes) -> None:
+        self._writers.wait_all()
         pending = [rel_dir]
         while pending:
             current = pending.pop()
@@ -274,6 +319,8 @@ class Extractor:
             return make()
 
     def _remove(self, pfd: int, leaf: bytes, rel: bytes) -> None:
+        # What goes may hold files still being written.
+        self._writers.wait_all()
         if stat.S_ISDIR(os.lstat(leaf, dir_fd=pfd).st_mode):
             self._forget(rel)
             names, freed = treeops.remove_tree(self.root, rel)
@@ -331,6 +378,8 @@ class Extractor:
 
     def _forget(self, rel: bytes | None) -> None:
         """Close cached dir fds: all of them, or those of rel and below (rel is about to go)."""
+        # The writer threads write through them.
+        self._writers.wait_all()
         for key in list(self._dirs):
             if rel is None or key == rel or key.startswith(rel + b"/"):
                 os.close(self._dirs.pop(key))

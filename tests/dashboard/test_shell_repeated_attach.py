@@ -8,7 +8,6 @@ is gone (bench/shell_latency.py lost its markers so under load).
 The agent here is a stand-in on the node's channel that answers twice."""
 
 import asyncio
-import contextlib
 
 import pytest
 from channels.layers import channel_layers, get_channel_layer
@@ -53,10 +52,12 @@ async def test_a_repeated_attach_reply_neither_resets_the_screen_nor_holds_acks_
             while (message := await asyncio.wait_for(layer.receive(agent), 30))["type"] == "probe":
                 pass
         except TimeoutError:
-            with contextlib.suppress(Exception):
-                await client.closed(timeout=1)
+            try:
+                state = f"closed with {await client.closed(timeout=1)}"
+            except Exception as exc:  # the consumer's own failure, or still open
+                state = f"not closed ({exc!r})"
             raise AssertionError(f"the agent channel heard nothing; the socket got {client.controls}, "
-                                 f"closed with {client.close_code}") from None
+                                 f"{state}") from None
         return message
 
     # Subscribed before the socket opens, so its open request is heard: a
