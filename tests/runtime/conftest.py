@@ -2,10 +2,12 @@
 cgroup parent with the busybox image imported, that removes every container
 it made and then checks nothing is left (no mount under the root, no live
 shim or container process); `cg`, a cgroup driver that removes what it made;
-`net_root` and `fake_hosts` for the network tests (see network_testing)."""
+`net_root` and `fake_hosts` for the network tests (see network_testing);
+`small_disk`, a 1 MiB tmpfs that fills up."""
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from network_testing import FakeHost, links, namespaces, nft_tables
 from runtime import cgroups
 from runtime.forker import shared as shared_forker
 from runtime.image.store import ImageStore
+from runtime.linux import syscalls
 from runtime.network import dns, networks, policy
 from runtime.network.store import NetworkStore
 
@@ -82,3 +85,14 @@ def fake_hosts():
     for host in made:
         host.remove()
     assert not {h.name for h in made} & namespaces(), "network namespaces left"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs: a disk that fills up."""
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    syscalls.mount("tmpfs", mnt, "tmpfs", 0, "size=1m")
+    yield mnt
+    syscalls.umount2(mnt)
+    assert str(mnt) not in Path("/proc/self/mountinfo").read_text()

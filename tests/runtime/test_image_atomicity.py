@@ -14,7 +14,6 @@ import pytest
 
 from runtime.errors import Conflict, ImportFailed
 from runtime.image.store import ImageStore
-from runtime.linux import syscalls
 from image_archives import E, tar_bytes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,16 +110,6 @@ def test_other_names_import_while_one_is_in_progress(state_root):
         assert ImageStore().import_archive(io.BytesIO(archive), name="fast").name == "fast"
         first.communicate(rest(archive))
     assert sorted(i.name for i in ImageStore().list()) == ["fast", "slow"]
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    mnt = tmp_path / "small-disk"
-    mnt.mkdir()
-    syscalls.mount("tmpfs", mnt, "tmpfs", 0, "size=1m")
-    yield mnt
-    syscalls.umount2(mnt)
-    assert str(mnt) not in Path("/proc/self/mountinfo").read_text()
 
 
 def test_full_disk_is_a_clean_error_and_leaves_nothing(small_disk):

@@ -11,7 +11,6 @@ import pytest
 
 from runtime.errors import ImportFailed
 from runtime.image.store import ImageStore
-from runtime.linux import syscalls
 from image_archives import E, docker_save, tar_bytes, tree
 
 
@@ -42,15 +41,6 @@ def test_a_later_layer_replaces_files_an_earlier_one_queued(state_root):
     got = tree(ImageStore().import_archive(io.BytesIO(docker_save([lower, upper])), name="layers").rootfs)
     assert [got[f"etc/f{i}".encode()][4] for i in range(0, 30, 2)] == [b"upper"] * 15
     assert b"etc/f1" not in got and got[b"etc/f3"][4] == b"lower"
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    mnt = tmp_path / "small-disk"
-    mnt.mkdir()
-    syscalls.mount("tmpfs", mnt, "tmpfs", 0, "size=1m")
-    yield mnt
-    syscalls.umount2(mnt)
 
 
 def test_a_full_disk_in_a_writer_thread_names_the_entry_and_leaves_nothing(small_disk):
