@@ -91,7 +91,6 @@ class FileWriters:
         try:
             future.result()
         finally:
-            where = self._where
+            # A path comes here once: only new ones do.
             for rel in rels:
-                if where.get(rel) is future:
-                    del where[rel]
+                del self._where[rel]
