@@ -179,12 +179,16 @@ class DecodedStream:
         return self.read_exact(BLOCK)
 
     def read_exact(self, n: int) -> bytes:
+        return bytes(self.take(n))
+
+    def take(self, n: int):
+        """The next n bytes; a view into the decoded chunk, not a copy, when they lie within one."""
         end = self._pos + n
         if end <= len(self._buf):
-            data = self._buf[self._pos:end].tobytes()
+            view = self._buf[self._pos:end]
             self._pos = end
             self.offset += n
-            return data
+            return view
         parts, need = [], n
         while need:
             if self._pos == len(self._buf) and not self._refill():
@@ -195,16 +199,6 @@ class DecodedStream:
             need -= take
         self.offset += n
         return b"".join(parts)
-
-    def take(self, n: int):
-        """The next n bytes; a view into the decoded chunk, not a copy, when they lie within one."""
-        end = self._pos + n
-        if end <= len(self._buf):
-            view = self._buf[self._pos:end]
-            self._pos = end
-            self.offset += n
-            return view
-        return self.read_exact(n)
 
     def pour(self, n: int, fd: int) -> None:
         """Write the next n bytes to fd (or drop them if fd is -1), straight from the decoded chunks."""

@@ -67,7 +67,7 @@ class FileWriters:
         self._pool.shutdown(wait=True)
         self._queued.clear()
         self._where.clear()
-        self._batch, self._batch_rels = [], []
+        self._batch, self._batch_rels, self._batch_bytes = [], [], 0
 
     def hand_over(self) -> None:
         """Give the batch being filled to a thread now, full or not."""
