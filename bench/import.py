@@ -33,6 +33,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from runtime.image.store import mark_top_dir  # noqa: E402
 SMALL_FILES = ["usr/include", "usr/share/doc", "usr/lib/python3.11", "usr/lib/python3", "usr/share/perl"]
 CANDIDATES = ["usr/include", "usr/share/doc", "usr/lib/python3.11", "usr/share/zoneinfo", "usr/share/perl",
               "usr/sbin", "usr/share/i18n", "usr/share/man", "usr/bin", "usr/share/locale"]
@@ -107,9 +110,8 @@ def main() -> int:
     args = parser.parse_args()
     corpora = ["usr", "small"] if args.corpus == "both" else [args.corpus]
     work = Path(tempfile.mkdtemp(prefix="terrarium-bench-", dir=args.target))
-    # The store flags its images directory +T (ext4 places each new image's tree as it places the
-    # children of /, away from groups a removal just emptied); tar's output dirs get the same placement.
-    subprocess.run(["chattr", "+T", str(work)], stderr=subprocess.DEVNULL)
+    # Tar's output dirs are placed as the store places each image's (mark_top_dir on its images directory).
+    mark_top_dir(str(work))
     try:
         tar_dir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tarball-", dir=work))
         tarballs = {}

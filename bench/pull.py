@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from registry_testing import Registry, sha  # noqa: E402
 from runtime.image import busybox  # noqa: E402
+from runtime.image.store import mark_top_dir  # noqa: E402
 
 TREES = ["usr/lib/python3.11", "usr/include"]
 
@@ -68,9 +69,8 @@ def main() -> int:
     if not shutil.which("skopeo") or not shutil.which("docker-registry"):
         sys.exit("bench: needs skopeo and docker-registry (scripts/setup.sh installs them)")
     work = Path(tempfile.mkdtemp(prefix="terrarium-bench-pull-", dir=args.target))
-    # The store flags its images directory +T (ext4 places each new image's tree as it places the
-    # children of /, away from groups a removal just emptied); tar's output dirs get the same placement.
-    subprocess.run(["chattr", "+T", str(work)], stderr=subprocess.DEVNULL)
+    # Tar's output dirs are placed as the store places each image's (mark_top_dir on its images directory).
+    mark_top_dir(str(work))
     registry = Registry()
     try:
         layers = build_layers(work)

@@ -85,7 +85,7 @@ def _check_name(name) -> None:
             f"invalid image name {name!r}: use up to 128 letters, digits and . _ : / @ -, starting with a letter or digit")
 
 
-def _mark_top_dir(path: str) -> None:
+def mark_top_dir(path: str) -> None:
     """Have ext4 place each directory made in path as it places the
     children of /: in the group with the fewest directories and more than
     the average free inodes and blocks, not beside path's other children.
@@ -175,7 +175,7 @@ class ImageStore:
                     self._discard(partial)
                 finally:
                     os.close(fd)
-            _mark_top_dir(self.images)
+            mark_top_dir(self.images)
             tmp = f"{self.images}/{TMP_PREFIX}{tag}-{os.urandom(8).hex()}"
             os.mkdir(tmp, mode=0o700)
             fd = os.open(tmp, treeops.DIR_FLAGS)
