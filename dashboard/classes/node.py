@@ -22,7 +22,7 @@ from dashboard.containers.services import container_delete, container_stop
 from dashboard.labs.models import LabInstance
 from dashboard.monitoring.history import SECOND_KEEP, sample_key
 from dashboard.monitoring.samples import FIELDS
-from runtime import TerrariumError
+from runtime import Conflict, TerrariumError
 
 log = logging.getLogger(__name__)
 S = Container.Status
@@ -148,10 +148,18 @@ def class_instance_resume_on_node(*, instance_id: int) -> None:
     container = instance and instance.container
     if container is None or container.node is None or container.node.name != settings.NODE_NAME:
         return
-    if not claim(container.pk, expect=S.PAUSED, status=S.RUNNING, status_detail=""):
+    if container.status != S.PAUSED:
         return
+    # The runtime's unpause is the claim (of two twins, one thaws, the other
+    # hears Conflict), and the row says running only after it: a shell waiting
+    # for "running" must not exec into a frozen cgroup.
     try:
         _runtime().unpause(container.runtime_id or container.runtime_name)
+    except Conflict:
+        # Not paused there: a twin thawed it (and records it), or a suspend is
+        # between its claim and its freeze (the row is already right).
+        return
     except TerrariumError:
-        claim(container.pk, expect=S.RUNNING, status=S.PAUSED)
         log.exception("resuming container %s failed", container.pk)
+        return
+    claim(container.pk, expect=S.PAUSED, status=S.RUNNING, status_detail="")

@@ -205,7 +205,7 @@ def containers_reconcile_node(*, node_name: str, worker_restarted: bool = False)
         if state is None or state.status in ("exited", "created"):
             _record_exit(container, state)
         elif state.status != container.status:
-            claim(container.id, expect=container.status, status=state.status)
+            claim(container.id, expect=container.status, status=state.status, status_detail="")
     for container in exited:
         # Removed behind our back, its files are gone (Start makes it anew): say so.
         if container.runtime_name not in states:
