@@ -63,12 +63,14 @@ def _open_to_others(root: Path) -> list[str]:
 
 
 def test_everything_the_cli_writes_is_root_only(open_root):
-    root, _ = open_root
+    root, runtime = open_root
     assert _cli("run", "--rm", "busybox", "true").returncode == 0
     cid = _cli("run", "-d", "--name", "kept", "busybox", "sh", "-c", "echo hi; echo x > /note; sleep 60").stdout.strip()
     assert _cli("exec", cid, "true").returncode == 0
     assert "hi" in _cli("logs", cid).stdout
     assert _cli("kill", cid).returncode == 0
+    # The shim records the exit after kill returns (a temporary file renamed over the record): walked once that is done.
+    runtime.wait(cid)
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     assert _open_to_others(root) == []
 
