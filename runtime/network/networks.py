@@ -195,9 +195,13 @@ def serve(root: str) -> bool:
 
 def inspect(root: str, name: str) -> dict:
     store = NetworkStore(root)
-    network = store.get(name)
+    # Under the lock: an update writes the record before it applies the
+    # policy, and the egress shown must be the one in force.
+    with store.locked():
+        network = store.get(name)
+        leases = store.leases(name)
     data = network.to_dict()
-    data["containers"] = {cid: ip for ip, cid in sorted(store.leases(name).items())}
+    data["containers"] = {cid: ip for ip, cid in sorted(leases.items())}
     data["table"] = policy.table_name(root)
     data["bridge_up"] = bridge_index(network) is not None
     return data
