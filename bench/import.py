@@ -8,6 +8,11 @@ extractions of each tarball into empty directories on the same filesystem
 (--target; ext4 is what a real state root sits on, a tmpfs measures CPU
 alone), alternating which goes first, and prints the medians and the
 ratios (import / tar; the goal is <= 1.0) side by side. Run as root.
+Also printed: what an import pays before it makes any file (the sha256
+of the input alone, and the input read through the import's own stream
+with its headers parsed), and each tool's median CPU seconds (user +
+sys, every thread): on N cores an import cannot take less wall time than
+its CPU over N.
 
 Both place their trees alike: the store flags its images directory +T,
 and the bench flags the directory of tar's output dirs so. Every run's
@@ -29,7 +34,9 @@ tree kept it at 0.40-0.46 s (CPU alone, what the ratio should compare).
 """
 
 import argparse
+import hashlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -42,6 +49,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from runtime.image import archive, tarstream  # noqa: E402
+from runtime.image.import_limits import ImportLimits  # noqa: E402
 from runtime.image.store import mark_top_dir  # noqa: E402
 SMALL_FILES = ["usr/include", "usr/share/doc", "usr/lib/python3.11", "usr/lib/python3", "usr/share/perl"]
 CANDIDATES = ["usr/include", "usr/share/doc", "usr/lib/python3.11", "usr/share/zoneinfo", "usr/share/perl",
@@ -83,14 +92,41 @@ def _warm(path: Path) -> None:
             pass
 
 
-def timed(argv: list[str], tarball: Path) -> float:
+def timed(argv: list[str], tarball: Path) -> tuple[float, float]:
+    """Wall seconds of the command, and the CPU seconds (user + sys, all its threads) it used."""
     # Both sides read the tarball from the page cache, and neither pays for
     # writing back what an earlier run left dirty.
     _warm(tarball)
     os.sync()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def input_side(tarball: Path) -> tuple[float, float]:
+    """Seconds to sha256 the tarball alone, and to read it through the
+    import's own stream (read and sha256 in its thread, headers parsed in
+    this one, no file made): what an import pays before making any file."""
+    _warm(tarball)
+    start = time.perf_counter()
+    digest = hashlib.sha256()
+    with open(tarball, "rb", buffering=0) as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    hashed = time.perf_counter() - start
+    start = time.perf_counter()
+    with open(tarball, "rb") as f:
+        stream = archive.DecodedStream(f, ImportLimits())
+        try:
+            for _ in tarstream.entries(stream):
+                pass
+            stream.finish()
+        finally:
+            stream.close()
+    return hashed, time.perf_counter() - start
 
 
 def _loadavg() -> str:
@@ -131,7 +167,13 @@ def main() -> int:
                 entries = sum(1 for _ in tar)
             print(f"{corpus}: {tarball.stat().st_size / 1e6:.0f} MB, {entries} entries")
         print(f"target {work} ({fs}); loadavg before: {_loadavg()}")
+        for corpus in corpora:
+            sides = [input_side(tarballs[corpus]) for _ in range(args.runs)]
+            print(f"{corpus} input side, median of {args.runs}: sha256 alone "
+                  f"{statistics.median(h for h, _ in sides):.2f}s, read + sha256 + headers parsed "
+                  f"{statistics.median(p for _, p in sides):.2f}s")
         times = {(c, name): [] for c in corpora for name in _commands(tarballs[c])}
+        cpu = {key: [] for key in times}
         for run in range(args.runs + 1):
             shown = []
             for corpus in corpora:
@@ -139,11 +181,12 @@ def main() -> int:
                 order = list(commands) if run % 2 else list(commands)[::-1]
                 for name in order:
                     out = Path(tempfile.mkdtemp(prefix="out-", dir=work))
-                    took = timed(commands[name](out), tarballs[corpus])
+                    took, used = timed(commands[name](out), tarballs[corpus])
                     if args.remove_between:
                         shutil.rmtree(out)
                     if run:
                         times[corpus, name].append(took)
+                        cpu[corpus, name].append(used)
                     shown.append(f"{corpus} {name} {took:.2f}s")
             print(f"run {run}{' (warm-up)' if not run else ''}: {', '.join(shown)}", flush=True)
         print(f"{'median of ' + str(args.runs):16s}" + "".join(f"{c:>10s}" for c in corpora))
@@ -152,6 +195,8 @@ def main() -> int:
             print(f"{name:16s}" + "".join(f"{med[c, name]:9.2f}s" for c in corpora))
         print(f"{'ratio import/tar':16s}" + "".join(
             f"{med[c, 'images import'] / med[c, 'tar -xf']:10.2f}" for c in corpora))
+        for name in ("tar -xf", "images import"):
+            print(f"{name + ' cpu':16s}" + "".join(f"{statistics.median(cpu[c, name]):9.2f}s" for c in corpora))
         print(f"loadavg after: {_loadavg()}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
