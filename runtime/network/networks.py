@@ -74,8 +74,7 @@ def delete_bridge(network: Network) -> None:
     delete_link(network.bridge)
 
 
-def apply_policy(root: str, store: NetworkStore) -> None:
-    networks = store.list()
+def apply_policy(root: str, networks: list[Network]) -> None:
     if any(n.egress != "none" for n in networks):
         # Routing out of the bridges; the policy decides what may leave.
         _write("/proc/sys/net/ipv4/ip_forward", "1")
@@ -88,7 +87,7 @@ def create(root: str, name: str, subnet: str | None = None, egress: str = "inter
         network = store.create(name, subnet, egress, icc)
         try:
             make_bridge(network)
-            apply_policy(root, store)
+            apply_policy(root, store.list())
         except BaseException:
             store.remove(name)
             delete_bridge(network)
@@ -121,8 +120,10 @@ def update(root: str, name: str, egress: str) -> Network:
     with store.locked():
         network = store.get(name)
         before, network.egress = network.egress, egress
+        # The policy first, the record after: a reader (inspect, ls, the
+        # dashboard's node half) never sees an egress that is not in force.
+        apply_policy(root, [network if n.name == name else n for n in store.list()])
         store.write(network)
-        apply_policy(root, store)
     if egress != before:
         policy.cut_connections(network.subnet)
     return network
@@ -134,7 +135,7 @@ def remove(root: str, name: str) -> Network:
         network = store.get(name)
         store.remove(name)
         delete_bridge(network)
-        apply_policy(root, store)
+        apply_policy(root, store.list())
     dns.refresh(root)
     return network
 
@@ -150,7 +151,7 @@ def prune(root: str) -> list[str]:
                 delete_bridge(network)
                 removed.append(network.name)
         if removed:
-            apply_policy(root, store)
+            apply_policy(root, store.list())
     if removed:
         dns.refresh(root)
     return removed
@@ -169,7 +170,7 @@ def ensure(root: str, network: Network) -> int:
     store = NetworkStore(root)
     with store.locked():
         index = make_bridge(network)
-        apply_policy(root, store)
+        apply_policy(root, store.list())
     return index
 
 
@@ -195,13 +196,9 @@ def serve(root: str) -> bool:
 
 def inspect(root: str, name: str) -> dict:
     store = NetworkStore(root)
-    # Under the lock: an update writes the record before it applies the
-    # policy, and the egress shown must be the one in force.
-    with store.locked():
-        network = store.get(name)
-        leases = store.leases(name)
+    network = store.get(name)
     data = network.to_dict()
-    data["containers"] = {cid: ip for ip, cid in sorted(leases.items())}
+    data["containers"] = {cid: ip for ip, cid in sorted(store.leases(name).items())}
     data["table"] = policy.table_name(root)
     data["bridge_up"] = bridge_index(network) is not None
     return data
@@ -229,7 +226,7 @@ def reconcile(root: str) -> dict:
                 if address not in held and link_exists(port):
                     delete_link(port)
                     removed.append(port)
-        apply_policy(root, store)
+        apply_policy(root, store.list())
     if store.names():
         dns.ensure(root)
     return {"leases_freed": freed, "links_removed": removed}
