@@ -195,9 +195,7 @@ class Extractor:
         try:
             fd = os.open(leaf, FILE_FLAGS, 0o600, dir_fd=pfd)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                syscalls.write_all(fd, data)
                 self._own_and_date(fd, entry, chown)
             finally:
                 os.close(fd)

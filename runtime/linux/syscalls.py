@@ -70,6 +70,13 @@ def rename_exchange(a, b) -> None:
            "renameat2", f"{os.fspath(a)} <-> {os.fspath(b)}")
 
 
+def write_all(fd: int, data) -> None:
+    """Write all of data (bytes or a buffer): a write to a pipe or a file may take only part."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare", hex(flags))
 

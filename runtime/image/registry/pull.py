@@ -21,6 +21,7 @@ from runtime.image.registry.layer_cache import LayerCache
 from runtime.image.registry.reference import parse_reference
 from runtime.image.registry.transport import Transport, reason
 from runtime.image.unpack import Unpacked
+from runtime.linux import syscalls
 
 CHUNK = archive.CHUNK
 
@@ -217,9 +218,7 @@ class _BlobReader:
         if self.done > self.desc.size:
             raise ImportFailed(f"layer {self.desc.digest}: the registry sent more than the {self.desc.size} "
                                "bytes its descriptor says")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.sink, view):]
+        syscalls.write_all(self.sink, data)
         self.chunk, self.pos = memoryview(data), 0
         self.report(self.done)
 
