@@ -24,10 +24,13 @@ run's 20,000 files before the next made that scan 80% of both tools' time.
 
 On a tmpfs it is the other way round: use --remove-between. This
 machine is a VM whose free memory goes back to its host, and memory the
-guest does not hold costs a fault to the host: `tar -xf` of the small
-tree into kept trees took 0.41-0.53 s for the first few and 2.2-2.7 s
-once about 2 GB more were held, for both tools alike, while removing each
-tree kept it at 0.40-0.46 s (CPU alone, what the ratio should compare).
+guest does not hold costs a fault to the host, counted as the guest's
+system time. `--target /dev/shm --corpus small` (trees kept) gave tar
+0.45-0.59 s in its first three runs and 1.90-2.46 s in the last two, the
+import alike (0.66-0.81 s, then 2.02-2.13 s); with --remove-between, tar
+stayed at 0.40-0.44 s in two invocations (CPU alone, what the ratio
+should compare). The cpu lines show it: on ext4 with trees kept, tar
+used 2.93 s of CPU for the usr tree, against 0.41 s so.
 
     .venv/bin/python bench/import.py [--runs N] [--keep DIR] [--target DIR] [--corpus usr|small|both]
                                      [--remove-between]
